@@ -1,0 +1,38 @@
+/**
+ * Interceptors (DESIGN §4): pure and synchronous, `event → event | null` (null drops the event).
+ * They live in shared/ so the desktop previews a chain with exactly the code the collector runs.
+ * An interceptor MUST NOT mutate its input; it returns the same object when nothing changes, or a
+ * new one. Anything stateful (sample's counter) says so in its summary.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { EventDraft } from '../event.ts';
+import type { ComponentSpec } from '../spec.ts';
+
+export type Interceptor = (event: EventDraft) => EventDraft | null;
+
+/** An example a test runs: the interceptor built from `config` turns `input` into `output` (null: dropped). */
+export interface InterceptorCase {
+  input: ExampleEvent;
+  output: ExampleEvent | null;
+}
+
+/** Events in examples use a text body for readability. */
+export interface ExampleEvent {
+  topic?: string;
+  ts?: number;
+  key?: string | null;
+  headers?: Record<string, string>;
+  body: string;
+}
+
+export interface InterceptorSpec<S extends TSchema = TSchema> extends ComponentSpec<S, (config: Static<S>) => Interceptor> {
+  kind: 'interceptor';
+  /** Examples with input and expected output; run by interceptors.test.ts. */
+  cases: { title: string; config: Record<string, unknown>; cases: InterceptorCase[] }[];
+}
+
+/** One entry of a source's `interceptors:` list: `{ type: name, ...config }`. */
+export interface InterceptorConfig {
+  type: string;
+  [key: string]: unknown;
+}
