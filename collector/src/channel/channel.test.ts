@@ -1,0 +1,330 @@
+/**
+ * The channel contract (docs/specs/channel.md), clause by clause, on real database files.
+ * Crash safety across a process boundary is in test/crash/channel-crash.test.ts.
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fromUtf8, makeEvent, type EventDraft } from '../../../shared/src/event.ts';
+import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+import { Channel, type ChannelOptions } from './channel.ts';
+
+const dirs: string[] = [];
+const open: Channel[] = [];
+
+function tempFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-channel-'));
+  dirs.push(dir);
+  return join(dir, 'channel.db');
+}
+
+function openChannel(options: Partial<ChannelOptions> & { file?: string } = {}): Channel {
+  const channel = Channel.open({ file: options.file ?? tempFile(), retentionIntervalMs: 0, ...options });
+  open.push(channel);
+  return channel;
+}
+
+function ev(topic: string, body: string, ts = 1_000, headers: Record<string, string> = {}): EventDraft {
+  return makeEvent(topic, body, { ts, headers });
+}
+
+function bodies(events: { body: Uint8Array }[]): string[] {
+  return events.map((e) => fromUtf8(e.body));
+}
+
+afterEach(async () => {
+  for (const c of open.splice(0)) await c.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('offsets', () => {
+  it('MUST create topics on first use and assign dense offsets from 0', async () => {
+    const channel = openChannel();
+    const a = await channel.append({ events: [ev('a', 'a0'), ev('a', 'a1'), ev('b', 'b0')] });
+    const b = await channel.append({ events: [ev('a', 'a2')] });
+    expect(a.ranges).toEqual([
+      { topic: 'a', first: 0, last: 1 },
+      { topic: 'b', first: 0, last: 0 },
+    ]);
+    expect(b.ranges).toEqual([{ topic: 'a', first: 2, last: 2 }]);
+    const read = channel.read('a', 0);
+    expect(read.map((e) => e.offset)).toEqual([0, 1, 2]);
+    expect(bodies(read)).toEqual(['a0', 'a1', 'a2']);
+    expect(channel.topic('a')).toMatchObject({ low: 0, high: 3, count: 3 });
+  });
+
+  it('MUST keep key, headers, ts and body bytes exactly', async () => {
+    const channel = openChannel();
+    const body = new Uint8Array([0, 255, 1, 128, 10]);
+    await channel.append({ events: [{ topic: 't', ts: 1_700_000_000_123, key: 'k1', headers: { 'content-type': 'application/octet-stream', a: 'é' }, body }] });
+    const [e] = channel.read('t', 0);
+    expect(e).toMatchObject({ topic: 't', offset: 0, ts: 1_700_000_000_123, key: 'k1', headers: { 'content-type': 'application/octet-stream', a: 'é' } });
+    expect([...e.body]).toEqual([...body]);
+  });
+
+  it('MUST NOT reuse offsets after retention empties a topic or after a restart', async () => {
+    const file = tempFile();
+    let now = 1_000_000;
+    let channel = openChannel({ file, now: () => now, defaults: { retentionMs: 1000 } });
+    await channel.append({ events: [ev('t', 'x', now), ev('t', 'y', now)] });
+    now += 10_000;
+    expect(channel.runRetention().deletedEvents).toBe(2);
+    expect(channel.topic('t')).toMatchObject({ low: 2, high: 2, count: 0 });
+    await channel.close();
+    channel = openChannel({ file, now: () => now });
+    const r = await channel.append({ events: [ev('t', 'z', now)] });
+    expect(r.ranges[0]).toEqual({ topic: 't', first: 2, last: 2 });
+    expect(channel.read('t', 0).map((e) => e.offset)).toEqual([2]);
+  });
+
+  it('MUST refuse invalid topic names with a clear error', async () => {
+    const channel = openChannel();
+    await expect(channel.append({ events: [ev('bad topic/..', 'x')] })).rejects.toMatchObject({ code: ErrorCodes.TOPIC_INVALID });
+  });
+
+  it('splits large appends into record batches and reads across batch borders', async () => {
+    const channel = openChannel({ maxBatchEvents: 7 });
+    const events = Array.from({ length: 100 }, (_, i) => ev('t', `e${i}`, 1000 + i));
+    await channel.append({ events });
+    expect(bodies(channel.read('t', 5, { maxEvents: 10 }))).toEqual(Array.from({ length: 10 }, (_, i) => `e${i + 5}`));
+    expect(channel.read('t', 95, { maxEvents: 10 }).map((e) => e.offset)).toEqual([95, 96, 97, 98, 99]);
+    expect(channel.readLast('t', 3).map((e) => e.offset)).toEqual([97, 98, 99]);
+    expect(channel.readBefore('t', 10, 12).map((e) => e.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(channel.read('t', 100)).toEqual([]);
+  });
+});
+
+describe('group commit', () => {
+  it('MUST commit concurrent appends together and resolve each caller with its own offsets', async () => {
+    const channel = openChannel();
+    const results = await Promise.all(Array.from({ length: 64 }, (_, p) => channel.append({ events: [ev('t', `p${p}-0`), ev('t', `p${p}-1`)] })));
+    expect(channel.stats().commits).toBe(1);
+    const all = channel.read('t', 0, { maxEvents: 1000 });
+    expect(all).toHaveLength(128);
+    for (const [p, r] of results.entries()) {
+      const { first, last } = r.ranges[0];
+      expect(last - first).toBe(1);
+      expect(bodies(all.slice(first, last + 1))).toEqual([`p${p}-0`, `p${p}-1`]);
+    }
+  });
+
+  it('MUST reject every caller of a failed commit and leave nothing half-written visible', async () => {
+    const file = tempFile();
+    const channel = openChannel({ file });
+    await channel.append({ events: [ev('ok', 'before'), ev('poison', 'seed')] });
+    // A trigger makes the next write to topic "poison" fail inside the transaction.
+    const raw = new Database(file);
+    raw.exec(`CREATE TRIGGER fail_poison BEFORE INSERT ON batches WHEN NEW.topic_id = (SELECT id FROM topics WHERE name = 'poison') BEGIN SELECT RAISE(ABORT, 'disk says no'); END;`);
+    raw.close();
+    const outcomes = await Promise.allSettled([
+      channel.append({ events: [ev('ok', 'same-group-1')] }),
+      channel.append({ events: [ev('poison', 'boom')] }),
+      channel.append({ events: [ev('ok', 'same-group-2')], state: [{ namespace: 'n', key: 'k', value: 'v' }] }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: ErrorCodes.CHANNEL_COMMIT_FAILED, retriable: true });
+    expect(bodies(channel.read('ok', 0))).toEqual(['before']);
+    expect(channel.topic('ok')).toMatchObject({ high: 1, count: 1 });
+    expect(channel.getState('n', 'k')).toBeNull();
+    // The channel keeps working for everyone else afterwards.
+    const after = await channel.append({ events: [ev('ok', 'after')] });
+    expect(after.ranges[0].first).toBe(1);
+  });
+
+  it('MUST commit state writes atomically with the events and honour dedupe keys', async () => {
+    const channel = openChannel();
+    const first = await channel.append({ events: [ev('t', 'a')], dedupe: { namespace: 'chunks', key: 'c1' }, state: [{ namespace: 'pos', key: 'f', value: '10' }] });
+    const again = await channel.append({ events: [ev('t', 'a')], dedupe: { namespace: 'chunks', key: 'c1' } });
+    expect(first.duplicate).toBe(false);
+    expect(again).toEqual({ duplicate: true, ranges: [] });
+    expect(channel.topic('t')?.count).toBe(1);
+    expect(channel.getState('pos', 'f')).toBe('10');
+  });
+
+  it('rejects appends after close with a retriable error', async () => {
+    const channel = openChannel();
+    await channel.close();
+    await expect(channel.append({ events: [ev('t', 'x')] })).rejects.toMatchObject({ code: ErrorCodes.CHANNEL_CLOSED });
+  });
+});
+
+describe('time seek', () => {
+  it('MUST find the first offset at or after a timestamp, at the edges', async () => {
+    const channel = openChannel({ maxBatchEvents: 4 });
+    // ts: 10 20 20 30 | 30 40 50 60 | 70 — two equal timestamps straddle nothing, two straddle a border
+    const ts = [10, 20, 20, 30, 30, 40, 50, 60, 70];
+    await channel.append({ events: ts.map((t, i) => ev('t', `e${i}`, t)) });
+    expect(channel.offsetForTime('t', 0)).toBe(0);
+    expect(channel.offsetForTime('t', 10)).toBe(0);
+    expect(channel.offsetForTime('t', 11)).toBe(1);
+    expect(channel.offsetForTime('t', 20)).toBe(1);
+    expect(channel.offsetForTime('t', 30)).toBe(3);
+    expect(channel.offsetForTime('t', 31)).toBe(5);
+    expect(channel.offsetForTime('t', 70)).toBe(8);
+    expect(channel.offsetForTime('t', 71)).toBe(9); // beyond the end: the high watermark
+    expect(channel.offsetForTime('missing', 5)).toBe(0);
+  });
+
+  it('MUST handle timestamps that go backwards (first event with ts ≥ T, as Kafka)', async () => {
+    const channel = openChannel({ maxBatchEvents: 2 });
+    const ts = [100, 50, 60, 200, 70, 300];
+    await channel.append({ events: ts.map((t, i) => ev('t', `e${i}`, t)) });
+    expect(channel.offsetForTime('t', 55)).toBe(0);
+    expect(channel.offsetForTime('t', 150)).toBe(3);
+    expect(channel.offsetForTime('t', 250)).toBe(5);
+  });
+});
+
+describe('cursors', () => {
+  it('MUST persist cursors with state atomically and move them by every position kind', async () => {
+    const file = tempFile();
+    let channel = openChannel({ file });
+    await channel.append({ events: Array.from({ length: 10 }, (_, i) => ev('t', `e${i}`, 100 + i * 10)) });
+    channel.commit([{ consumer: 'sink:a', topic: 't', next: 4, protects: true }], [{ namespace: 'x', key: 'y', value: 'z' }]);
+    await channel.close();
+    channel = openChannel({ file });
+    expect(channel.getCursor('sink:a', 't')).toBe(4);
+    expect(channel.getState('x', 'y')).toBe('z');
+
+    const dry = channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { earliest: true } }], true);
+    expect(dry[0]).toMatchObject({ current: 4, target: 0, redeliver: 4, skip: 0 });
+    expect(channel.getCursor('sink:a', 't')).toBe(4); // dry-run changed nothing
+
+    expect(channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { latest: true } }], false)[0]).toMatchObject({ target: 10, skip: 6 });
+    expect(channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { shift: -3 } }], false)[0]).toMatchObject({ target: 7, redeliver: 3 });
+    expect(channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { time: 125 } }], false)[0].target).toBe(3);
+    expect(channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { offset: 6 } }], false)[0].target).toBe(6);
+    expect(channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { shift: -100 } }], false)[0].target).toBe(0);
+    expect(channel.getCursor('sink:a', 't')).toBe(0);
+    expect(channel.cursors('sink:a')[0]).toMatchObject({ protects: true });
+  });
+
+  it('MUST refuse offsets beyond the end or older than retention kept', async () => {
+    let now = 10_000;
+    const channel = openChannel({ now: () => now, defaults: { retentionMs: 1000 } });
+    await channel.append({ events: [ev('t', 'old', 1), ev('t', 'old', 1)] });
+    await channel.append({ events: [ev('t', 'new', now)] });
+    channel.runRetention();
+    expect(channel.topic('t')).toMatchObject({ low: 2, high: 3 });
+    expect(() => channel.moveCursors([{ consumer: 'c', topic: 't', spec: { offset: 1 } }], true)).toThrow(/older than what retention kept \(earliest is 2\)/);
+    expect(() => channel.moveCursors([{ consumer: 'c', topic: 't', spec: { offset: 9 } }], true)).toThrow(/beyond the end/);
+    expect(() => channel.commit([{ consumer: 'c', topic: 't', next: 4 }])).toThrow(SluiceError);
+  });
+});
+
+describe('retention and capacity', () => {
+  it('MUST delete by age only what every protecting cursor has passed', async () => {
+    let now = 100_000;
+    const channel = openChannel({ now: () => now, defaults: { retentionMs: 10_000 } });
+    channel.protect('sink:hub', ['*']);
+    // Retention removes whole record batches (as Kafka removes whole segments): one batch per event here.
+    for (let i = 0; i < 6; i++) await channel.append({ events: [ev('t', `e${i}`, now)] });
+    now += 60_000;
+    expect(channel.runRetention().deletedEvents).toBe(0); // the sink has no cursor yet: nothing delivered
+    channel.commit([{ consumer: 'sink:hub', topic: 't', next: 4, protects: true }]);
+    const r = channel.runRetention();
+    expect(r).toMatchObject({ deletedEvents: 4, droppedEvents: 0 });
+    expect(channel.topic('t')).toMatchObject({ low: 4, count: 2, expired: 4, dropped: 0 });
+    expect(channel.read('t', 0).map((e) => e.offset)).toEqual([4, 5]);
+  });
+
+  it('MUST keep a topic under its byte bound, delivered batches first', async () => {
+    const channel = openChannel({ maxBatchEvents: 10, defaults: { retentionMs: null, retentionBytes: 3000 } });
+    for (let i = 0; i < 10; i++) await channel.append({ events: Array.from({ length: 10 }, () => ev('t', 'x'.repeat(100))) });
+    channel.runRetention();
+    const info = channel.topic('t')!;
+    expect(info.bytes).toBeLessThanOrEqual(3000);
+    expect(info.low).toBeGreaterThan(0);
+    expect(info.high).toBe(100);
+  });
+
+  it('MUST apply back-pressure when full of undelivered events, and accept again once space frees', async () => {
+    const channel = openChannel({ maxBytes: 20_000, defaults: { retentionMs: null } });
+    channel.protect('sink:s', ['*']);
+    let accepted = 0;
+    let refused: SluiceError | undefined;
+    for (let i = 0; i < 100 && !refused; i++) {
+      try {
+        await channel.append({ events: [ev('t', 'y'.repeat(1000))] });
+        accepted++;
+      } catch (error) {
+        refused = error as SluiceError;
+      }
+    }
+    expect(refused).toMatchObject({ code: ErrorCodes.CHANNEL_FULL, retriable: true });
+    expect(refused!.message).toMatch(/channel full: .* of 20 KiB used by undelivered events; retry later/);
+    expect(channel.topic('t')!.count).toBe(accepted); // nothing refused was stored
+    expect(channel.topic('t')!.dropped).toBe(0);
+    channel.commit([{ consumer: 'sink:s', topic: 't', next: accepted, protects: true }]);
+    const r = await channel.append({ events: [ev('t', 'y'.repeat(1000))] });
+    expect(r.ranges[0].first).toBe(accepted);
+  });
+
+  it('MUST drop the oldest undelivered events of drop_oldest topics when full, and count each', async () => {
+    const channel = openChannel({ maxBytes: 20_000, defaults: { retentionMs: null }, topics: { 'metrics.*': { whenFull: 'drop_oldest' } } });
+    channel.protect('sink:s', ['*']);
+    for (let i = 0; i < 100; i++) await channel.append({ events: [ev('metrics.cpu', `${i}:`.padEnd(1000, 'z'))] });
+    const info = channel.topic('metrics.cpu')!;
+    expect(info.high).toBe(100);
+    expect(info.dropped).toBe(info.low);
+    expect(info.dropped).toBeGreaterThan(50);
+    expect(info.dropped + info.count).toBe(100);
+    const first = channel.read('metrics.cpu', 0)[0];
+    expect(first.offset).toBe(info.low);
+    expect(fromUtf8(first.body).startsWith(`${info.low}:`)).toBe(true);
+  });
+});
+
+describe('versioned storage', () => {
+  it('MUST refuse a file written by a newer schema version with what to do', async () => {
+    const file = tempFile();
+    (await openChannel({ file }).close());
+    const raw = new Database(file);
+    raw.pragma('user_version = 99');
+    raw.close();
+    expect(() => Channel.open({ file })).toThrow(/newer Sluice \(schema version 99; this build reads up to 1\): upgrade Sluice/);
+  });
+
+  it('MUST refuse a SQLite file that is not a channel', () => {
+    const file = tempFile();
+    const raw = new Database(file);
+    raw.exec('CREATE TABLE users (id INTEGER)');
+    raw.close();
+    expect(() => Channel.open({ file })).toThrow(/not a Sluice channel file/);
+  });
+
+  it('MUST refuse a record batch of an unknown format instead of misreading it', async () => {
+    const file = tempFile();
+    const channel = openChannel({ file });
+    await channel.append({ events: [ev('t', 'x')] });
+    const raw = new Database(file);
+    raw.prepare('UPDATE batches SET format = 9').run();
+    raw.close();
+    expect(() => channel.read('t', 0)).toThrow(/has format 9, this build reads format 1/);
+  });
+});
+
+describe('WAL', () => {
+  it('MUST keep the WAL bounded while a reader keeps reading through a long write run', async () => {
+    const file = tempFile();
+    const channel = openChannel({ file, checkpointBytes: 1024 * 1024, walMaxBytes: 4 * 1024 * 1024 });
+    const reader = Channel.open({ file, readonly: true, retentionIntervalMs: 0 });
+    open.push(reader);
+    let readUpTo = 0;
+    let maxWal = 0;
+    const body = 'w'.repeat(500);
+    for (let round = 0; round < 60; round++) {
+      await channel.append({ events: Array.from({ length: 1000 }, () => ev('t', body)) });
+      for (let e = reader.read('t', readUpTo, { maxEvents: 5000 }); e.length > 0; e = reader.read('t', readUpTo, { maxEvents: 5000 })) {
+        readUpTo = e[e.length - 1].offset + 1;
+      }
+      maxWal = Math.max(maxWal, channel.walBytes());
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(readUpTo).toBe(60_000);
+    // 60k × 500 B ≈ 30 MB went through the WAL; it never held more than its bound plus one commit.
+    expect(maxWal).toBeLessThan(4 * 1024 * 1024 + 2 * 1024 * 1024);
+  });
+});

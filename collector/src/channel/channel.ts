@@ -1,0 +1,1028 @@
+/**
+ * The durable channel (DESIGN §3): a SQLite log of topics with dense offsets, group commit,
+ * cursors, retention and back-pressure. The contract is docs/specs/channel.md.
+ *
+ * Threading: better-sqlite3 is synchronous and this class owns the only write connection, so
+ * every transaction runs to completion inside one call; nothing is ever awaited inside one.
+ */
+import Database from 'better-sqlite3';
+import { EventEmitter } from 'node:events';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import picomatch from 'picomatch';
+import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
+import { isValidTopic } from '../../../shared/src/event.ts';
+import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
+import { ensureSchema } from './schema.ts';
+
+export type SynchronousLevel = 'off' | 'normal' | 'full' | 'extra';
+export type WhenFull = 'block' | 'drop_oldest';
+
+export interface TopicPolicy {
+  /** Delete delivered events older than this (ms); null keeps them. */
+  retentionMs: number | null;
+  /** Keep at most this many payload bytes per topic (delivered events go first); null: no bound. */
+  retentionBytes: number | null;
+  /** At capacity: `block` rejects appends (back-pressure); `drop_oldest` removes the oldest events even if undelivered. */
+  whenFull: WhenFull;
+}
+
+export interface ChannelOptions {
+  /** The database file. Its folder is created. */
+  file: string;
+  synchronous?: SynchronousLevel;
+  /** Capacity: total payload bytes over all topics. */
+  maxBytes?: number;
+  /** Group commit: wait this long for more appends before committing (0: commit on the next turn). */
+  commitWindowMs?: number;
+  /** Group commit: commit at once when this many events are pending. */
+  maxCommitEvents?: number;
+  /** Events per stored record batch. */
+  maxBatchEvents?: number;
+  /** Payload bytes per stored record batch (approximate: checked on raw body sizes). */
+  maxBatchBytes?: number;
+  defaults?: Partial<TopicPolicy>;
+  /** Per-topic policies; keys are topic names or globs (`logs.*`). The first match wins. */
+  topics?: Record<string, Partial<TopicPolicy>>;
+  /** Run a PASSIVE checkpoint once this many bytes were committed since the last one. */
+  checkpointBytes?: number;
+  /** If the WAL file is larger than this after a checkpoint, truncate it (RESTART/TRUNCATE). */
+  walMaxBytes?: number;
+  /** How often retention runs, ms (also run when the channel is full). 0 disables the timer. */
+  retentionIntervalMs?: number;
+  readonly?: boolean;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** A state write committed in the same transaction as an append or a cursor commit. `value: null` deletes. */
+export interface StateWrite {
+  namespace: string;
+  key: string;
+  value: string | null;
+}
+
+export interface AppendRequest {
+  events: readonly EventDraft[];
+  state?: readonly StateWrite[];
+  /** When given and already recorded, nothing is appended and the result says `duplicate`. */
+  dedupe?: { namespace: string; key: string };
+}
+
+export interface OffsetRange {
+  topic: string;
+  first: number;
+  last: number;
+}
+
+export interface AppendResult {
+  duplicate: boolean;
+  ranges: OffsetRange[];
+}
+
+export interface TopicInfo {
+  name: string;
+  /** First offset still stored (equals `high` when the topic is empty). */
+  low: number;
+  /** Next offset to be assigned. */
+  high: number;
+  count: number;
+  bytes: number;
+  dropped: number;
+  expired: number;
+  createdAt: number;
+  lastTs: number | null;
+}
+
+export interface CursorInfo {
+  consumer: string;
+  topic: string;
+  /** The next offset this consumer will read. */
+  next: number;
+  protects: boolean;
+  updatedAt: number;
+}
+
+export type PositionSpec =
+  | { earliest: true }
+  | { latest: true }
+  | { offset: number }
+  | { time: number }
+  | { shift: number };
+
+export interface CursorMove {
+  consumer: string;
+  topic: string;
+  current: number | null;
+  target: number;
+  low: number;
+  high: number;
+  /** Events that will be delivered again (0 when moving forward). */
+  redeliver: number;
+  /** Events skipped without delivery (0 when moving backward). */
+  skip: number;
+}
+
+export interface CursorCommit {
+  consumer: string;
+  topic: string;
+  next: number;
+  protects?: boolean;
+}
+
+export interface ReadOptions {
+  maxEvents?: number;
+  maxBytes?: number;
+}
+
+export interface ChannelStats {
+  bytes: number;
+  maxBytes: number;
+  fill: number;
+  topics: number;
+  events: number;
+  walBytes: number;
+  commits: number;
+  appendedEvents: number;
+  rejectedFull: number;
+}
+
+interface PendingAppend {
+  request: AppendRequest;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface TopicRow {
+  id: number;
+  name: string;
+  next_offset: number;
+  low_offset: number;
+  event_count: number;
+  bytes: number;
+  max_ts: number | null;
+  dropped: number;
+  expired: number;
+  created_at: number;
+}
+
+interface BatchRow {
+  id: number;
+  base_offset: number;
+  last_offset: number;
+  format: number;
+  payload: Buffer;
+}
+
+interface Protector {
+  consumer: string;
+  matches: (topic: string) => boolean;
+}
+
+const DEFAULT_POLICY: TopicPolicy = { retentionMs: 7 * 24 * 3600_000, retentionBytes: null, whenFull: 'block' };
+
+export class Channel {
+  readonly file: string;
+  readonly readonly: boolean;
+  /** Emits `append` (topic, high) after every commit, and `cursor` (consumer, topic, next). */
+  readonly events = new EventEmitter();
+
+  readonly #db: Database.Database;
+  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file'>>;
+  readonly #defaults: TopicPolicy;
+  readonly #policies: { match: (t: string) => boolean; policy: Partial<TopicPolicy> }[];
+  readonly #now: () => number;
+  readonly #protectors: Protector[] = [];
+  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #decoded = new Map<number, StoredEvent[]>();
+  #pending: PendingAppend[] = [];
+  #pendingEvents = 0;
+  #flushTimer: NodeJS.Timeout | null = null;
+  #flushScheduled = false;
+  #closed = false;
+  #bytesSinceCheckpoint = 0;
+  #retentionTimer: NodeJS.Timeout | null = null;
+  #totalBytes = 0;
+  #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0 };
+  readonly #stmt: ReturnType<Channel['prepare']>;
+
+  private constructor(options: ChannelOptions) {
+    this.file = options.file;
+    this.readonly = options.readonly ?? false;
+    this.#now = options.now ?? Date.now;
+    this.#opts = {
+      synchronous: options.synchronous ?? 'full',
+      maxBytes: options.maxBytes ?? 1024 ** 3,
+      commitWindowMs: options.commitWindowMs ?? 0,
+      maxCommitEvents: options.maxCommitEvents ?? 20_000,
+      maxBatchEvents: options.maxBatchEvents ?? 1000,
+      maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
+      checkpointBytes: options.checkpointBytes ?? 16 * 1024 * 1024,
+      walMaxBytes: options.walMaxBytes ?? 64 * 1024 * 1024,
+      retentionIntervalMs: options.retentionIntervalMs ?? 5000,
+    };
+    this.#defaults = { ...DEFAULT_POLICY, ...options.defaults };
+    this.#policies = Object.entries(options.topics ?? {}).map(([pattern, policy]) => ({
+      match: picomatch(pattern, { dot: true }),
+      policy,
+    }));
+
+    if (!this.readonly) mkdirSync(dirname(this.file), { recursive: true });
+    try {
+      this.#db = new Database(this.file, { readonly: this.readonly, fileMustExist: this.readonly });
+    } catch (cause) {
+      throw new SluiceError(ErrorCodes.CHANNEL_VERSION, `cannot open channel file ${this.file}: ${(cause as Error).message}`, { cause });
+    }
+    try {
+      if (!this.readonly) {
+        this.#db.pragma('journal_mode = WAL');
+        this.#db.pragma(`synchronous = ${this.#opts.synchronous.toUpperCase()}`);
+        // Checkpoints run on our schedule (#maybeCheckpoint), not inside a commit.
+        this.#db.pragma('wal_autocheckpoint = 0');
+        this.#db.pragma(`journal_size_limit = ${this.#opts.walMaxBytes}`);
+      }
+      this.#db.pragma('busy_timeout = 5000');
+      this.#db.pragma('cache_size = -32000');
+      ensureSchema(this.#db, this.file, this.readonly);
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+    this.#stmt = this.prepare();
+    this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
+    if (!this.readonly && this.#opts.retentionIntervalMs > 0) {
+      this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
+      this.#retentionTimer.unref();
+    }
+  }
+
+  static open(options: ChannelOptions): Channel {
+    return new Channel(options);
+  }
+
+  private prepare() {
+    const db = this.#db;
+    return {
+      topicByName: db.prepare<[string], TopicRow>('SELECT * FROM topics WHERE name = ?'),
+      topicById: db.prepare<[number], TopicRow>('SELECT * FROM topics WHERE id = ?'),
+      allTopics: db.prepare<[], TopicRow>('SELECT * FROM topics ORDER BY name'),
+      insertTopic: this.readonly
+        ? null
+        : db.prepare<[string, number]>('INSERT INTO topics (name, created_at) VALUES (?, ?)'),
+      updateTopicAppend: this.readonly
+        ? null
+        : db.prepare<[number, number, number, number | null, number]>(
+            'UPDATE topics SET next_offset = ?, event_count = event_count + ?, bytes = bytes + ?, max_ts = ? WHERE id = ?',
+          ),
+      insertBatch: this.readonly
+        ? null
+        : db.prepare<[number, number, number, number, number, number, number, number, number, Buffer]>(
+            'INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          ),
+      batchesFrom: db.prepare<[number, number], BatchRow>(
+        'SELECT id, base_offset, last_offset, format, payload FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
+      ),
+      batchesBefore: db.prepare<[number, number], BatchRow>(
+        'SELECT id, base_offset, last_offset, format, payload FROM batches WHERE topic_id = ? AND base_offset < ? ORDER BY last_offset DESC',
+      ),
+      batchByTime: db.prepare<[number, number], { id: number; last_offset: number }>(
+        'SELECT id, last_offset FROM batches WHERE topic_id = ? AND time_index >= ? ORDER BY time_index, last_offset LIMIT 1',
+      ),
+      firstBatch: db.prepare<[number], { base_offset: number }>(
+        'SELECT base_offset FROM batches WHERE topic_id = ? ORDER BY last_offset LIMIT 1',
+      ),
+      // Retention: the first batch that must stay, given a protect bound and an age cutoff.
+      firstKept: db.prepare<[number, number, number], { base_offset: number }>(
+        'SELECT base_offset FROM batches WHERE topic_id = ? AND (last_offset >= ? OR max_ts >= ?) ORDER BY last_offset LIMIT 1',
+      ),
+      prefixBatches: db.prepare<[number], { id: number; base_offset: number; last_offset: number; count: number; bytes: number }>(
+        'SELECT id, base_offset, last_offset, count, bytes FROM batches WHERE topic_id = ? ORDER BY last_offset',
+      ),
+      prefixStats: db.prepare<[number, number], { n: number; b: number }>(
+        'SELECT COALESCE(SUM(count), 0) AS n, COALESCE(SUM(bytes), 0) AS b FROM batches WHERE topic_id = ? AND last_offset < ?',
+      ),
+      deletePrefix: this.readonly ? null : db.prepare<[number, number]>('DELETE FROM batches WHERE topic_id = ? AND last_offset < ?'),
+      updateTopicRetention: this.readonly
+        ? null
+        : db.prepare<[number, number, number, number, number, number]>(
+            'UPDATE topics SET low_offset = ?, event_count = event_count - ?, bytes = bytes - ?, dropped = dropped + ?, expired = expired + ? WHERE id = ?',
+          ),
+      getCursor: db.prepare<[string, number], { next_offset: number; protects: number; updated_at: number }>(
+        'SELECT next_offset, protects, updated_at FROM cursors WHERE consumer = ? AND topic_id = ?',
+      ),
+      cursorsOf: db.prepare<[string], { consumer: string; topic: string; next_offset: number; protects: number; updated_at: number }>(
+        'SELECT c.consumer, t.name AS topic, c.next_offset, c.protects, c.updated_at FROM cursors c JOIN topics t ON t.id = c.topic_id WHERE c.consumer = ? ORDER BY t.name',
+      ),
+      allCursors: db.prepare<[], { consumer: string; topic: string; next_offset: number; protects: number; updated_at: number }>(
+        'SELECT c.consumer, t.name AS topic, c.next_offset, c.protects, c.updated_at FROM cursors c JOIN topics t ON t.id = c.topic_id ORDER BY c.consumer, t.name',
+      ),
+      protectingCursors: db.prepare<[number], { next_offset: number }>(
+        'SELECT next_offset FROM cursors WHERE topic_id = ? AND protects = 1',
+      ),
+      upsertCursor: this.readonly
+        ? null
+        : db.prepare<[string, number, number, number, number]>(
+            'INSERT INTO cursors (consumer, topic_id, next_offset, protects, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (consumer, topic_id) DO UPDATE SET next_offset = excluded.next_offset, protects = excluded.protects, updated_at = excluded.updated_at',
+          ),
+      deleteCursor: this.readonly ? null : db.prepare<[string, number]>('DELETE FROM cursors WHERE consumer = ? AND topic_id = ?'),
+      getState: db.prepare<[string, string], { value: string }>('SELECT value FROM state WHERE namespace = ? AND key = ?'),
+      listState: db.prepare<[string], { key: string; value: string; updated_at: number }>(
+        'SELECT key, value, updated_at FROM state WHERE namespace = ? ORDER BY key',
+      ),
+      putState: this.readonly
+        ? null
+        : db.prepare<[string, string, string, number]>(
+            'INSERT INTO state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+          ),
+      deleteState: this.readonly ? null : db.prepare<[string, string]>('DELETE FROM state WHERE namespace = ? AND key = ?'),
+      pruneState: this.readonly ? null : db.prepare<[string, number]>('DELETE FROM state WHERE namespace = ? AND updated_at < ?'),
+    };
+  }
+
+  // ─── Appending ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Appends events (of any topics) durably. Resolves only after the transaction holding them
+   * has committed at the configured `synchronous` level; rejects if it did not, in which case
+   * none of the request's events are visible. Appends from concurrent callers are committed
+   * together (group commit).
+   */
+  append(request: AppendRequest): Promise<AppendResult> {
+    if (this.#closed) return Promise.reject(closedError(this.file));
+    if (this.readonly) return Promise.reject(new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${this.file} is open read-only`));
+    for (const event of request.events) {
+      if (!isValidTopic(event.topic)) {
+        return Promise.reject(
+          new SluiceError(ErrorCodes.TOPIC_INVALID, `invalid topic name "${event.topic}": use 1–249 letters, digits, '.', '_' or '-'`),
+        );
+      }
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.#pending.push({ request, resolve, reject });
+      this.#pendingEvents += request.events.length;
+      this.#scheduleFlush();
+    });
+  }
+
+  /** Convenience: append events of one topic. */
+  appendEvents(topic: string, events: readonly Omit<EventDraft, 'topic'>[]): Promise<AppendResult> {
+    return this.append({ events: events.map((e) => ({ ...e, topic })) });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#pendingEvents >= this.#opts.maxCommitEvents) {
+      if (this.#flushTimer) clearTimeout(this.#flushTimer);
+      this.#flushTimer = null;
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+      return;
+    }
+    if (this.#flushScheduled || this.#flushTimer) return;
+    if (this.#opts.commitWindowMs > 0) {
+      this.#flushTimer = setTimeout(() => {
+        this.#flushTimer = null;
+        this.#flush();
+      }, this.#opts.commitWindowMs);
+    } else {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  /** Commits everything pending in one transaction and settles every caller. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const group = this.#pending;
+    this.#pending = [];
+    this.#pendingEvents = 0;
+    if (group.length === 0) return;
+    if (this.#closed) {
+      for (const p of group) p.reject(closedError(this.file));
+      return;
+    }
+
+    const incoming = group.map((p) => estimateBytes(p.request.events));
+    let admitted: boolean[];
+    try {
+      admitted = this.#admit(incoming, group);
+    } catch (error) {
+      for (const p of group) p.reject(error);
+      return;
+    }
+
+    const outcomes: (AppendResult | SluiceError)[] = new Array(group.length);
+    const highs = new Map<string, number>();
+    let committedBytes = 0;
+    try {
+      this.#db.transaction(() => {
+        // Topic rows are re-read inside the transaction: offsets come from the database, not from a cache.
+        const topics = new Map<string, TopicRow>();
+        const topicRow = (name: string): TopicRow => {
+          let row = topics.get(name);
+          if (!row) {
+            row = this.#stmt.topicByName.get(name);
+            if (!row) {
+              this.#stmt.insertTopic!.run(name, this.#now());
+              row = this.#stmt.topicByName.get(name)!;
+            }
+            topics.set(name, row);
+          }
+          return row;
+        };
+        for (let g = 0; g < group.length; g++) {
+          if (!admitted[g]) {
+            outcomes[g] = fullError(this.#totalBytes, this.#opts.maxBytes);
+            continue;
+          }
+          const { request } = group[g];
+          if (request.dedupe && this.#stmt.getState.get(request.dedupe.namespace, request.dedupe.key)) {
+            outcomes[g] = { duplicate: true, ranges: [] };
+            continue;
+          }
+          const ranges: OffsetRange[] = [];
+          // Group this request's events by topic, keeping their order within each topic.
+          const byTopic = new Map<string, EventDraft[]>();
+          for (const e of request.events) {
+            let list = byTopic.get(e.topic);
+            if (!list) byTopic.set(e.topic, (list = []));
+            list.push(e);
+          }
+          for (const [name, events] of byTopic) {
+            const row = topicRow(name);
+            const first = row.next_offset;
+            committedBytes += this.#writeBatches(row, events);
+            ranges.push({ topic: name, first, last: row.next_offset - 1 });
+            highs.set(name, row.next_offset);
+          }
+          const now = this.#now();
+          if (request.dedupe) this.#stmt.putState!.run(request.dedupe.namespace, request.dedupe.key, String(now), now);
+          for (const w of request.state ?? []) this.#writeState(w, now);
+          outcomes[g] = { duplicate: false, ranges };
+        }
+      }).immediate();
+    } catch (cause) {
+      const error = new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${(cause as Error).message}`, {
+        cause,
+        retriable: true,
+        retryAfterMs: 1000,
+      });
+      for (const p of group) p.reject(error);
+      return;
+    }
+
+    this.#totalBytes += committedBytes;
+    this.#bytesSinceCheckpoint += committedBytes;
+    this.#stats.commits++;
+    for (let g = 0; g < group.length; g++) {
+      const outcome = outcomes[g];
+      if (outcome instanceof SluiceError) {
+        this.#stats.rejectedFull++;
+        group[g].reject(outcome);
+      } else {
+        if (!outcome.duplicate) this.#stats.appendedEvents += group[g].request.events.length;
+        group[g].resolve(outcome);
+      }
+    }
+    for (const [topic, high] of highs) {
+      this.events.emit('append', topic, high);
+      this.#wake(topic);
+    }
+    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.checkpoint());
+  }
+
+  /** Writes one topic's events as record batches; returns the payload bytes written. */
+  #writeBatches(row: TopicRow, events: EventDraft[]): number {
+    let written = 0;
+    let start = 0;
+    while (start < events.length) {
+      let end = start;
+      let raw = 0;
+      while (end < events.length && end - start < this.#opts.maxBatchEvents && (end === start || raw < this.#opts.maxBatchBytes)) {
+        raw += events[end].body.length + 64;
+        end++;
+      }
+      const batch = encodeBatch(events, start, end);
+      const base = row.next_offset;
+      const last = base + batch.count - 1;
+      const timeIndex = row.max_ts === null ? batch.maxTs : Math.max(row.max_ts, batch.maxTs);
+      this.#stmt.insertBatch!.run(row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload);
+      row.next_offset = last + 1;
+      row.max_ts = timeIndex;
+      row.bytes += batch.payload.length;
+      row.event_count += batch.count;
+      this.#stmt.updateTopicAppend!.run(row.next_offset, batch.count, batch.payload.length, timeIndex, row.id);
+      written += batch.payload.length;
+      start = end;
+    }
+    return written;
+  }
+
+  #writeState(w: StateWrite, now: number): void {
+    if (w.value === null) this.#stmt.deleteState!.run(w.namespace, w.key);
+    else this.#stmt.putState!.run(w.namespace, w.key, w.value, now);
+  }
+
+  /**
+   * Capacity check for a commit group. When the channel would exceed maxBytes, retention runs
+   * first; then drop_oldest topics give way; requests that still do not fit are refused
+   * (back-pressure), the others are admitted.
+   */
+  #admit(incoming: number[], group: PendingAppend[]): boolean[] {
+    const total = incoming.reduce((a, b) => a + b, 0);
+    if (this.#totalBytes + total <= this.#opts.maxBytes) return incoming.map(() => true);
+    this.runRetention({ needBytes: this.#totalBytes + total - this.#opts.maxBytes });
+    const admitted: boolean[] = [];
+    let room = this.#opts.maxBytes - this.#totalBytes;
+    for (let g = 0; g < group.length; g++) {
+      if (incoming[g] <= room) {
+        room -= incoming[g];
+        admitted.push(true);
+      } else {
+        admitted.push(false);
+      }
+    }
+    return admitted;
+  }
+
+  // ─── Reading ──────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Events of `topic` from offset `from` (or the low watermark if `from` is older), in offset
+   * order, at most `maxEvents` (default 1000) and about `maxBytes` of bodies.
+   */
+  read(topic: string, from: number, options: ReadOptions = {}): StoredEvent[] {
+    const row = this.#stmt.topicByName.get(topic);
+    if (!row) return [];
+    const maxEvents = options.maxEvents ?? 1000;
+    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    const start = Math.max(from, row.low_offset);
+    const out: StoredEvent[] = [];
+    let bytes = 0;
+    for (const batch of this.#stmt.batchesFrom.iterate(row.id, start)) {
+      const events = this.#decode(topic, batch);
+      for (let i = Math.max(0, start - batch.base_offset); i < events.length; i++) {
+        out.push(events[i]);
+        bytes += events[i].body.length;
+        if (out.length >= maxEvents || (bytes >= maxBytes && out.length > 0)) return out;
+      }
+    }
+    return out;
+  }
+
+  /** Events before offset `before`, newest last, at most `maxEvents` — for paging backward. */
+  readBefore(topic: string, before: number, maxEvents: number): StoredEvent[] {
+    const row = this.#stmt.topicByName.get(topic);
+    if (!row || maxEvents <= 0) return [];
+    const end = Math.min(before, row.next_offset);
+    const chunks: StoredEvent[][] = [];
+    let n = 0;
+    for (const batch of this.#stmt.batchesBefore.iterate(row.id, end)) {
+      const events = this.#decode(topic, batch);
+      const upto = Math.min(events.length, end - batch.base_offset);
+      const from = Math.max(0, upto - (maxEvents - n));
+      chunks.push(events.slice(from, upto));
+      n += upto - from;
+      if (n >= maxEvents) break;
+    }
+    return chunks.reverse().flat();
+  }
+
+  /** The newest `n` events of a topic, oldest first. */
+  readLast(topic: string, n: number): StoredEvent[] {
+    return this.readBefore(topic, Number.MAX_SAFE_INTEGER, n);
+  }
+
+  #decode(topic: string, batch: BatchRow): StoredEvent[] {
+    const cached = this.#decoded.get(batch.id);
+    if (cached) return cached;
+    const events = decodeBatch(topic, batch.base_offset, batch.format, batch.payload);
+    if (this.#decoded.size >= 64) this.#decoded.delete(this.#decoded.keys().next().value!);
+    this.#decoded.set(batch.id, events);
+    return events;
+  }
+
+  /**
+   * The first offset whose event has ts ≥ `ts` (Kafka's ListOffsets by time). Returns the high
+   * watermark when no stored event is that recent. An index seek plus one batch decode.
+   */
+  offsetForTime(topic: string, ts: number): number {
+    const row = this.#stmt.topicByName.get(topic);
+    if (!row) return 0;
+    const hit = this.#stmt.batchByTime.get(row.id, ts);
+    if (!hit) return row.next_offset;
+    // time_index is a running max; the batch it points at (or, after retention, a later one) holds the event.
+    for (const batch of this.#stmt.batchesFrom.iterate(row.id, hit.last_offset)) {
+      for (const e of this.#decode(topic, batch)) if (e.ts >= ts && e.offset >= row.low_offset) return e.offset;
+    }
+    return row.next_offset;
+  }
+
+  /** The topic's current watermarks and counts, or undefined if it does not exist. */
+  topic(name: string): TopicInfo | undefined {
+    const row = this.#stmt.topicByName.get(name);
+    return row ? toTopicInfo(row) : undefined;
+  }
+
+  topics(): TopicInfo[] {
+    return this.#stmt.allTopics.all().map(toTopicInfo);
+  }
+
+  /** Resolves when `topic` has an event at `offset` or later, or after `timeoutMs`/abort (resolves false). */
+  waitFor(topic: string, offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const row = this.#stmt.topicByName.get(topic);
+    if (row && row.next_offset > offset) return Promise.resolve(true);
+    if (this.#closed || signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(topic);
+      if (!set) this.#waiters.set(topic, (set = new Set()));
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        set!.delete(wake);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      const wake = () => {
+        const now = this.#stmt.topicByName.get(topic);
+        if (this.#closed || (now && now.next_offset > offset)) done(!this.#closed);
+      };
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      set.add(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #wake(topic: string): void {
+    const set = this.#waiters.get(topic);
+    if (set) for (const wake of [...set]) wake();
+  }
+
+  // ─── Cursors ──────────────────────────────────────────────────────────────────────────────
+
+  getCursor(consumer: string, topic: string): number | null {
+    const row = this.#stmt.topicByName.get(topic);
+    if (!row) return null;
+    return this.#stmt.getCursor.get(consumer, row.id)?.next_offset ?? null;
+  }
+
+  cursors(consumer?: string): CursorInfo[] {
+    const rows = consumer === undefined ? this.#stmt.allCursors.all() : this.#stmt.cursorsOf.all(consumer);
+    return rows.map((r) => ({ consumer: r.consumer, topic: r.topic, next: r.next_offset, protects: r.protects === 1, updatedAt: r.updated_at }));
+  }
+
+  /**
+   * Commits cursors (and optional state) in one durable transaction. A cursor never points past
+   * the topic's high watermark.
+   */
+  commit(cursors: readonly CursorCommit[], state: readonly StateWrite[] = []): void {
+    this.#assertWritable();
+    const now = this.#now();
+    this.#db.transaction(() => {
+      for (const c of cursors) {
+        const row = this.#ensureTopic(c.topic);
+        if (!Number.isSafeInteger(c.next) || c.next < 0 || c.next > row.next_offset) {
+          throw new SluiceError(
+            ErrorCodes.OFFSET_OUT_OF_RANGE,
+            `cursor ${c.consumer}/${c.topic}: offset ${c.next} is outside 0..${row.next_offset}`,
+          );
+        }
+        this.#stmt.upsertCursor!.run(c.consumer, row.id, c.next, c.protects ? 1 : 0, now);
+      }
+      for (const w of state) this.#writeState(w, now);
+    }).immediate();
+    for (const c of cursors) this.events.emit('cursor', c.consumer, c.topic, c.next);
+  }
+
+  deleteCursor(consumer: string, topic: string): void {
+    this.#assertWritable();
+    const row = this.#stmt.topicByName.get(topic);
+    if (row) this.#stmt.deleteCursor!.run(consumer, row.id);
+  }
+
+  /** Where a position spec points in a topic, relative to the consumer's current cursor for `shift`. */
+  resolvePosition(topic: string, spec: PositionSpec, current: number | null): number {
+    const info = this.topic(topic);
+    const low = info?.low ?? 0;
+    const high = info?.high ?? 0;
+    if ('earliest' in spec) return low;
+    if ('latest' in spec) return high;
+    if ('time' in spec) return this.offsetForTime(topic, spec.time);
+    if ('offset' in spec) {
+      if (!Number.isSafeInteger(spec.offset) || spec.offset < 0) {
+        throw new SluiceError(ErrorCodes.OFFSET_OUT_OF_RANGE, `topic "${topic}": offset ${spec.offset} is not a valid offset`);
+      }
+      if (spec.offset > high) {
+        throw new SluiceError(ErrorCodes.OFFSET_OUT_OF_RANGE, `topic "${topic}": offset ${spec.offset} is beyond the end (high watermark ${high})`);
+      }
+      if (spec.offset < low) {
+        throw new SluiceError(
+          ErrorCodes.OFFSET_OUT_OF_RANGE,
+          `topic "${topic}": offset ${spec.offset} is older than what retention kept (earliest is ${low})`,
+        );
+      }
+      return spec.offset;
+    }
+    const base = current ?? low;
+    return Math.min(high, Math.max(low, base + spec.shift));
+  }
+
+  /**
+   * Plans (and unless `dryRun`, applies atomically) moving consumers' cursors on topics.
+   * A time target older than retention resolves to the earliest kept event.
+   */
+  moveCursors(moves: readonly { consumer: string; topic: string; spec: PositionSpec; protects?: boolean }[], dryRun: boolean): CursorMove[] {
+    const plan: CursorMove[] = moves.map(({ consumer, topic, spec }) => {
+      const info = this.topic(topic);
+      if (!info) throw new SluiceError(ErrorCodes.TOPIC_NOT_FOUND, `topic "${topic}" does not exist`);
+      const current = this.getCursor(consumer, topic);
+      const target = this.resolvePosition(topic, spec, current);
+      const from = current ?? info.low;
+      return {
+        consumer,
+        topic,
+        current,
+        target,
+        low: info.low,
+        high: info.high,
+        redeliver: target < from ? from - target : 0,
+        skip: target > from ? target - from : 0,
+      };
+    });
+    if (!dryRun) {
+      this.commit(
+        plan.map((p, i) => ({ consumer: p.consumer, topic: p.topic, next: p.target, protects: moves[i].protects ?? this.#protectsByDefault(p.consumer, p.topic) })),
+      );
+    }
+    return plan;
+  }
+
+  #protectsByDefault(consumer: string, topic: string): boolean {
+    const row = this.#stmt.topicByName.get(topic);
+    const existing = row ? this.#stmt.getCursor.get(consumer, row.id) : undefined;
+    if (existing) return existing.protects === 1;
+    return this.#protectors.some((p) => p.consumer === consumer && p.matches(topic));
+  }
+
+  /**
+   * Declares that `consumer` (a sink) protects the topics matching `topics` from retention even
+   * before it has a cursor on them. Returns a function that withdraws the protection.
+   */
+  protect(consumer: string, topics: readonly string[]): () => void {
+    const matchers = topics.map((t) => picomatch(t, { dot: true }));
+    const protector: Protector = { consumer, matches: (t) => matchers.some((m) => m(t)) };
+    this.#protectors.push(protector);
+    return () => {
+      const i = this.#protectors.indexOf(protector);
+      if (i >= 0) this.#protectors.splice(i, 1);
+    };
+  }
+
+  // ─── State ────────────────────────────────────────────────────────────────────────────────
+
+  getState(namespace: string, key: string): string | null {
+    return this.#stmt.getState.get(namespace, key)?.value ?? null;
+  }
+
+  listState(namespace: string): { key: string; value: string; updatedAt: number }[] {
+    return this.#stmt.listState.all(namespace).map((r) => ({ key: r.key, value: r.value, updatedAt: r.updated_at }));
+  }
+
+  putState(writes: readonly StateWrite[]): void {
+    this.commit([], writes);
+  }
+
+  /** Deletes a namespace's entries not updated since `olderThan` (ms epoch). */
+  pruneState(namespace: string, olderThan: number): number {
+    this.#assertWritable();
+    return this.#stmt.pruneState!.run(namespace, olderThan).changes;
+  }
+
+  // ─── Retention ────────────────────────────────────────────────────────────────────────────
+
+  policyFor(topic: string): TopicPolicy {
+    for (const p of this.#policies) if (p.match(topic)) return { ...this.#defaults, ...p.policy };
+    return this.#defaults;
+  }
+
+  /** The offset below which retention may delete: the minimum over protecting cursors and protectors. */
+  protectBound(topic: TopicRow): number {
+    let bound = topic.next_offset;
+    for (const c of this.#stmt.protectingCursors.all(topic.id)) bound = Math.min(bound, c.next_offset);
+    for (const p of this.#protectors) {
+      if (!p.matches(topic.name)) continue;
+      const cursor = this.#stmt.getCursor.get(p.consumer, topic.id);
+      bound = Math.min(bound, cursor ? cursor.next_offset : topic.low_offset);
+    }
+    return bound;
+  }
+
+  /**
+   * Removes whole record batches from the front of each topic: delivered ones older than the
+   * topic's retention or over its byte bound; and, when `needBytes` is given (the channel is
+   * full), delivered ones oldest first and then undelivered ones of `drop_oldest` topics, each
+   * counted as dropped. Never removes an undelivered event of a `block` topic.
+   */
+  runRetention(options: { needBytes?: number } = {}): { deletedEvents: number; droppedEvents: number; freedBytes: number } {
+    if (this.readonly || this.#closed) return { deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
+    let need = options.needBytes ?? 0;
+    let deletedEvents = 0;
+    let droppedEvents = 0;
+    let freedBytes = 0;
+    const now = this.#now();
+    this.#db.transaction(() => {
+      const rows = this.#stmt.allTopics.all();
+      const cut = (row: TopicRow, newLow: number, protect: number): void => {
+        if (newLow <= row.low_offset) return;
+        const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
+        if (n === 0) return;
+        const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
+        this.#stmt.deletePrefix!.run(row.id, newLow);
+        this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+        row.low_offset = newLow;
+        row.bytes -= b;
+        row.event_count -= n;
+        deletedEvents += n;
+        droppedEvents += dropped;
+        freedBytes += b;
+        need -= b;
+      };
+      const protects = new Map<number, number>();
+      for (const row of rows) {
+        const policy = this.policyFor(row.name);
+        const protect = this.protectBound(row);
+        protects.set(row.id, protect);
+        // By age: delete the delivered prefix whose batches are all older than the cutoff.
+        if (policy.retentionMs !== null) {
+          const kept = this.#stmt.firstKept.get(row.id, protect, now - policy.retentionMs);
+          cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect);
+        }
+        // By bytes per topic: delivered batches first.
+        if (policy.retentionBytes !== null && row.bytes > policy.retentionBytes) {
+          cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect);
+        }
+      }
+      if (need > 0) {
+        // Full: delivered events of every topic, oldest topics' batches first.
+        for (const row of rows) {
+          if (need <= 0) break;
+          cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!);
+        }
+        for (const row of rows) {
+          if (need <= 0) break;
+          if (this.policyFor(row.name).whenFull !== 'drop_oldest') continue;
+          cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!);
+        }
+      }
+    }).immediate();
+    this.#totalBytes -= freedBytes;
+    if (deletedEvents > 0) this.#decoded.clear();
+    return { deletedEvents, droppedEvents, freedBytes };
+  }
+
+  /** The offset up to which (exclusive) whole batches sum to at least `bytes`, not past `limit`. */
+  #prefixEnd(row: TopicRow, bytes: number, limit: number): number {
+    let freed = 0;
+    let end = row.low_offset;
+    for (const b of this.#stmt.prefixBatches.iterate(row.id)) {
+      if (freed >= bytes || b.last_offset >= limit) break;
+      freed += b.bytes;
+      end = b.last_offset + 1;
+    }
+    return end;
+  }
+
+  #safeRetention(): void {
+    try {
+      this.runRetention();
+    } catch (error) {
+      this.events.emit('error', error);
+    }
+  }
+
+  // ─── Housekeeping ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Checkpoints on our schedule: PASSIVE after every `checkpointBytes` committed; if the WAL
+   * file is still larger than `walMaxBytes`, a TRUNCATE checkpoint, which waits for readers.
+   */
+  checkpoint(): { walBytes: number } {
+    if (this.readonly || this.#closed) return { walBytes: 0 };
+    this.#bytesSinceCheckpoint = 0;
+    this.#db.pragma('wal_checkpoint(PASSIVE)');
+    let walBytes = this.walBytes();
+    if (walBytes > this.#opts.walMaxBytes) {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+      walBytes = this.walBytes();
+    }
+    return { walBytes };
+  }
+
+  walBytes(): number {
+    try {
+      return statSync(`${this.file}-wal`).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  stats(): ChannelStats {
+    const topics = this.#stmt.allTopics.all();
+    return {
+      bytes: this.#totalBytes,
+      maxBytes: this.#opts.maxBytes,
+      fill: this.#opts.maxBytes > 0 ? this.#totalBytes / this.#opts.maxBytes : 0,
+      topics: topics.length,
+      events: topics.reduce((a, t) => a + t.event_count, 0),
+      walBytes: this.walBytes(),
+      ...this.#stats,
+    };
+  }
+
+  /** Commits what is pending, then closes. Appends after this reject with CHANNEL_CLOSED. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    this.#flush();
+    this.#closed = true;
+    if (this.#retentionTimer) clearInterval(this.#retentionTimer);
+    for (const topic of this.#waiters.keys()) this.#wake(topic);
+    if (!this.readonly) {
+      try {
+        this.#db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // a checkpoint at close is an optimisation; the WAL is replayed on the next open
+      }
+    }
+    this.#db.close();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #ensureTopic(name: string): TopicRow {
+    let row = this.#stmt.topicByName.get(name);
+    if (!row) {
+      if (!isValidTopic(name)) throw new SluiceError(ErrorCodes.TOPIC_INVALID, `invalid topic name "${name}"`);
+      this.#stmt.insertTopic!.run(name, this.#now());
+      row = this.#stmt.topicByName.get(name)!;
+    }
+    return row;
+  }
+
+  #assertWritable(): void {
+    if (this.#closed) throw closedError(this.file);
+    if (this.readonly) throw new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${this.file} is open read-only`);
+  }
+}
+
+function toTopicInfo(row: TopicRow): TopicInfo {
+  return {
+    name: row.name,
+    low: row.low_offset,
+    high: row.next_offset,
+    count: row.event_count,
+    bytes: row.bytes,
+    dropped: row.dropped,
+    expired: row.expired,
+    createdAt: row.created_at,
+    lastTs: row.max_ts,
+  };
+}
+
+/** An upper estimate of the payload bytes a request adds (bodies plus per-event overhead). */
+function estimateBytes(events: readonly EventDraft[]): number {
+  let n = 0;
+  for (const e of events) {
+    n += e.body.length + 16 + (e.key?.length ?? 0);
+    for (const k in e.headers) n += k.length + e.headers[k].length + 2;
+  }
+  return n;
+}
+
+function closedError(file: string): SluiceError {
+  return new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${file} is closed`, { retriable: true });
+}
+
+function fullError(bytes: number, max: number): SluiceError {
+  return new SluiceError(
+    ErrorCodes.CHANNEL_FULL,
+    `channel full: ${formatBytes(bytes)} of ${formatBytes(max)} used by undelivered events; retry later, raise channel.max_bytes, or set when_full: drop_oldest for topics that may lose old events`,
+    { retriable: true, retryAfterMs: 1000 },
+  );
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v >= 10 || u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
+}

@@ -1,0 +1,105 @@
+/**
+ * The channel database schema, version 1. `PRAGMA user_version` holds the schema version and the
+ * `meta` table names the writer; a file with another version is refused, never misread.
+ *
+ *   topics   one row per topic. next_offset is stored, not derived from MAX(offset), so offsets
+ *            are never reused — not after retention empties a topic, not after a restart.
+ *   batches  record batches (format.ts). time_index is the running maximum of max_ts over the
+ *            topic in offset order: monotone, so "first offset with ts ≥ T" is an index seek, as
+ *            Kafka's time index is.
+ *   cursors  (consumer, topic) → next offset to deliver. `protects` cursors (sinks) hold back
+ *            retention; consumer-group cursors do not, as in Kafka.
+ *   state    small keyed values committed atomically with appends: tail positions, forward
+ *            chunk ids seen, Kafka source offsets.
+ */
+import type Database from 'better-sqlite3';
+import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+
+export const SCHEMA_VERSION = 1;
+
+const DDL = `
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE topics (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE,
+  next_offset INTEGER NOT NULL DEFAULT 0,
+  low_offset  INTEGER NOT NULL DEFAULT 0,
+  event_count INTEGER NOT NULL DEFAULT 0,
+  bytes       INTEGER NOT NULL DEFAULT 0,
+  max_ts      INTEGER,
+  dropped     INTEGER NOT NULL DEFAULT 0,
+  expired     INTEGER NOT NULL DEFAULT 0,
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE batches (
+  id          INTEGER PRIMARY KEY,
+  topic_id    INTEGER NOT NULL REFERENCES topics(id),
+  base_offset INTEGER NOT NULL,
+  last_offset INTEGER NOT NULL,
+  min_ts      INTEGER NOT NULL,
+  max_ts      INTEGER NOT NULL,
+  time_index  INTEGER NOT NULL,
+  count       INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL,
+  format      INTEGER NOT NULL,
+  payload     BLOB NOT NULL
+);
+CREATE UNIQUE INDEX batches_by_offset ON batches(topic_id, last_offset);
+CREATE INDEX batches_by_time ON batches(topic_id, time_index, last_offset);
+CREATE TABLE cursors (
+  consumer    TEXT NOT NULL,
+  topic_id    INTEGER NOT NULL REFERENCES topics(id),
+  next_offset INTEGER NOT NULL,
+  protects    INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  PRIMARY KEY (consumer, topic_id)
+) WITHOUT ROWID;
+CREATE TABLE state (
+  namespace  TEXT NOT NULL,
+  key        TEXT NOT NULL,
+  value      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+`;
+
+/** Creates the schema in an empty database, or checks that an existing one is ours and current. */
+export function ensureSchema(db: Database.Database, file: string, readonly: boolean): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[];
+  if (version === 0 && tables.length === 0) {
+    if (readonly) throw new SluiceError(ErrorCodes.CHANNEL_VERSION, `${file} is empty: not a Sluice channel file`);
+    db.transaction(() => {
+      db.exec(DDL);
+      db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('created_by', ?), ('created_at', ?)`).run(
+        String(SCHEMA_VERSION),
+        'sluice',
+        new Date().toISOString(),
+      );
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
+    return;
+  }
+  const isOurs = tables.some((t) => t.name === 'meta') && tables.some((t) => t.name === 'batches');
+  if (!isOurs) {
+    throw new SluiceError(
+      ErrorCodes.CHANNEL_VERSION,
+      `${file} is not a Sluice channel file (user_version ${version}, no Sluice tables); point channel.path at an empty folder`,
+    );
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new SluiceError(
+      ErrorCodes.CHANNEL_VERSION,
+      `${file} was written by a newer Sluice (schema version ${version}; this build reads up to ${SCHEMA_VERSION}): upgrade Sluice, or point channel.path at another folder`,
+    );
+  }
+  if (version < SCHEMA_VERSION) {
+    throw new SluiceError(
+      ErrorCodes.CHANNEL_VERSION,
+      `${file} has schema version ${version}, which this build cannot read (it reads ${SCHEMA_VERSION}); export it with the Sluice version that wrote it`,
+    );
+  }
+}
