@@ -1,0 +1,98 @@
+/**
+ * Source and sink specs and the contexts the runtime gives them. Interceptor specs live in
+ * shared/src/interceptors (the desktop runs them too).
+ *
+ * A source turns input into EventDrafts and calls `ctx.ingest`, which runs the source's
+ * interceptor chain and appends durably; it acknowledges its producer only after `ingest`
+ * resolved. A sink delivers one topic's batch and resolves only once the destination confirmed
+ * it; the SinkRunner (sinks/runner.ts) owns cursors, batching, retry and state.
+ * The contracts are docs/specs/source.md and docs/specs/sink.md.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { EventDraft, StoredEvent } from '../../shared/src/event.ts';
+import { SpecRegistry, type ComponentSpec, type ConfigProblem } from '../../shared/src/spec.ts';
+import type { Channel, StateWrite } from './channel/channel.ts';
+import type { Logger } from './log.ts';
+
+// ─── Sources ──────────────────────────────────────────────────────────────────────────────
+
+export interface IngestOptions {
+  /** Committed in the same transaction as the events (tail positions, Kafka offsets). */
+  state?: readonly StateWrite[];
+  /** Stored once: a repeated key is acknowledged again but not stored (forward chunk ids). */
+  dedupe?: { namespace: string; key: string };
+}
+
+export interface IngestResult {
+  /** Events appended (after interceptors). */
+  accepted: number;
+  /** Events dropped by the interceptor chain (counted, not lost silently). */
+  dropped: number;
+  /** The dedupe key was seen before: nothing was stored this time. */
+  duplicate: boolean;
+}
+
+export interface SourceContext {
+  /** The source's key in the config (`sources.<name>`). */
+  readonly name: string;
+  readonly log: Logger;
+  /** Read access to the channel, e.g. for positions a source stored with `ingest({ state })`. */
+  readonly channel: Channel;
+  /**
+   * Runs the interceptor chain and appends durably. Resolves after the commit; rejects with a
+   * SluiceError — `CHANNEL_FULL` (retriable: answer 503/429, pause) or `CHANNEL_COMMIT_FAILED` —
+   * when nothing was stored. Counts received/accepted/rejected metrics.
+   */
+  ingest(events: EventDraft[], options?: IngestOptions): Promise<IngestResult>;
+  /** Aborted when the source must stop. */
+  readonly signal: AbortSignal;
+  /** The collector's id (config `collector.id`, default the host name). */
+  readonly collectorId: string;
+}
+
+export interface Source {
+  /** Binds/opens; rejects with a clear SluiceError (`sources.web.listen: port 9880 already in use`). */
+  start(): Promise<void>;
+  /** Stops accepting, finishes in-flight ingests, releases resources. */
+  stop(): Promise<void>;
+  /** Human-readable endpoints for the start-up banner, e.g. `http://127.0.0.1:9880`. */
+  endpoints(): string[];
+}
+
+export interface SourceSpec<S extends TSchema = TSchema> extends ComponentSpec<S, (config: Static<S>, ctx: SourceContext) => Source> {
+  kind: 'source';
+  /** Checks that need the outside world (port in use, file readable), run by `sluice check` and at start. */
+  preflight?(config: Static<S>, path: string): Promise<ConfigProblem[]>;
+}
+
+// ─── Sinks ────────────────────────────────────────────────────────────────────────────────
+
+export interface SinkContext {
+  readonly name: string;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly collectorId: string;
+  /** Builds a nested sink (for failover / load_balance groups) from a `{ type, ... }` config. */
+  createSink(config: Record<string, unknown>, path: string, name: string): Sink;
+}
+
+export interface Sink {
+  /**
+   * Delivers a batch of events of one topic, in offset order. Resolves only once the destination
+   * confirmed all of them. Throws a SluiceError: `retriable` for transient failures (the runner
+   * retries the same batch with backoff); not retriable when the destination rejected the batch
+   * for good (the runner parks it and moves on, reporting it).
+   */
+  send(events: readonly StoredEvent[], topic: string): Promise<void>;
+  close(): Promise<void>;
+  /** Extra state for /api/v1/sinks (e.g. which group member is active). */
+  describe?(): Record<string, unknown>;
+}
+
+export interface SinkSpec<S extends TSchema = TSchema> extends ComponentSpec<S, (config: Static<S>, ctx: SinkContext) => Sink> {
+  kind: 'sink';
+  preflight?(config: Static<S>, path: string): Promise<ConfigProblem[]>;
+}
+
+export const sources = new SpecRegistry<SourceSpec>('source');
+export const sinks = new SpecRegistry<SinkSpec>('sink');

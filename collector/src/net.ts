@@ -1,0 +1,92 @@
+/** Listen addresses, TLS options and port checks shared by every network listener. */
+import { Type } from '@sinclair/typebox';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { ConfigProblem } from '../../shared/src/spec.ts';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export const ListenSchema = (defaultValue: string, description: string) =>
+  Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$', default: defaultValue, description: `${description} (host:port)` });
+
+export const TlsSchema = Type.Optional(
+  Type.Object(
+    {
+      cert: Type.String({ description: 'PEM certificate chain file' }),
+      key: Type.String({ description: 'PEM private key file' }),
+      ca: Type.Optional(Type.String({ description: 'PEM CA file: when set, clients must present a certificate signed by it' })),
+    },
+    { additionalProperties: false, description: 'TLS for this listener' },
+  ),
+);
+
+export interface TlsConfig {
+  cert: string;
+  key: string;
+  ca?: string;
+}
+
+export function parseListen(value: string): ListenAddress {
+  const i = value.lastIndexOf(':');
+  let host = value.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host, port: Number(value.slice(i + 1)) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** Node TLS options from a TlsConfig (files read now, so a missing file fails at start). */
+export function tlsOptions(tls: TlsConfig): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } {
+  return {
+    cert: readFileSync(tls.cert),
+    key: readFileSync(tls.key),
+    ...(tls.ca ? { ca: readFileSync(tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
+  };
+}
+
+/** Problems with a TLS block: files that cannot be read. */
+export function checkTlsFiles(tls: TlsConfig | undefined, path: string): ConfigProblem[] {
+  if (!tls) return [];
+  const problems: ConfigProblem[] = [];
+  for (const key of ['cert', 'key', 'ca'] as const) {
+    const file = tls[key];
+    if (!file) continue;
+    try {
+      readFileSync(file);
+    } catch (error) {
+      problems.push({ path: `${path}.tls.${key}`, message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
+    }
+  }
+  return problems;
+}
+
+/** Whether a TCP port can be bound on host (tries to bind it, then releases it). */
+export function checkPortFree(address: ListenAddress, path: string): Promise<ConfigProblem[]> {
+  if (address.port === 0) return Promise.resolve([]);
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const why =
+        error.code === 'EADDRINUSE'
+          ? `port ${address.port} already in use`
+          : error.code === 'EADDRNOTAVAIL'
+            ? `address ${address.host} is not an address of this machine`
+            : error.code === 'EACCES'
+              ? `no permission to listen on port ${address.port}`
+              : `cannot listen on ${address.host}:${address.port}: ${error.message}`;
+      resolve([{ path, message: why }]);
+    });
+    server.listen({ host: address.host, port: address.port, exclusive: true }, () => server.close(() => resolve([])));
+  });
+}
+
+/** A listen error as the message a user sees. */
+export function listenError(path: string, address: ListenAddress, error: NodeJS.ErrnoException): Error {
+  const why = error.code === 'EADDRINUSE' ? `port ${address.port} already in use` : `cannot listen on ${address.host}:${address.port}: ${error.message}`;
+  return new Error(`${path}: ${why}`);
+}

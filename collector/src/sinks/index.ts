@@ -1,0 +1,4 @@
+/** Registers every built-in sink once. */
+import { sinks } from '../components.ts';
+
+export { sinks };
