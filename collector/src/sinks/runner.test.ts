@@ -1,0 +1,143 @@
+/**
+ * SinkRunner against a real channel file. The destination here is an in-process recorder that
+ * fails on demand; the runner (cursors, retry, parking, replay) is the thing under test.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fromUtf8, makeEvent, type StoredEvent } from '../../../shared/src/event.ts';
+import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+import { Channel } from '../channel/channel.ts';
+import type { Sink } from '../components.ts';
+import { silentLogger } from '../log.ts';
+import { cursorConsumer, parkedTopic, SinkRunner, type SinkRunnerOptions } from './runner.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function setup(sink: Sink, overrides: Partial<SinkRunnerOptions> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-runner-'));
+  const channel = Channel.open({ file: join(dir, 'c.db'), retentionIntervalMs: 0 });
+  const runner = new SinkRunner({
+    name: 'dest',
+    sink,
+    channel,
+    log: silentLogger,
+    topics: ['*'],
+    batch: { maxEvents: 10, maxBytes: 1 << 20, maxWaitMs: 0 },
+    retry: { initialMs: 5, maxMs: 20 },
+    startFrom: 'earliest',
+    onRejected: 'park',
+    ...overrides,
+  });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => channel.close(), () => runner.stop(1000));
+  return { channel, runner };
+}
+
+class Recorder implements Sink {
+  received: StoredEvent[] = [];
+  failures: SluiceError[] = [];
+  send(events: readonly StoredEvent[]): Promise<void> {
+    const failure = this.failures.shift();
+    if (failure) return Promise.reject(failure);
+    this.received.push(...events);
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const transient = () => new SluiceError(ErrorCodes.DESTINATION_UNAVAILABLE, 'connection refused by 127.0.0.1:1', { retriable: true });
+
+describe('SinkRunner', () => {
+  it('delivers every event once, in order, across retries, and commits the cursor after confirmation', async () => {
+    const sink = new Recorder();
+    sink.failures = [transient(), transient(), transient()];
+    const { channel, runner } = setup(sink);
+    await channel.append({ events: Array.from({ length: 35 }, (_, i) => makeEvent('a', `a${i}`, { headers: { n: String(i) } })) });
+    runner.start();
+    await until(() => sink.received.length === 35);
+    expect(sink.received.map((e) => fromUtf8(e.body))).toEqual(Array.from({ length: 35 }, (_, i) => `a${i}`));
+    expect(sink.received.map((e) => e.headers.n)).toEqual(Array.from({ length: 35 }, (_, i) => String(i)));
+    await until(() => channel.getCursor(cursorConsumer('dest'), 'a') === 35);
+    const status = runner.status();
+    expect(status).toMatchObject({ state: 'running', lag: 0, sentEvents: 35 });
+    expect(status.lastError?.message).toMatch(/connection refused/);
+  });
+
+  it('shows backing_off with the last error and the next attempt while the destination is down', async () => {
+    const sink = new Recorder();
+    sink.failures = Array.from({ length: 1000 }, transient);
+    const { channel, runner } = setup(sink, { retry: { initialMs: 50, maxMs: 100 } });
+    await channel.append({ events: [makeEvent('a', 'x')] });
+    runner.start();
+    await until(() => runner.state === 'backing_off');
+    const status = runner.status();
+    expect(status.lastError).toMatchObject({ code: ErrorCodes.DESTINATION_UNAVAILABLE, retriable: true });
+    expect(status.nextAttemptAt).toBeGreaterThan(Date.now() - 1000);
+    expect(status.lag).toBe(1);
+    expect(channel.getCursor(cursorConsumer('dest'), 'a')).toBe(0);
+    sink.failures = [];
+    await until(() => sink.received.length === 1 && runner.state === 'running');
+  });
+
+  it('parks a batch the destination rejects for good and moves on', async () => {
+    const sink = new Recorder();
+    sink.failures = [new SluiceError(ErrorCodes.DESTINATION_REJECTED, 'HTTP 400 from http://x: bad record')];
+    const { channel, runner } = setup(sink, { batch: { maxEvents: 2, maxBytes: 1 << 20, maxWaitMs: 0 } });
+    await channel.append({ events: [makeEvent('a', 'bad1'), makeEvent('a', 'bad2'), makeEvent('a', 'good')] });
+    runner.start();
+    await until(() => sink.received.length === 1);
+    expect(fromUtf8(sink.received[0].body)).toBe('good');
+    const parked = channel.read(parkedTopic('dest'), 0);
+    expect(parked.map((e) => fromUtf8(e.body))).toEqual(['bad1', 'bad2']);
+    expect(parked[0].headers).toMatchObject({ 'sluice.parked.topic': 'a', 'sluice.parked.offset': '0', 'sluice.parked.error': 'HTTP 400 from http://x: bad record' });
+    expect(runner.status().parkedEvents).toBe(2);
+  });
+
+  it('stops as failed on a rejected batch with on_rejected: stop, and resumes', async () => {
+    const sink = new Recorder();
+    sink.failures = [new SluiceError(ErrorCodes.DESTINATION_REJECTED, 'nope')];
+    const { channel, runner } = setup(sink, { onRejected: 'stop' });
+    await channel.append({ events: [makeEvent('a', 'x')] });
+    runner.start();
+    await until(() => runner.state === 'failed');
+    expect(runner.status().lastError?.message).toBe('nope');
+    expect(channel.getCursor(cursorConsumer('dest'), 'a')).toBe(0);
+    runner.resume();
+    await until(() => sink.received.length === 1);
+  });
+
+  it('re-sends from a cursor moved by a replay', async () => {
+    const sink = new Recorder();
+    const { channel, runner } = setup(sink);
+    await channel.append({ events: Array.from({ length: 5 }, (_, i) => makeEvent('a', `a${i}`)) });
+    runner.start();
+    await until(() => sink.received.length === 5);
+    channel.moveCursors([{ consumer: runner.consumer, topic: 'a', spec: { offset: 2 } }], false);
+    await until(() => sink.received.length === 8);
+    expect(sink.received.map((e) => e.offset)).toEqual([0, 1, 2, 3, 4, 2, 3, 4]);
+  });
+
+  it('does not match internal topics with a glob, and protects its topics from retention', async () => {
+    const sink = new Recorder();
+    const { channel, runner } = setup(sink);
+    await channel.append({ events: [makeEvent('_internal', 'x'), makeEvent('b', 'y')] });
+    runner.start();
+    await until(() => sink.received.length === 1);
+    expect(runner.matches('_internal')).toBe(false);
+    expect(sink.received[0].topic).toBe('b');
+  });
+});
