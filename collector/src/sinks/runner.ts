@@ -199,7 +199,7 @@ export class SinkRunner {
       this.#dirty = false;
       let sentSomething = false;
       for (const info of this.#o.channel.topics()) {
-        if (signal.aborted || this.#state === 'failed') return;
+        if (signal.aborted || this.state === 'failed') return;
         if (!this.matches(info.name)) continue;
         if (await this.#drainOne(info.name)) sentSomething = true;
       }

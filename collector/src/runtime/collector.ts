@@ -1,0 +1,368 @@
+/**
+ * One collector process: channel + sources (each with its interceptor chain) + sink runners +
+ * admin API. The same class is an edge or a hub; only the config differs.
+ *
+ * Lifecycle: start() opens the channel, starts sinks, then sources, then the admin server.
+ * stop() reverses it: sources stop accepting and finish in-flight commits, sinks finish the batch
+ * in flight and commit cursors, the channel commits what is pending and closes.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { parseDocument } from 'yaml';
+import type { EventDraft } from '../../../shared/src/event.ts';
+import { ErrorCodes, errorMessage, SluiceError } from '../../../shared/src/errors.ts';
+import { buildChain } from '../../../shared/src/interceptors/index.ts';
+import type { Interceptor, InterceptorConfig, InterceptorContext } from '../../../shared/src/interceptors/types.ts';
+import type { ConfigProblem } from '../../../shared/src/spec.ts';
+import { Channel } from '../channel/channel.ts';
+import { sinks as sinkRegistry, type IngestOptions, type IngestResult, type Sink, type SinkContext, type Source, type SourceContext } from '../components.ts';
+import { ConfigError, loadConfigFile, validateInterceptors, validateSink, type ResolvedConfig, type ResolvedSink, type ResolvedSource } from '../config/load.ts';
+import type { Logger } from '../log.ts';
+import { Metrics } from '../metrics.ts';
+import { SinkRunner } from '../sinks/runner.ts';
+
+export interface SourceHandle {
+  name: string;
+  type: string;
+  resolved: ResolvedSource;
+  source: Source;
+  chain: Interceptor;
+  interceptors: readonly InterceptorConfig[];
+  /** Bumped on every live chain change; events ingested after the change carry the new version. */
+  chainVersion: number;
+  stats: { received: number; accepted: number; rejected: number; dropped: number; lastEventAt: number | null };
+  abort: AbortController;
+}
+
+export interface CollectorOptions {
+  log: Logger;
+  /** Build the admin server (default true). */
+  admin?: boolean;
+  /** Open the channel read-only and start no sources or sinks (`sluice inspect`). */
+  inspect?: boolean;
+}
+
+/** Hooks other modules register so the runtime need not import them (admin routes, UI). */
+export type AdminBuilder = (collector: Collector) => Promise<FastifyInstance>;
+
+export class Collector {
+  config: ResolvedConfig;
+  readonly log: Logger;
+  readonly metrics = new Metrics();
+  readonly channel: Channel;
+  readonly sources = new Map<string, SourceHandle>();
+  readonly sinks = new Map<string, SinkRunner>();
+  readonly startedAt = Date.now();
+  readonly inspect: boolean;
+  readonly interceptorContext: InterceptorContext;
+  admin: FastifyInstance | null = null;
+  #adminAddress: string | null = null;
+  #stopping = false;
+  #inflight = new Set<Promise<unknown>>();
+
+  constructor(config: ResolvedConfig, options: CollectorOptions) {
+    this.config = config;
+    this.log = options.log;
+    this.inspect = options.inspect ?? false;
+    this.channel = Channel.open({ ...config.channel, readonly: this.inspect });
+    this.channel.events.on('error', (error) => this.log.error({ err: errorMessage(error) }, 'channel housekeeping failed'));
+    const host = hostname();
+    this.interceptorContext = { hostname: host, now: Date.now, random: Math.random, uuid: randomUUID };
+    this.#registerGauges();
+  }
+
+  get adminAddress(): string | null {
+    return this.#adminAddress;
+  }
+
+  async start(buildAdmin?: AdminBuilder): Promise<void> {
+    if (!this.inspect) {
+      for (const s of this.config.sinks) this.#startSink(s);
+      try {
+        for (const s of this.config.sources) await this.#startSource(s);
+      } catch (error) {
+        await this.stop();
+        throw error;
+      }
+    }
+    if (buildAdmin) {
+      this.admin = await buildAdmin(this);
+      const { host, port } = splitListen(this.config.admin.listen);
+      try {
+        this.#adminAddress = await this.admin.listen({ host, port });
+      } catch (error) {
+        await this.stop();
+        const e = error as NodeJS.ErrnoException;
+        throw new SluiceError(ErrorCodes.CONFIG_INVALID, `admin.listen: ${e.code === 'EADDRINUSE' ? `port ${port} already in use` : e.message}`, { cause: error });
+      }
+    }
+  }
+
+  /** What listens where, for the start-up banner. */
+  endpoints(): { component: string; endpoints: string[] }[] {
+    const out: { component: string; endpoints: string[] }[] = [];
+    if (this.#adminAddress) out.push({ component: 'admin', endpoints: [`${this.#adminAddress}/api/v1`, ...(this.config.admin.ui ? [`${this.#adminAddress}/`] : [])] });
+    for (const h of this.sources.values()) out.push({ component: `source ${h.name} (${h.type})`, endpoints: h.source.endpoints() });
+    for (const r of this.sinks.values()) out.push({ component: `sink ${r.name}`, endpoints: [`topics ${this.config.sinks.find((s) => s.name === r.name)?.runner.topics.join(', ')}`] });
+    out.push({ component: 'channel', endpoints: [this.channel.file] });
+    return out;
+  }
+
+  // ─── Sources ──────────────────────────────────────────────────────────────────────────────
+
+  async #startSource(resolved: ResolvedSource): Promise<void> {
+    const { chain, problems } = buildChain(resolved.interceptors, `sources.${resolved.name}.interceptors`, this.interceptorContext);
+    if (problems.length > 0) throw new ConfigError(problems, `sources.${resolved.name}`);
+    const abort = new AbortController();
+    const handle: SourceHandle = {
+      name: resolved.name,
+      type: resolved.type,
+      resolved,
+      source: null as unknown as Source,
+      chain,
+      interceptors: resolved.interceptors,
+      chainVersion: 1,
+      stats: { received: 0, accepted: 0, rejected: 0, dropped: 0, lastEventAt: null },
+      abort,
+    };
+    const ctx: SourceContext = {
+      name: resolved.name,
+      log: this.log.child({ source: resolved.name }),
+      channel: this.channel,
+      signal: abort.signal,
+      collectorId: this.config.collectorId,
+      ingest: (events, options) => this.#ingest(handle, events, options),
+    };
+    handle.source = resolved.spec.create(resolved.config as never, ctx);
+    await handle.source.start();
+    this.sources.set(resolved.name, handle);
+  }
+
+  /** The hot path: run the chain over a batch, append it, count. One append per call. */
+  #ingest(handle: SourceHandle, events: EventDraft[], options: IngestOptions = {}): Promise<IngestResult> {
+    if (this.#stopping) {
+      return Promise.reject(new SluiceError(ErrorCodes.CHANNEL_CLOSED, 'collector is shutting down; retry against the restarted collector', { retriable: true, retryAfterMs: 1000 }));
+    }
+    const chain = handle.chain;
+    const kept: EventDraft[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const out = chain(events[i]);
+      if (out !== null) kept.push(out);
+    }
+    const dropped = events.length - kept.length;
+    const m = this.metrics;
+    const label = { source: handle.name };
+    m.sourceReceived.inc(label, events.length);
+    handle.stats.received += events.length;
+    if (dropped > 0) {
+      m.sourceDropped.inc(label, dropped);
+      handle.stats.dropped += dropped;
+    }
+    if (kept.length === 0 && !options.state && !options.dedupe) {
+      return Promise.resolve({ accepted: 0, dropped, duplicate: false });
+    }
+    const pending = this.channel.append({ events: kept, state: options.state, dedupe: options.dedupe }).then(
+      (result) => {
+        const accepted = result.duplicate ? 0 : kept.length;
+        m.sourceAccepted.inc(label, accepted);
+        handle.stats.accepted += accepted;
+        handle.stats.lastEventAt = Date.now();
+        return { accepted, dropped, duplicate: result.duplicate };
+      },
+      (error: unknown) => {
+        m.sourceRejected.inc(label, kept.length);
+        handle.stats.rejected += kept.length;
+        throw error;
+      },
+    );
+    this.#inflight.add(pending);
+    pending.then(
+      () => this.#inflight.delete(pending),
+      () => this.#inflight.delete(pending),
+    );
+    return pending;
+  }
+
+  /** Validates an interceptor chain for a source; [] when it is fine. */
+  validateChain(sourceName: string, chain: readonly InterceptorConfig[]): ConfigProblem[] {
+    return validateInterceptors(chain, `sources.${sourceName}.interceptors`);
+  }
+
+  /**
+   * Replaces a source's chain live. Every ingest call runs entirely under one chain version, so
+   * the change applies from a clear point; nothing in flight is lost or run twice. With
+   * `persist`, the config file is rewritten keeping its comments and layout.
+   */
+  setChain(sourceName: string, chain: readonly InterceptorConfig[], options: { persist: boolean }): { version: number; persisted: boolean } {
+    const handle = this.sources.get(sourceName);
+    if (!handle) throw new SluiceError(ErrorCodes.NOT_FOUND, `source "${sourceName}" does not exist`);
+    const built = buildChain(chain, `sources.${sourceName}.interceptors`, this.interceptorContext);
+    if (built.problems.length > 0) throw new ConfigError(built.problems, `sources.${sourceName}.interceptors`);
+    let persisted = false;
+    if (options.persist && this.config.file) {
+      writeChainToYaml(this.config.file, sourceName, chain);
+      persisted = true;
+    }
+    handle.chain = built.chain;
+    handle.interceptors = structuredClone(chain) as InterceptorConfig[];
+    handle.chainVersion++;
+    this.log.info({ source: sourceName, version: handle.chainVersion, persisted }, `interceptor chain of source "${sourceName}" replaced (version ${handle.chainVersion})`);
+    return { version: handle.chainVersion, persisted };
+  }
+
+  // ─── Sinks ────────────────────────────────────────────────────────────────────────────────
+
+  #startSink(resolved: ResolvedSink): void {
+    const abort = new AbortController();
+    const sink = this.#createSink(resolved.spec.name, resolved.config, `sinks.${resolved.name}`, resolved.name, abort.signal);
+    const runner = new SinkRunner({
+      name: resolved.name,
+      sink,
+      channel: this.channel,
+      log: this.log.child({ sink: resolved.name }),
+      metrics: this.metrics,
+      topics: resolved.runner.topics,
+      batch: resolved.runner.batch,
+      retry: resolved.runner.retry,
+      startFrom: resolved.runner.startFrom,
+      onRejected: resolved.runner.onRejected,
+    });
+    this.sinks.set(resolved.name, runner);
+    runner.start();
+  }
+
+  #createSink(type: string, config: Record<string, unknown>, path: string, name: string, signal: AbortSignal): Sink {
+    const spec = sinkRegistry.get(type)!;
+    const ctx: SinkContext = {
+      name,
+      log: this.log.child({ sink: name }),
+      signal,
+      collectorId: this.config.collectorId,
+      createSink: (memberConfig, memberPath, memberName) => {
+        const problems: ConfigProblem[] = [];
+        const member = validateSink(memberName, memberConfig, memberPath, problems, true);
+        if (!member) throw new ConfigError(problems, memberPath);
+        return this.#createSink(member.spec.name, member.config, memberPath, memberName, signal);
+      },
+    };
+    return spec.create(config as never, ctx);
+  }
+
+  // ─── Reload and stop ──────────────────────────────────────────────────────────────────────
+
+  /**
+   * Applies a changed config file (SIGHUP): validates it first and keeps running on the old
+   * config if it has problems. Changed or removed sources and sinks are stopped (in-flight
+   * commits finish) and started anew; unchanged ones keep running; a change only to a source's
+   * interceptors is applied live. The channel section needs a restart.
+   */
+  async reload(): Promise<{ applied: boolean; problems: ConfigProblem[]; changed: string[] }> {
+    if (!this.config.file) return { applied: false, problems: [{ path: '(config)', message: 'running on embedded defaults: there is no file to reload' }], changed: [] };
+    let next: ResolvedConfig;
+    try {
+      const owned = new Set<string>(['admin', ...[...this.sources.keys()].map((n) => `source:${n}`)]);
+      next = await loadConfigFile(this.config.file, { ownedListeners: owned });
+    } catch (error) {
+      const problems = error instanceof ConfigError ? [...error.problems] : [{ path: this.config.file, message: errorMessage(error) }];
+      this.log.error({ problems }, `config reload refused; still running the previous config:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+      return { applied: false, problems, changed: [] };
+    }
+    const changed: string[] = [];
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(next.channel, this.config.channel)) {
+      this.log.warn('channel settings changed: they apply at the next restart');
+    }
+    // Sinks.
+    for (const [name, runner] of this.sinks) {
+      const now = next.sinks.find((s) => s.name === name);
+      const before = this.config.sinks.find((s) => s.name === name);
+      if (!now || !before || now.type !== before.type || !same(now.config, before.config) || !same(now.runner, before.runner)) {
+        await runner.stop();
+        this.sinks.delete(name);
+        changed.push(`sinks.${name}`);
+      }
+    }
+    for (const s of next.sinks) if (!this.sinks.has(s.name)) this.#startSink(s);
+    // Sources.
+    for (const [name, handle] of this.sources) {
+      const now = next.sources.find((s) => s.name === name);
+      if (!now || now.type !== handle.type || !same(now.config, handle.resolved.config)) {
+        await handle.source.stop();
+        handle.abort.abort();
+        this.sources.delete(name);
+        changed.push(`sources.${name}`);
+      } else if (!same(now.interceptors, handle.interceptors)) {
+        this.setChain(name, now.interceptors, { persist: false });
+        handle.resolved = now;
+        changed.push(`sources.${name}.interceptors`);
+      }
+    }
+    for (const s of next.sources) if (!this.sources.has(s.name)) await this.#startSource(s);
+    this.config = next;
+    this.log.info({ changed }, `config reloaded (${changed.length} change${changed.length === 1 ? '' : 's'})`);
+    return { applied: true, problems: [], changed };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    // 1. Stop accepting: sources close listeners and finish what they read.
+    await Promise.allSettled([...this.sources.values()].map(async (h) => {
+      await h.source.stop();
+      h.abort.abort();
+    }));
+    // 2. In-flight ingests settle (their producers get their acks or errors).
+    await Promise.allSettled([...this.#inflight]);
+    // 3. Sinks finish the batch in flight and commit cursors.
+    await Promise.allSettled([...this.sinks.values()].map((r) => r.stop(3000)));
+    if (this.admin) await this.admin.close().catch(() => undefined);
+    await this.channel.close();
+  }
+
+  // ─── Metrics ──────────────────────────────────────────────────────────────────────────────
+
+  #registerGauges(): void {
+    const m = this.metrics;
+    m.gauge('sluice_channel_bytes', 'Stored event bytes in the channel', [], (set) => set({}, this.channel.stats().bytes));
+    m.gauge('sluice_channel_capacity_bytes', 'Channel capacity (channel.max_bytes)', [], (set) => set({}, this.channel.stats().maxBytes));
+    m.gauge('sluice_channel_fill_ratio', 'Channel fill: stored bytes / capacity', [], (set) => set({}, this.channel.stats().fill));
+    m.gauge('sluice_channel_wal_bytes', 'Size of the channel\'s write-ahead log', [], (set) => set({}, this.channel.walBytes()));
+    m.gauge('sluice_topic_events', 'Events stored per topic', ['topic'], (set) => {
+      for (const t of this.channel.topics()) set({ topic: t.name }, t.count);
+    });
+    m.gauge('sluice_topic_high_offset', 'Next offset per topic', ['topic'], (set) => {
+      for (const t of this.channel.topics()) set({ topic: t.name }, t.high);
+    });
+    m.gauge('sluice_topic_dropped_events', 'Undelivered events removed by drop_oldest, per topic', ['topic'], (set) => {
+      for (const t of this.channel.topics()) set({ topic: t.name }, t.dropped);
+    });
+    m.gauge('sluice_sink_lag_events', 'Events not yet delivered, per sink and topic', ['sink', 'topic'], (set) => {
+      for (const r of this.sinks.values()) for (const t of r.topicStatus()) set({ sink: r.name, topic: t.topic }, t.lag);
+    });
+    m.gauge('sluice_sink_state', 'Sink state: 1 for the current state', ['sink', 'state'], (set) => {
+      for (const r of this.sinks.values()) for (const s of ['running', 'backing_off', 'failed', 'stopped', 'starting']) set({ sink: r.name, state: s }, r.state === s ? 1 : 0);
+    });
+  }
+}
+
+function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  let host = listen.slice(0, i);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  return { host, port: Number(listen.slice(i + 1)) };
+}
+
+/** Rewrites `sources.<name>.interceptors` in a YAML file, keeping every comment and the layout of the rest. */
+export function writeChainToYaml(file: string, sourceName: string, chain: readonly InterceptorConfig[]): void {
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  if (!doc.hasIn(['sources', sourceName])) {
+    throw new SluiceError(ErrorCodes.NOT_FOUND, `${file}: no sources.${sourceName} to write the chain into`);
+  }
+  if (chain.length === 0) doc.deleteIn(['sources', sourceName, 'interceptors']);
+  else doc.setIn(['sources', sourceName, 'interceptors'], doc.createNode(structuredClone(chain)));
+  const tmp = `${file}.sluice-tmp`;
+  writeFileSync(tmp, doc.toString());
+  renameSync(tmp, file);
+}
