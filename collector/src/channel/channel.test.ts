@@ -202,7 +202,7 @@ describe('cursors', () => {
   });
 
   it('MUST refuse offsets beyond the end or older than retention kept', async () => {
-    let now = 10_000;
+    const now = 10_000;
     const channel = openChannel({ now: () => now, defaults: { retentionMs: 1000 } });
     await channel.append({ events: [ev('t', 'old', 1), ev('t', 'old', 1)] });
     await channel.append({ events: [ev('t', 'new', now)] });

@@ -216,13 +216,12 @@ export class SinkRunner {
   #idle(timeoutMs: number): Promise<void> {
     if (this.#dirty) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.#wake = null;
+        this.#wake = null;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, timeoutMs);
       this.#wake = done;
     });
   }
