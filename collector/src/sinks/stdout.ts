@@ -28,6 +28,9 @@ export function createStdoutSink(config: StdoutConfig, name: string, stream: Wri
   const encode = config.format === 'raw' ? rawLines : ndjson;
   let batches = 0;
   let events = 0;
+  // A closed pipe also emits 'error'; the failed write reports it, this keeps it from crashing the process.
+  const onError = () => {};
+  stream.on('error', onError);
   return {
     send(batch: readonly StoredEvent[]): Promise<void> {
       if (batch.length === 0) return Promise.resolve();
@@ -46,6 +49,7 @@ export function createStdoutSink(config: StdoutConfig, name: string, stream: Wri
       });
     },
     close(): Promise<void> {
+      stream.off('error', onError);
       return Promise.resolve();
     },
     describe() {
