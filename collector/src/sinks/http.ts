@@ -275,9 +275,9 @@ export class HttpSink implements Sink {
   #connectionError(error: NodeJS.ErrnoException, url: URL, peer: string): SluiceError {
     const code = error.code ?? '';
     let why: string;
-    if (CONNECTION_ERRORS[code]) why = `${CONNECTION_ERRORS[code]} ${peer}`;
+    if (error.message === 'socket hang up') why = `connection closed by ${peer} before an answer`;
+    else if (CONNECTION_ERRORS[code]) why = `${CONNECTION_ERRORS[code]} ${peer}`;
     else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') why = `cannot resolve ${url.hostname} (${code})`;
-    else if (error.message === 'socket hang up') why = `connection closed by ${peer} before an answer`;
     else if (/CERT|SSL|TLS|self[- ]signed|certificate/i.test(`${code} ${error.message}`)) {
       why = `TLS with ${peer} failed: ${error.message} (set tls.ca to the CA that signed the server's certificate)`;
     } else why = `request to ${url.href} failed: ${error.message}${code ? ` (${code})` : ''}`;
