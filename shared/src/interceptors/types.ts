@@ -10,6 +10,23 @@ import type { ComponentSpec } from '../spec.ts';
 
 export type Interceptor = (event: EventDraft) => EventDraft | null;
 
+/**
+ * What an interceptor may take from its surroundings, passed to its factory. shared/ cannot ask
+ * the OS, so the collector passes the real ones (host name, clock, randomness), the desktop passes
+ * the collector's host name, and cases run with a fixed one (EXAMPLE_CONTEXT in examples.ts).
+ * A factory called without it uses `interceptorContext()` (context.ts).
+ */
+export interface InterceptorContext {
+  /** The collector's host name. */
+  hostname: string;
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** A number in [0, 1). */
+  random(): number;
+  /** A random (version 4) UUID. */
+  uuid(): string;
+}
+
 /** An example a test runs: the interceptor built from `config` turns `input` into `output` (null: dropped). */
 export interface InterceptorCase {
   input: ExampleEvent;
@@ -25,9 +42,12 @@ export interface ExampleEvent {
   body: string;
 }
 
-export interface InterceptorSpec<S extends TSchema = TSchema> extends ComponentSpec<S, (config: Static<S>) => Interceptor> {
+export interface InterceptorSpec<S extends TSchema = TSchema> extends ComponentSpec<S, (config: Static<S>, ctx?: InterceptorContext) => Interceptor> {
   kind: 'interceptor';
-  /** Examples with input and expected output; run by interceptors.test.ts. */
+  /**
+   * Examples with input and expected output; run by interceptors.test.ts. The cases of one entry
+   * run in order against one instance built with EXAMPLE_CONTEXT (so sample's counter shows).
+   */
   cases: { title: string; config: Record<string, unknown>; cases: InterceptorCase[] }[];
 }
 
