@@ -1,0 +1,43 @@
+/** Consumer groups (the Kafka-style pull API of a hub): committed offsets and lag per topic. */
+import { useQuery } from '@tanstack/react-query';
+import { ErrorBox } from '../components/ErrorBox.tsx';
+import { Empty, Loading, PageHeader } from '../components/ui.tsx';
+import { formatAgo, formatCount } from '../lib/format.ts';
+import type { Route } from '../lib/router.ts';
+import { useClient } from '../state.tsx';
+
+export function GroupsView({ navigate }: { navigate: (r: { view: Route['view']; arg?: string | null; params?: Record<string, string> }) => void }) {
+  const client = useClient();
+  const groups = useQuery({ queryKey: [client.connection.id, 'groups-from-topics'], queryFn: ({ signal }) => client.groupsFromTopics(signal), refetchInterval: 2000 });
+  return (
+    <div className="view groups-view">
+      <PageHeader title="Consumer groups" subtitle="Consumers that pull topics through the consumer API, with their committed offsets and lag." />
+      {groups.error && <ErrorBox error={groups.error} onRetry={() => void groups.refetch()} />}
+      {!groups.data && !groups.error && <Loading what="consumer groups" />}
+      {groups.data?.length === 0 && <Empty>No consumer group has committed an offset on this collector yet.</Empty>}
+      {groups.data?.map((g) => (
+        <section key={g.name} className="card group-card" data-group={g.name}>
+          <div className="card-title">
+            <strong>{g.name}</strong>
+            <span className="muted">total lag {formatCount(g.lag)}</span>
+          </div>
+          <table className="grid compact">
+            <thead><tr><th>Topic</th><th className="num">Committed</th><th className="num">High</th><th className="num">Lag</th><th>Committed</th><th /></tr></thead>
+            <tbody>
+              {g.topics.map((t) => (
+                <tr key={t.topic}>
+                  <td>{t.topic}</td>
+                  <td className="num">{formatCount(t.next)}</td>
+                  <td className="num">{formatCount(t.high)}</td>
+                  <td className={`num${t.lag > 0 ? ' strong' : ''}`}>{formatCount(t.lag)}</td>
+                  <td>{formatAgo(t.updatedAt)}</td>
+                  <td><button type="button" className="link" onClick={() => navigate({ view: 'messages', arg: t.topic, params: { offset: String(Math.min(t.next, Math.max(t.low, t.high - 1))) } })}>Show at cursor</button></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      ))}
+    </div>
+  );
+}
