@@ -1,0 +1,164 @@
+/**
+ * Server-side event filters (browse, export, tail): header equals / matches, key equals /
+ * matches, body contains / matches, and a JSONata predicate on the decoded body. Every filter
+ * given must match. The cheap ones run synchronously; the JSONata predicate (async in jsonata
+ * 2.x) runs only on events the others let through, a chunk at a time (scan.ts).
+ *
+ * Regexes are JavaScript regexes, written `pattern` or `/pattern/flags` (flags i, m, s, u); a
+ * scan's time bound is checked between chunks, so it bounds the cost of ordinary patterns.
+ */
+import jsonata from 'jsonata';
+import type { FilterQuery } from '../../../shared/src/api/events.ts';
+import { contentTypeOf, type StoredEvent } from '../../../shared/src/event.ts';
+import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+import { bodyText, decodeBody, isMsgpackType } from './present.ts';
+
+export interface EventFilter {
+  /** Whether any filter was given. */
+  readonly active: boolean;
+  /** The synchronous predicates combined; null when there are none. */
+  readonly test: ((event: StoredEvent) => boolean) | null;
+  /** The JSONata predicate; null when there is none. Never rejects: an evaluation error counts as no match. */
+  readonly predicate: ((event: StoredEvent) => Promise<PredicateResult>) | null;
+  /** Stable text identifying the filter (equal filters, equal signatures). */
+  readonly signature: string;
+}
+
+export type PredicateResult = true | false | { error: string };
+
+export const NO_FILTER: EventFilter = { active: false, test: null, predicate: null, signature: '' };
+
+function badInput(message: string): SluiceError {
+  return new SluiceError(ErrorCodes.BAD_INPUT, message);
+}
+
+/** Parses `pattern` or `/pattern/flags` into a RegExp; throws BAD_INPUT naming the parameter. */
+export function parseRegex(value: string, param: string): RegExp {
+  let source = value;
+  let flags = '';
+  const m = /^\/(.*)\/([a-z]*)$/s.exec(value);
+  if (m) {
+    source = m[1];
+    flags = m[2];
+    const bad = flags.replace(/[imsu]/g, '');
+    if (bad) throw badInput(`${param}: flag(s) "${bad}" not supported (use i, m, s, u)`);
+  }
+  try {
+    return new RegExp(source, flags);
+  } catch (error) {
+    throw badInput(`${param}: invalid regex: ${(error as Error).message}`);
+  }
+}
+
+/** Splits `name:value` (the name may not contain ':'). */
+function splitHeader(value: string, param: string): [string, string] {
+  const i = value.indexOf(':');
+  if (i <= 0) throw badInput(`${param}: expected name:value, got "${value}"`);
+  return [value.slice(0, i).trim().toLowerCase(), value.slice(i + 1)];
+}
+
+function headerValue(event: StoredEvent, name: string): string | undefined {
+  const h = event.headers;
+  if (name in h) return h[name];
+  // Headers are stored as received; compare names case-insensitively.
+  for (const k in h) if (k.toLowerCase() === name) return h[k];
+  return undefined;
+}
+
+/** Compiles the filters of a request. Throws BAD_INPUT with the offending parameter. */
+export function compileFilter(query: FilterQuery): EventFilter {
+  const tests: ((e: StoredEvent) => boolean)[] = [];
+  const sig: string[] = [];
+  for (const h of query.header ?? []) {
+    const [name, value] = splitHeader(h, 'header');
+    tests.push((e) => headerValue(e, name) === value);
+    sig.push(`h=${name}:${value}`);
+  }
+  for (const h of query.headerRegex ?? []) {
+    const [name, pattern] = splitHeader(h, 'headerRegex');
+    const re = parseRegex(pattern, 'headerRegex');
+    tests.push((e) => {
+      const v = headerValue(e, name);
+      return v !== undefined && re.test(v);
+    });
+    sig.push(`hr=${name}:${re}`);
+  }
+  if (query.key !== undefined) {
+    const key = query.key;
+    tests.push((e) => e.key === key);
+    sig.push(`k=${key}`);
+  }
+  if (query.keyRegex !== undefined) {
+    const re = parseRegex(query.keyRegex, 'keyRegex');
+    tests.push((e) => e.key !== null && re.test(e.key));
+    sig.push(`kr=${re}`);
+  }
+  if (query.bodyContains !== undefined) {
+    const needle = query.bodyContains;
+    const bytes = Buffer.from(needle, 'utf8');
+    tests.push((e) => {
+      const ct = contentTypeOf(e.headers);
+      if (isMsgpackType(ct)) return bodyText(e, ct).includes(needle);
+      const b = e.body;
+      return Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(bytes) !== -1;
+    });
+    sig.push(`bc=${needle}`);
+  }
+  if (query.bodyRegex !== undefined) {
+    const re = parseRegex(query.bodyRegex, 'bodyRegex');
+    tests.push((e) => re.test(bodyText(e)));
+    sig.push(`br=${re}`);
+  }
+  let predicate: EventFilter['predicate'] = null;
+  if (query.jsonata !== undefined) {
+    predicate = compileJsonata(query.jsonata);
+    sig.push(`j=${query.jsonata}`);
+  }
+  const test = tests.length === 0 ? null : tests.length === 1 ? tests[0] : (e: StoredEvent) => tests.every((t) => t(e));
+  return { active: tests.length > 0 || predicate !== null, test, predicate, signature: sig.join('\u0000') };
+}
+
+function compileJsonata(text: string): (event: StoredEvent) => Promise<PredicateResult> {
+  let expr: jsonata.Expression;
+  try {
+    expr = jsonata(text);
+  } catch (error) {
+    const e = error as { message?: string; position?: number };
+    throw badInput(`jsonata: ${e.message ?? String(error)}${e.position === undefined ? '' : ` (at position ${e.position})`}`);
+  }
+  return async (event) => {
+    const decoded = decodeBody(event.body, contentTypeOf(event.headers));
+    try {
+      const result = await expr.evaluate(decoded.value, {
+        key: event.key,
+        headers: event.headers,
+        ts: event.ts,
+        offset: event.offset,
+        topic: event.topic,
+      });
+      return jsonataTruthy(result);
+    } catch (error) {
+      return { error: `offset ${event.offset}: ${(error as { message?: string }).message ?? String(error)}` };
+    }
+  };
+}
+
+/** JSONata's $boolean(): what a predicate result means. */
+export function jsonataTruthy(value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  switch (typeof value) {
+    case 'boolean':
+      return value;
+    case 'string':
+      return value.length > 0;
+    case 'number':
+      return value !== 0 && !Number.isNaN(value);
+    case 'function':
+      return false;
+    case 'object':
+      if (Array.isArray(value)) return value.some(jsonataTruthy);
+      return Object.keys(value).length > 0;
+    default:
+      return false;
+  }
+}

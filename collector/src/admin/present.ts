@@ -1,0 +1,135 @@
+/**
+ * How the admin API shows an event: its content type, a decoded form of the body where one
+ * exists (JSON → value, msgpack → JSON value, UTF-8 text → string) beside the raw bytes.
+ * Decoding never throws: a body that does not decode as declared gets `body: null` and a
+ * `decodeError`, and its bytes are still there in `raw`.
+ */
+import { Unpackr } from 'msgpackr';
+import type { ApiEvent } from '../../../shared/src/api/events.ts';
+import { contentTypeOf, type StoredEvent } from '../../../shared/src/event.ts';
+
+export type BodyEncoding = 'json' | 'msgpack' | 'text' | null;
+
+export interface DecodedBody {
+  encoding: BodyEncoding;
+  value: unknown;
+  error?: string;
+}
+
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function isJsonType(contentType: string): boolean {
+  return contentType === 'application/json' || contentType.endsWith('+json') || contentType === 'application/x-ndjson';
+}
+
+export function isMsgpackType(contentType: string): boolean {
+  return contentType === 'application/msgpack' || contentType === 'application/x-msgpack' || contentType === 'application/vnd.msgpack';
+}
+
+/** Decodes a body by its content type; text when it is valid UTF-8 without control bytes. */
+export function decodeBody(body: Uint8Array, contentType: string): DecodedBody {
+  if (isJsonType(contentType)) {
+    let text: string;
+    try {
+      text = strictUtf8.decode(body);
+    } catch {
+      return { encoding: null, value: null, error: 'declared application/json but is not valid UTF-8' };
+    }
+    try {
+      return { encoding: 'json', value: JSON.parse(text) };
+    } catch (error) {
+      return { encoding: 'text', value: text, error: `declared application/json but does not parse: ${(error as Error).message}` };
+    }
+  }
+  if (isMsgpackType(contentType)) {
+    try {
+      return { encoding: 'msgpack', value: toJsonValue(unpackr.unpack(body)) };
+    } catch (error) {
+      return { encoding: null, value: null, error: `declared msgpack but does not decode: ${(error as Error).message}` };
+    }
+  }
+  const text = asText(body, contentType.startsWith('text/'));
+  return text === null ? { encoding: null, value: null } : { encoding: 'text', value: text };
+}
+
+/** The body as UTF-8 text, or null when it is not text. `lenient` (text/*) allows control bytes. */
+function asText(body: Uint8Array, lenient: boolean): string | null {
+  let text: string;
+  try {
+    text = strictUtf8.decode(body);
+  } catch {
+    return null;
+  }
+  if (!lenient && /[\u0000-\u0008\u000e-\u001f]/.test(text)) return null;
+  return text;
+}
+
+/** msgpack values as JSON: binary → base64, Date → ISO string, Map → object, bigint → number or string. */
+export function toJsonValue(value: unknown, depth = 0): unknown {
+  if (depth > 64) return null;
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : null;
+    case 'bigint':
+      return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+    case 'object':
+      break;
+    default:
+      return null;
+  }
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (Array.isArray(value)) return value.map((v) => toJsonValue(v, depth + 1));
+  if (value instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of value) out[String(k)] = toJsonValue(v, depth + 1);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) out[k] = toJsonValue((value as Record<string, unknown>)[k], depth + 1);
+  return out;
+}
+
+/** An event as the API shows it. */
+export function presentEvent(event: StoredEvent, options: { raw?: boolean } = {}): ApiEvent {
+  const contentType = contentTypeOf(event.headers);
+  const decoded = decodeBody(event.body, contentType);
+  const out: ApiEvent = {
+    offset: event.offset,
+    ts: event.ts,
+    key: event.key,
+    headers: event.headers,
+    contentType,
+    bodyEncoding: decoded.encoding,
+    body: decoded.value,
+    size: event.body.length,
+  };
+  if (decoded.error) out.decodeError = decoded.error;
+  if (options.raw !== false) out.raw = toBase64(event.body);
+  return out;
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/**
+ * The body as text for text filters: msgpack bodies as their JSON form, anything else as UTF-8
+ * (invalid sequences become U+FFFD, so a binary body can still match a byte-oriented pattern).
+ */
+export function bodyText(event: StoredEvent, contentType = contentTypeOf(event.headers)): string {
+  if (isMsgpackType(contentType)) {
+    try {
+      return JSON.stringify(toJsonValue(unpackr.unpack(event.body)));
+    } catch {
+      // fall through: not valid msgpack, match on the bytes
+    }
+  }
+  const b = event.body;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+}

@@ -1,0 +1,191 @@
+/**
+ * Bounded scans over a topic, forward or backward, with filters — the engine behind browse,
+ * export and the filtered tail.
+ *
+ * Invariants:
+ * - a scan reads the channel in chunks and yields to the event loop (setImmediate) between
+ *   them, so ingestion and other requests keep going during a long search;
+ * - it stops at the first of: `limit` matches, `maxRows` events examined, `maxMs` elapsed, the
+ *   end of the range; the result says which, and exactly which offsets were examined
+ *   (`scannedFrom`…`scannedTo`), so an empty page is never silent about how far it looked;
+ * - `next`/`prev` are offsets, not opaque tokens: the page examined [prev, next), and reading
+ *   forward from `next` or backward from `prev` continues without gap or overlap, however many
+ *   events arrive or expire meanwhile.
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { StoredEvent } from '../../../shared/src/event.ts';
+import type { Channel } from '../channel/channel.ts';
+import type { EventFilter, PredicateResult } from './filters.ts';
+
+export type Direction = 'forward' | 'backward';
+export type StopReason = 'limit' | 'rows' | 'time' | 'end';
+
+export interface ScanBounds {
+  maxRows: number;
+  maxMs: number;
+}
+
+export interface ScanOptions {
+  topic: string;
+  direction: Direction;
+  /** Forward: the first offset to examine. Backward: examine offsets below this one. */
+  start: number;
+  /** Forward: stop before this offset. Backward: examine nothing below this offset. */
+  end: number;
+  /** Most matching events to return. */
+  limit: number;
+  filter: EventFilter;
+  bounds: ScanBounds;
+  signal?: AbortSignal;
+}
+
+export interface ScanResult {
+  /** Matching events, in offset order (for backward scans too). */
+  events: StoredEvent[];
+  scanned: number;
+  /** Lowest offset examined; scannedTo + 1 when nothing was. */
+  scannedFrom: number;
+  /** Highest offset examined. */
+  scannedTo: number;
+  stopped: StopReason;
+  /** Offset after the examined range: forward continuation. */
+  next: number;
+  /** Lowest examined offset: backward continuation. */
+  prev: number;
+  filterErrors: number;
+  firstFilterError?: string;
+}
+
+/** Events read per chunk when filtering; between chunks the scan yields and checks its bounds. */
+export const SCAN_CHUNK = 4096;
+/** JSONata evaluations awaited together; the time bound is checked between groups. */
+const PREDICATE_GROUP = 512;
+
+export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult> {
+  const deadline = Date.now() + o.bounds.maxMs;
+  const forward = o.direction === 'forward';
+  const matches: StoredEvent[] = [];
+  let scanned = 0;
+  let filterErrors = 0;
+  let firstFilterError: string | undefined;
+  // The examined range is [lo, hi); it grows from `start` in the scan's direction.
+  let lo = o.start;
+  let hi = o.start;
+  let stopped: StopReason | null = null;
+  let first = true;
+
+  const { test, predicate } = o.filter;
+  const chunkSize = o.filter.active ? SCAN_CHUNK : Math.min(SCAN_CHUNK, o.limit);
+
+  /** Examines events in scan order; returns how many it examined before the limit was reached. */
+  const examine = async (events: StoredEvent[]): Promise<number> => {
+    for (let s = 0; s < events.length; s += predicate ? PREDICATE_GROUP : events.length) {
+      const segment = predicate ? events.slice(s, s + PREDICATE_GROUP) : s === 0 ? events : events.slice(s);
+      let results: (PredicateResult | undefined)[] | null = null;
+      if (predicate) {
+        const pending: Promise<PredicateResult>[] = [];
+        const index: number[] = [];
+        for (let i = 0; i < segment.length; i++) {
+          if (test === null || test(segment[i])) {
+            index.push(i);
+            pending.push(predicate(segment[i]));
+          }
+        }
+        const settled = await Promise.all(pending);
+        results = new Array(segment.length);
+        for (let j = 0; j < index.length; j++) results[index[j]] = settled[j];
+      }
+      for (let i = 0; i < segment.length; i++) {
+        const e = segment[i];
+        let ok: boolean;
+        if (results) {
+          const r = results[i];
+          if (r === undefined || r === false) ok = false;
+          else if (r === true) ok = true;
+          else {
+            ok = false;
+            filterErrors++;
+            firstFilterError ??= r.error;
+          }
+        } else {
+          ok = test === null || test(e);
+        }
+        if (ok) {
+          matches.push(e);
+          if (matches.length >= o.limit) {
+            stopped = 'limit';
+            return s + i + 1;
+          }
+        }
+      }
+      if (predicate && s + PREDICATE_GROUP < events.length && Date.now() >= deadline) {
+        stopped = 'time';
+        return s + segment.length;
+      }
+    }
+    return events.length;
+  };
+
+  while (stopped === null) {
+    if (o.signal?.aborted) {
+      stopped = 'time';
+      break;
+    }
+    if (!first) {
+      await yieldToLoop();
+      if (Date.now() >= deadline) {
+        stopped = 'time';
+        break;
+      }
+    }
+    first = false;
+    const rowsLeft = o.bounds.maxRows - scanned;
+    if (rowsLeft <= 0) {
+      stopped = 'rows';
+      break;
+    }
+    if (forward) {
+      const want = Math.min(chunkSize, rowsLeft, o.end - hi);
+      const chunk = want > 0 ? channel.read(o.topic, hi, { maxEvents: want }) : [];
+      const inRange = chunk.length > 0 && chunk[chunk.length - 1].offset >= o.end ? chunk.filter((e) => e.offset < o.end) : chunk;
+      if (inRange.length === 0) {
+        stopped = 'end';
+        break;
+      }
+      if (scanned === 0) lo = inRange[0].offset;
+      const n = await examine(inRange);
+      scanned += n;
+      hi = inRange[n - 1].offset + 1;
+      if (stopped === null && hi >= o.end) stopped = 'end';
+    } else {
+      const want = Math.min(chunkSize, rowsLeft, lo - o.end);
+      const chunk = want > 0 ? channel.readBefore(o.topic, lo, want) : [];
+      const inRange = chunk.length > 0 && chunk[0].offset < o.end ? chunk.filter((e) => e.offset >= o.end) : chunk;
+      if (inRange.length === 0) {
+        stopped = 'end';
+        break;
+      }
+      if (scanned === 0) hi = inRange[inRange.length - 1].offset + 1;
+      inRange.reverse();
+      const n = await examine(inRange);
+      scanned += n;
+      lo = inRange[n - 1].offset;
+      if (stopped === null && lo <= o.end) stopped = 'end';
+    }
+  }
+
+  if (!forward) matches.reverse();
+  // When the scan found the range's end exactly as the limit filled, say `end`: nothing more to read.
+  if ((stopped as StopReason | null) === 'limit' && (forward ? hi >= o.end : lo <= o.end)) stopped = 'end';
+  return {
+    events: matches,
+    scanned,
+    scannedFrom: scanned === 0 ? o.start : lo,
+    scannedTo: scanned === 0 ? o.start - 1 : hi - 1,
+    stopped: stopped as StopReason,
+    next: scanned === 0 ? o.start : hi,
+    prev: scanned === 0 ? o.start : lo,
+    filterErrors,
+    ...(firstFilterError === undefined ? {} : { firstFilterError }),
+  };
+}
