@@ -50,7 +50,7 @@ const cooldownKeys = {
 const FailoverMember = Type.Object(
   {
     type: Type.String({ description: 'The member\'s sink type (http, forward, file, …); its keys go beside `type`' }),
-    priority: Type.Integer({ default: 0, description: 'Higher goes first; equal priorities go in the order written' }),
+    priority: Type.Optional(Type.Integer({ default: 0, description: 'Higher goes first; equal priorities go in the order written' })),
   },
   { additionalProperties: true, description: 'A member sink: `type`, `priority`, and that sink type\'s keys' },
 );
