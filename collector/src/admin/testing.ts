@@ -8,10 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EventDraft } from '../../../shared/src/event.ts';
-import { sources, type IngestResult, type SourceContext, type SourceSpec } from '../components.ts';
+import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
+import { sinks, sources, type IngestResult, type SinkSpec, type SourceContext, type SourceSpec } from '../components.ts';
 import { loadConfigText } from '../config/load.ts';
-import { silentLogger } from '../log.ts';
+import { silentLogger, type Logger } from '../log.ts';
 import { Collector } from '../runtime/collector.ts';
 import { buildAdminApp } from './app.ts';
 import { configureTail } from './routes/tail.ts';
@@ -33,6 +33,33 @@ export const memorySource: SourceSpec = {
 };
 if (!sources.get('memory')) sources.register(memorySource);
 
+const delivered = new Map<string, StoredEvent[]>();
+
+/** What the memory sink `name` was sent, in order (resent events appear again). */
+export function deliveredTo(name: string): StoredEvent[] {
+  let list = delivered.get(name);
+  if (!list) delivered.set(name, (list = []));
+  return list;
+}
+
+/** A sink that keeps what it is sent, in memory, for a test to look at. */
+export const memorySink: SinkSpec = {
+  kind: 'sink',
+  name: 'memory',
+  summary: 'Test sink: keeps what it is sent in memory (not registered in production)',
+  config: Type.Object({}, { additionalProperties: false }),
+  examples: [{ title: 'memory', config: {} }],
+  create: (_config, ctx) => {
+    const list = deliveredTo(ctx.name);
+    list.length = 0;
+    return {
+      send: async (events) => void list.push(...events),
+      close: async () => undefined,
+    };
+  },
+};
+if (!sinks.get('memory')) sinks.register(memorySink);
+
 export interface AdminFixture {
   collector: Collector;
   app: FastifyInstance;
@@ -52,6 +79,7 @@ export interface FixtureOptions {
   yaml?: string;
   tail?: TailHubOptions;
   inspect?: boolean;
+  log?: Logger;
   /** Use this channel folder (e.g. a prepared file). */
   channelDir?: string;
 }
@@ -71,7 +99,7 @@ export async function adminFixture(options: FixtureOptions = {}): Promise<AdminF
   ].join('\n');
   writeFileSync(configFile, text);
   const config = await loadConfigText(text, configFile, { preflight: false });
-  const collector = new Collector(config, { log: silentLogger, inspect: options.inspect });
+  const collector = new Collector(config, { log: options.log ?? silentLogger, inspect: options.inspect });
   await collector.start();
   if (options.tail) configureTail(collector, options.tail);
   const app = await buildAdminApp(collector);
