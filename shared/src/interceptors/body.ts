@@ -4,7 +4,7 @@
  * msgpack is `application/msgpack` (also `x-msgpack`, `vnd.msgpack`). A body that does not decode
  * is not an error: the interceptor passes the event on unchanged.
  */
-import { Packr } from 'msgpackr';
+import { C1, Packr } from 'msgpackr';
 import { contentTypeOf, ContentTypes, type EventDraft, type Headers } from '../event.ts';
 
 export type StructuredKind = 'json' | 'msgpack';
@@ -12,13 +12,14 @@ export type StructuredKind = 'json' | 'msgpack';
 const MSGPACK_TYPES = new Set([ContentTypes.msgpack, 'application/x-msgpack', 'application/vnd.msgpack']);
 
 /**
- * Plain maps on the wire (no msgpackr records, which other msgpack readers do not know); 64-bit
- * integers as numbers when safe and BigInt otherwise; copies of binary fields, never views of the
- * event's bytes.
+ * Plain maps with the smallest header, as other encoders write them (no msgpackr records, which
+ * other msgpack readers do not know); 64-bit integers as numbers when safe and BigInt otherwise;
+ * copies of binary fields, never views of the event's bytes.
  */
 const packr = new Packr({
   useRecords: false,
   mapsAsObjects: true,
+  variableMapSize: true,
   copyBuffers: true,
   encodeUndefinedAsNil: true,
   int64AsType: 'auto' as 'bigint',
@@ -39,8 +40,11 @@ export function decodeStructured(event: EventDraft): { kind: StructuredKind; val
   const kind = structuredKindOf(event.headers);
   if (kind === null) return null;
   try {
-    const value = kind === 'json' ? JSON.parse(strictUtf8.decode(event.body)) : packr.unpack(event.body);
-    return { kind, value };
+    if (kind === 'json') return { kind, value: JSON.parse(strictUtf8.decode(event.body)) };
+    // A fresh view: msgpackr caches a DataView on the array it reads, which would change the event.
+    const value: unknown = packr.unpack(event.body.subarray(0));
+    // 0xc1 is "never used" in msgpack; msgpackr returns a marker for it rather than failing.
+    return value === C1 ? null : { kind, value };
   } catch {
     return null;
   }

@@ -16,7 +16,7 @@ const IPV4 = '(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(?:25[0-5]|2[0-4]
 /** Every IPv6 text form with at least one group; longest alternatives first, then bounded on both sides. */
 const IPV6 = [
   `(?:${H}:){6}${IPV4}`,
-  `(?:${H}:){0,5}${H}?::(?:ffff(?::0{1,4})?:)?${IPV4}`,
+  `(?:${H}:){0,5}(?:${H})?::(?:ffff(?::0{1,4})?:)?${IPV4}`,
   `(?:${H}:){7}${H}`,
   `(?:${H}:){1,6}:${H}`,
   `(?:${H}:){1,5}(?::${H}){1,2}`,
