@@ -1,4 +1,14 @@
 /** Registers every built-in source once. Importing this module twice registers nothing twice (ES modules evaluate once). */
-import { sources } from '../components.ts';
+import type { TSchema } from '@sinclair/typebox';
+import { sources, type SourceSpec } from '../components.ts';
+import { httpSource } from './http/http.ts';
+import { syslogSource } from './syslog/syslog.ts';
+
+// A spec is typed by its own schema; the registry holds the base type (a factory's config
+// parameter makes SourceSpec<S> not assignable to SourceSpec<TSchema>).
+const register = <S extends TSchema>(spec: SourceSpec<S>) => sources.register(spec as unknown as SourceSpec);
+
+register(httpSource);
+register(syslogSource);
 
 export { sources };

@@ -19,7 +19,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { gunzipSync, inflateSync } from 'node:zlib';
-import { ErrorCodes, SluiceError, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
+import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceSpec } from '../../components.ts';
@@ -291,5 +291,3 @@ export const httpSource: SourceSpec<typeof HttpConfig> = {
   create: (config, ctx) => new HttpSource(config, ctx),
   preflight,
 };
-
-export { SluiceError };

@@ -1,0 +1,111 @@
+import { pack } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../../../../shared/src/errors.ts';
+import { bodyFormat, decodeBody, locateJsonError } from './decode.ts';
+
+const text = (bodies: Uint8Array[]) => bodies.map((b) => Buffer.from(b).toString('utf8'));
+
+function badInput(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    expect((error as { code: string }).code).toBe(ErrorCodes.BAD_INPUT);
+    return (error as Error).message;
+  }
+  throw new Error('expected BAD_INPUT');
+}
+
+describe('bodyFormat', () => {
+  it('maps content types, ignoring parameters and case', () => {
+    expect(bodyFormat('application/json; charset=utf-8')).toBe('json');
+    expect(bodyFormat('Application/X-NDJSON')).toBe('ndjson');
+    expect(bodyFormat('application/msgpack')).toBe('msgpack');
+    expect(bodyFormat('text/plain')).toBe('text');
+    expect(bodyFormat(undefined)).toBe('sniff');
+    expect(bodyFormat('application/x-www-form-urlencoded')).toBe('sniff');
+    expect(bodyFormat('image/png')).toBeUndefined();
+  });
+});
+
+describe('JSON bodies', () => {
+  it('one object is one event, stored as sent', () => {
+    const r = decodeBody('json', Buffer.from(' {"a": 1, "n": 12345678901234567890}\n'));
+    expect(r.contentType).toBe('application/json');
+    expect(text(r.bodies)).toEqual(['{"a": 1, "n": 12345678901234567890}']);
+  });
+
+  it('an array of objects is one event per element, sliced exactly', () => {
+    const body = '[ {"a":"x,]}"} ,\n{"b":[1,{"c":"\\"]"}]}, {} ]';
+    expect(text(decodeBody('json', Buffer.from(body)).bodies)).toEqual(['{"a":"x,]}"}', '{"b":[1,{"c":"\\"]"}]}', '{}']);
+    expect(decodeBody('json', Buffer.from('[]')).bodies).toEqual([]);
+  });
+
+  it('keeps multi-byte UTF-8 intact', () => {
+    expect(text(decodeBody('json', Buffer.from('[{"é":"日本"},{"x":"🙂"}]')).bodies)).toEqual(['{"é":"日本"}', '{"x":"🙂"}']);
+  });
+
+  it('points at the line and column of a syntax error', () => {
+    expect(badInput(() => decodeBody('json', Buffer.from('[{"a":1},\n {"b" 2}]')))).toMatch(/line 2, column 7/);
+    expect(badInput(() => decodeBody('json', Buffer.from('{"a":}')))).toMatch(/expected a value.*line 1, column 6/);
+  });
+
+  it('refuses non-object records, saying which', () => {
+    expect(badInput(() => decodeBody('json', Buffer.from('[{"a":1},\n 42]')))).toMatch(/element 1 .*line 2, column 2.* is a number; expected an object/);
+    expect(badInput(() => decodeBody('json', Buffer.from('"hi"')))).toMatch(/got a string/);
+  });
+});
+
+describe('NDJSON bodies', () => {
+  it('one event per line, blank lines and CRLF tolerated', () => {
+    const r = decodeBody('ndjson', Buffer.from('{"a":1}\r\n\n  {"b":2}  \n{"c":3}'));
+    expect(text(r.bodies)).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+  });
+
+  it('names the bad line', () => {
+    expect(badInput(() => decodeBody('ndjson', Buffer.from('{"a":1}\n{"b":2}\n{"c":}\n')))).toMatch(/^line 3: invalid JSON: expected a value.*column 6/);
+    expect(badInput(() => decodeBody('ndjson', Buffer.from('{"a":1}\n[1]\n')))).toMatch(/^line 2: expected a JSON object, got an array/);
+  });
+});
+
+describe('sniffed bodies (curl -d)', () => {
+  it('takes one JSON value, else NDJSON', () => {
+    expect(text(decodeBody('sniff', Buffer.from('{"a":1}')).bodies)).toEqual(['{"a":1}']);
+    expect(text(decodeBody('sniff', Buffer.from('{"a":1}\n{"b":2}')).bodies)).toEqual(['{"a":1}', '{"b":2}']);
+    expect(badInput(() => decodeBody('sniff', Buffer.from('a=1&b=2')))).toMatch(/invalid JSON/);
+  });
+});
+
+describe('msgpack bodies', () => {
+  it('accepts a map, an array of maps and maps back to back, keeping the bytes', () => {
+    const a = pack({ a: 1 });
+    const b = pack({ b: 'x', big: 2n ** 60n });
+    expect(decodeBody('msgpack', a).bodies.map((x) => Buffer.from(x))).toEqual([a]);
+    expect(decodeBody('msgpack', pack([{ a: 1 }, { b: 'x', big: 2n ** 60n }])).bodies.map((x) => Buffer.from(x))).toEqual([a, b]);
+    expect(decodeBody('msgpack', Buffer.concat([a, b])).bodies.map((x) => Buffer.from(x))).toEqual([a, b]);
+    expect(decodeBody('msgpack', a).contentType).toBe('application/msgpack');
+  });
+
+  it('refuses non-maps and truncated data', () => {
+    expect(badInput(() => decodeBody('msgpack', pack('str')))).toMatch(/must be a map/);
+    expect(badInput(() => decodeBody('msgpack', pack([{ a: 1 }, 2])))).toMatch(/record 1 \(byte \d+\) is not a map/);
+    const cut = pack([{ a: 1 }, { b: 'long string' }]);
+    expect(badInput(() => decodeBody('msgpack', cut.subarray(0, cut.length - 3)))).toMatch(/invalid msgpack in record 1/);
+  });
+});
+
+describe('text bodies', () => {
+  it('one event per line, or the whole body', () => {
+    expect(text(decodeBody('text', Buffer.from('a\r\n\nb\nc')).bodies)).toEqual(['a', 'b', 'c']);
+    expect(text(decodeBody('text', Buffer.from('a\nb\n'), { textWhole: true }).bodies)).toEqual(['a\nb\n']);
+    expect(decodeBody('text', Buffer.from('x')).contentType).toBe('text/plain');
+  });
+});
+
+describe('locateJsonError', () => {
+  it('agrees with JSON.parse on valid input and finds errors', () => {
+    for (const ok of ['{}', '[]', '{"a":[1,-2.5e3,true,null,"\\u00e9"]}', ' 0 ']) expect(locateJsonError(ok)).toBeUndefined();
+    expect(locateJsonError('{"a":1,}')).toMatchObject({ index: 7 });
+    expect(locateJsonError('[1 2]')).toMatchObject({ index: 3 });
+    expect(locateJsonError('"abc')).toMatchObject({ message: 'unterminated string' });
+  });
+});

@@ -1,0 +1,327 @@
+/**
+ * The syslog source: RFC 5424 and RFC 3164 (parse.ts) over UDP, TCP (RFC 6587 framing,
+ * framing.ts) and TLS (RFC 5425). One event per message: body = the MSG text (`text/plain`),
+ * the rest in headers (see docs/sources.md):
+ *   syslog.format    rfc5424 | rfc3164 | none (no PRI: facility user, severity notice)
+ *   syslog.facility  kern, user, …, local7        syslog.severity  emerg … debug
+ *   syslog.host, syslog.app, syslog.procid, syslog.msgid   when the message has them
+ *   syslog.sd.<SD-ID>.<PARAM>                               RFC 5424 structured data
+ *   syslog.peer      the sender's IP address
+ * Event time: the message's timestamp when it has one (`timestamp: message`), else arrival.
+ *
+ * Back-pressure: TCP stops reading a connection while its batch is being committed and while
+ * the channel refuses (retrying with backoff), so senders block instead of losing messages.
+ * UDP cannot push back: datagrams the channel refuses are dropped and counted.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer as createTcpServer, isIPv6, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { errorMessage, isRetriable } from '../../../../shared/src/errors.ts';
+import { ContentTypes, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
+import type { ConfigProblem } from '../../../../shared/src/spec.ts';
+import type { Source, SourceContext, SourceSpec } from '../../components.ts';
+import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions, type ListenAddress } from '../../net.ts';
+import { Backoff, sleep } from '../../retry.ts';
+import { SyslogFramer } from './framing.ts';
+import { FACILITIES, parseSyslog, SEVERITIES } from './parse.ts';
+
+const SyslogConfig = Type.Object(
+  {
+    listen: ListenSchema('127.0.0.1:5514', 'Address to listen on, for every protocol'),
+    protocols: Type.Array(Type.Union([Type.Literal('udp'), Type.Literal('tcp')]), {
+      default: ['udp', 'tcp'],
+      minItems: 1,
+      uniqueItems: true,
+      description: 'Transports to accept on `listen`; with `tls`, tcp means TLS (RFC 5425)',
+    }),
+    topic: Type.String({ pattern: TOPIC_PATTERN.source, default: 'syslog', description: 'Topic of every event' }),
+    tls: TlsSchema,
+    framing: Type.Union([Type.Literal('auto'), Type.Literal('octet_counting'), Type.Literal('newline')], {
+      default: 'auto',
+      description: 'TCP framing (RFC 6587): auto-detected per message, or forced',
+    }),
+    max_message_bytes: Type.Integer({ minimum: 64, default: 65536, description: 'Longer messages are truncated to this many bytes' }),
+    max_connections: Type.Integer({ minimum: 1, default: 1000, description: 'TCP connections accepted at once; more are refused' }),
+    timestamp: Type.Union([Type.Literal('message'), Type.Literal('received')], {
+      default: 'message',
+      description: "Event time: the message's own timestamp (arrival time when it has none), or arrival time",
+    }),
+    udp_receive_buffer_bytes: Type.Optional(Type.Integer({ minimum: 4096, description: 'SO_RCVBUF for the UDP socket (the kernel may cap it)' })),
+  },
+  { additionalProperties: false },
+);
+
+export type SyslogSourceConfig = Static<typeof SyslogConfig>;
+
+/** Events per ingest call, and UDP events allowed to wait for the channel before datagrams are dropped. */
+const MAX_BATCH = 2000;
+const UDP_MAX_QUEUED = 20_000;
+
+export class SyslogSource implements Source {
+  readonly #config: SyslogSourceConfig;
+  readonly #ctx: SourceContext;
+  readonly #address: ListenAddress;
+  readonly #stop = new AbortController();
+  readonly #connections = new Set<Socket>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #tcp: Server | null = null;
+  #udp: UdpSocket | null = null;
+  #tcpPort = 0;
+  #udpPort = 0;
+  #udpQueue: EventDraft[] = [];
+  #udpQueued = 0;
+  #udpFlushScheduled = false;
+  #lastDropLog = 0;
+  readonly stats = { udpDropped: 0, truncated: 0, connections: 0 };
+
+  constructor(config: SyslogSourceConfig, ctx: SourceContext) {
+    const problem = tlsUdpProblem(config, `sources.${ctx.name}`);
+    if (problem) throw new Error(`${problem.path}: ${problem.message}`);
+    this.#config = config;
+    this.#ctx = ctx;
+    this.#address = parseListen(config.listen);
+    ctx.signal.addEventListener('abort', () => this.#stop.abort(), { once: true });
+  }
+
+  get tcpPort(): number {
+    return this.#tcpPort;
+  }
+
+  get udpPort(): number {
+    return this.#udpPort;
+  }
+
+  async start(): Promise<void> {
+    const where = `sources.${this.#ctx.name}.listen`;
+    try {
+      if (this.#config.protocols.includes('tcp')) await this.#startTcp(where);
+      // With port 0, UDP takes the port TCP got, so one address serves both.
+      if (this.#config.protocols.includes('udp')) await this.#startUdp(where);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  endpoints(): string[] {
+    const host = this.#address.host.includes(':') ? `[${this.#address.host}]` : this.#address.host;
+    const out: string[] = [];
+    if (this.#tcp) out.push(`${this.#config.tls ? 'tls' : 'tcp'}://${host}:${this.#tcpPort}`);
+    if (this.#udp) out.push(`udp://${host}:${this.#udpPort}`);
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    const tcp = this.#tcp;
+    const udp = this.#udp;
+    this.#tcp = null;
+    this.#udp = null;
+    const closed = tcp ? new Promise<void>((r) => tcp.close(() => r())) : Promise.resolve();
+    if (udp) {
+      await new Promise<void>((r) => udp.close(() => r()));
+      this.#flushUdp();
+    }
+    // Connections stop reading; what was read is committed (or given up if the channel stays full).
+    for (const socket of this.#connections) socket.pause();
+    const grace = setTimeout(() => this.#stop.abort(), 5000);
+    await Promise.allSettled([...this.#inFlight]);
+    clearTimeout(grace);
+    for (const socket of this.#connections) socket.destroy();
+    await closed;
+  }
+
+  // ─── TCP / TLS ────────────────────────────────────────────────────────────────────────────
+
+  async #startTcp(where: string): Promise<void> {
+    const onSocket = (socket: Socket) => this.#accept(socket);
+    const server = this.#config.tls
+      ? createTlsServer(tlsOptions(this.#config.tls), onSocket).on('tlsClientError', (error) => this.#ctx.log.warn({ err: errorMessage(error) }, `source "${this.#ctx.name}": TLS handshake failed`))
+      : createTcpServer(onSocket);
+    server.maxConnections = this.#config.max_connections;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(where, this.#address, error)));
+      server.listen({ host: this.#address.host, port: this.#address.port }, () => resolve());
+    });
+    server.on('error', (error) => this.#ctx.log.error({ err: errorMessage(error) }, `source "${this.#ctx.name}": TCP server error`));
+    this.#tcpPort = (server.address() as { port: number }).port;
+    this.#tcp = server;
+  }
+
+  #accept(socket: Socket): void {
+    this.#connections.add(socket);
+    this.stats.connections++;
+    socket.setKeepAlive(true, 60_000);
+    const framer = new SyslogFramer({ maxMessageBytes: this.#config.max_message_bytes, mode: this.#config.framing });
+    const peer = socket.remoteAddress ?? '';
+    const deliver = (frames: Buffer[]) => {
+      const events = this.#toEvents(frames, peer);
+      this.stats.truncated += framer.truncated;
+      framer.truncated = 0;
+      if (events.length === 0) return;
+      socket.pause();
+      const done = this.#ingestTcp(events, socket).then(() => {
+        if (!socket.destroyed && this.#tcp) socket.resume();
+      });
+      this.#inFlight.add(done);
+      void done.finally(() => this.#inFlight.delete(done));
+    };
+    socket.on('data', (chunk: Buffer) => deliver(framer.push(chunk)));
+    socket.on('end', () => deliver(framer.end()));
+    socket.on('error', (error) => this.#ctx.log.debug({ err: errorMessage(error), peer }, 'syslog connection error'));
+    socket.on('close', () => this.#connections.delete(socket));
+  }
+
+  /** Commits a connection's batch, retrying while the channel refuses; the socket stays paused meanwhile. */
+  async #ingestTcp(events: EventDraft[], socket: Socket): Promise<void> {
+    const backoff = new Backoff({ initialMs: 50, maxMs: 2000 });
+    for (let start = 0; start < events.length; start += MAX_BATCH) {
+      const batch = start === 0 && events.length <= MAX_BATCH ? events : events.slice(start, start + MAX_BATCH);
+      for (;;) {
+        try {
+          await this.#ctx.ingest(batch);
+          backoff.reset();
+          break;
+        } catch (error) {
+          if (!isRetriable(error)) {
+            this.#ctx.log.error({ err: errorMessage(error), peer: socket.remoteAddress }, `source "${this.#ctx.name}": cannot store syslog messages; closing the connection`);
+            socket.destroy();
+            return;
+          }
+          const delay = backoff.next();
+          if (backoff.attempt === 1 || backoff.attempt % 20 === 0) {
+            this.#ctx.log.warn({ err: errorMessage(error) }, `source "${this.#ctx.name}": channel refuses messages; pausing the connection, retrying in ${delay} ms (attempt ${backoff.attempt})`);
+          }
+          if (!(await sleep(delay, this.#stop.signal))) return;
+        }
+      }
+    }
+  }
+
+  // ─── UDP ──────────────────────────────────────────────────────────────────────────────────
+
+  async #startUdp(where: string): Promise<void> {
+    const socket = createSocket({ type: isIPv6(this.#address.host) ? 'udp6' : 'udp4', recvBufferSize: this.#config.udp_receive_buffer_bytes });
+    const port = this.#address.port === 0 && this.#tcpPort ? this.#tcpPort : this.#address.port;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (error: NodeJS.ErrnoException) => reject(listenError(where, { ...this.#address, port }, error)));
+      socket.bind({ address: this.#address.host, port, exclusive: true }, () => resolve());
+    });
+    socket.on('error', (error) => this.#ctx.log.error({ err: errorMessage(error) }, `source "${this.#ctx.name}": UDP socket error`));
+    socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo.address));
+    this.#udpPort = socket.address().port;
+    this.#udp = socket;
+  }
+
+  #onDatagram(msg: Buffer, peer: string): void {
+    if (this.#udpQueued >= UDP_MAX_QUEUED) {
+      this.#dropUdp(1, 'too many messages waiting for the channel');
+      return;
+    }
+    const frame = msg.length > this.#config.max_message_bytes ? msg.subarray(0, this.#config.max_message_bytes) : msg;
+    if (frame !== msg) this.stats.truncated++;
+    this.#udpQueue.push(this.#toEvent(frame, peer));
+    this.#udpQueued++;
+    if (this.#udpQueue.length >= MAX_BATCH) this.#flushUdp();
+    else if (!this.#udpFlushScheduled) {
+      this.#udpFlushScheduled = true;
+      setImmediate(() => this.#flushUdp());
+    }
+  }
+
+  #flushUdp(): void {
+    this.#udpFlushScheduled = false;
+    const batch = this.#udpQueue;
+    if (batch.length === 0) return;
+    this.#udpQueue = [];
+    const done = this.#ctx.ingest(batch).then(
+      () => undefined,
+      (error: unknown) => this.#dropUdp(batch.length, errorMessage(error)),
+    );
+    const tracked = done.finally(() => {
+      this.#udpQueued -= batch.length;
+      this.#inFlight.delete(tracked);
+    });
+    this.#inFlight.add(tracked);
+  }
+
+  #dropUdp(n: number, why: string): void {
+    this.stats.udpDropped += n;
+    const now = Date.now();
+    if (now - this.#lastDropLog >= 10_000) {
+      this.#lastDropLog = now;
+      this.#ctx.log.warn({ dropped: this.stats.udpDropped }, `source "${this.#ctx.name}": dropping UDP syslog messages (${why}); ${this.stats.udpDropped} dropped so far — UDP cannot wait, use TCP for back-pressure`);
+    }
+  }
+
+  // ─── Events ───────────────────────────────────────────────────────────────────────────────
+
+  #toEvents(frames: Buffer[], peer: string): EventDraft[] {
+    const out: EventDraft[] = new Array(frames.length);
+    for (let i = 0; i < frames.length; i++) out[i] = this.#toEvent(frames[i], peer);
+    return out;
+  }
+
+  #toEvent(frame: Buffer, peer: string): EventDraft {
+    const now = Date.now();
+    const m = parseSyslog(frame, now);
+    const headers: Headers = {
+      'content-type': ContentTypes.text,
+      'syslog.format': m.format,
+      'syslog.facility': FACILITIES[m.facility] ?? String(m.facility),
+      'syslog.severity': SEVERITIES[m.severity],
+    };
+    if (m.host !== null) headers['syslog.host'] = m.host;
+    if (m.app !== null) headers['syslog.app'] = m.app;
+    if (m.procid !== null) headers['syslog.procid'] = m.procid;
+    if (m.msgid !== null) headers['syslog.msgid'] = m.msgid;
+    if (m.sd !== null) for (const k in m.sd) headers[`syslog.sd.${k}`] = m.sd[k];
+    if (peer) headers['syslog.peer'] = peer;
+    const ts = this.#config.timestamp === 'message' && m.ts !== null && Number.isFinite(m.ts) ? m.ts : now;
+    return { topic: this.#config.topic, ts, key: null, headers, body: m.message };
+  }
+}
+
+function tlsUdpProblem(config: SyslogSourceConfig, path: string): ConfigProblem | null {
+  if (config.tls && config.protocols.includes('udp')) {
+    return { path: `${path}.protocols`, message: 'tls applies to TCP only and UDP would stay plaintext: use protocols: [tcp] (and another syslog source for UDP)' };
+  }
+  return null;
+}
+
+async function preflight(config: SyslogSourceConfig, path: string): Promise<ConfigProblem[]> {
+  const problems = [...checkTlsFiles(config.tls, path)];
+  const tlsUdp = tlsUdpProblem(config, path);
+  if (tlsUdp) problems.push(tlsUdp);
+  const address = parseListen(config.listen);
+  if (config.protocols.includes('tcp')) problems.push(...(await checkPortFree(address, `${path}.listen`)));
+  if (config.protocols.includes('udp')) problems.push(...(await checkUdpPortFree(address, `${path}.listen`)));
+  return problems;
+}
+
+function checkUdpPortFree(address: ListenAddress, path: string): Promise<ConfigProblem[]> {
+  if (address.port === 0) return Promise.resolve([]);
+  return new Promise((resolve) => {
+    const socket = createSocket(isIPv6(address.host) ? 'udp6' : 'udp4');
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      socket.close();
+      const why = error.code === 'EADDRINUSE' ? `UDP port ${address.port} already in use` : `cannot bind UDP ${address.host}:${address.port}: ${error.message}`;
+      resolve([{ path, message: why }]);
+    });
+    socket.bind({ address: address.host, port: address.port, exclusive: true }, () => socket.close(() => resolve([])));
+  });
+}
+
+export const syslogSource: SourceSpec<typeof SyslogConfig> = {
+  kind: 'source',
+  name: 'syslog',
+  summary: 'Receives syslog (RFC 5424 and 3164, auto-detected) over UDP, TCP (octet-counted or newline-framed) and TLS',
+  config: SyslogConfig,
+  examples: [
+    { title: 'Defaults: UDP and TCP on 127.0.0.1:5514', config: { listen: '127.0.0.1:5514', protocols: ['udp', 'tcp'] } },
+    { title: 'All interfaces, TCP only, arrival time as event time', config: { listen: '0.0.0.0:514', protocols: ['tcp'], topic: 'syslog.edge', timestamp: 'received' } },
+    { title: 'Syslog over TLS (RFC 5425)', config: { listen: '0.0.0.0:6514', protocols: ['tcp'], tls: { cert: '/etc/sluice/cert.pem', key: '/etc/sluice/key.pem' } } },
+  ],
+  create: (config, ctx) => new SyslogSource(config, ctx),
+  preflight,
+};
