@@ -4,10 +4,11 @@
  * same files work under both origins.
  */
 import react from '@vitejs/plugin-react';
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-const root = fileURLToPath(new URL('.', import.meta.url));
+// This file runs in Node, but sits under the renderer, which may not import node:* (the lint
+// rule): import.meta.dirname needs no import.
+const root = import.meta.dirname;
 
 export default defineConfig({
   root,
@@ -20,5 +21,11 @@ export default defineConfig({
     sourcemap: false,
     chunkSizeWarningLimit: 1500,
   },
-  server: { host: '127.0.0.1', port: 5173, strictPort: false },
+  // `vite --config desktop/renderer/vite.config.ts` for development: the API of a collector on
+  // the default admin address is proxied, so the page's own origin works as a connection.
+  server: {
+    host: '127.0.0.1',
+    port: 5173,
+    proxy: { '/api': { target: 'http://127.0.0.1:9410', ws: true }, '/metrics': 'http://127.0.0.1:9410' },
+  },
 });

@@ -6,6 +6,7 @@
 import type {
   ApiErrorBody,
   HealthResponse,
+  InterceptorEntry,
   SinkStatus,
   SinksResponse,
   SourcesResponse,
@@ -13,6 +14,7 @@ import type {
   TopicsResponse,
 } from '../../../../shared/src/api/core.ts';
 import type { BrowseQuery, BrowseResponse, ExportQuery, TailMessage, TailQuery } from '../../../../shared/src/api/events.ts';
+import type { ApplyRequest, ApplyResponse, ChainResponse, ComponentsResponse, PreviewRequest, PreviewResponse, ValidateResponse } from '../../../../shared/src/api/interceptors.ts';
 import type { ReplayRequest, ReplayResponse } from '../../../../shared/src/api/replay.ts';
 import { AdminApiError, hintFor } from './errors.ts';
 
@@ -230,9 +232,35 @@ export class AdminClient {
     return [...groups.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  // ─── Interceptor chains and components ──────────────────────────────────────────────────
+
+  chain(source: string, signal?: AbortSignal): Promise<ChainResponse> {
+    return this.request(`Loading the interceptor chain of source "${source}"`, `${sourcePath(source)}/interceptors`, { signal });
+  }
+
+  validateChain(source: string, interceptors: InterceptorEntry[], signal?: AbortSignal): Promise<ValidateResponse> {
+    return this.request(`Validating the chain of source "${source}"`, `${sourcePath(source)}/interceptors/validate`, { method: 'POST', body: { interceptors }, signal });
+  }
+
+  previewChain(source: string, request: PreviewRequest, signal?: AbortSignal): Promise<PreviewResponse> {
+    return this.request(`Previewing the chain of source "${source}"`, `${sourcePath(source)}/interceptors/preview`, { method: 'POST', body: request, signal });
+  }
+
+  applyChain(source: string, request: ApplyRequest): Promise<ApplyResponse> {
+    return this.request(`Applying the chain of source "${source}"`, `${sourcePath(source)}/interceptors`, { method: 'PUT', body: request });
+  }
+
+  components(signal?: AbortSignal): Promise<ComponentsResponse> {
+    return this.request('Loading the component catalogue', '/api/v1/components', { signal });
+  }
+
   resumeSink(name: string): Promise<SinkStatus> {
     return this.request(`Resuming sink "${name}"`, `/api/v1/sinks/${encodeURIComponent(name)}/resume`, { method: 'POST', body: {} });
   }
+}
+
+function sourcePath(source: string): string {
+  return `/api/v1/sources/${encodeURIComponent(source)}`;
 }
 
 function topicPath(topic: string): string {
