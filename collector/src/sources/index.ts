@@ -1,6 +1,7 @@
 /** Registers every built-in source once. Importing this module twice registers nothing twice (ES modules evaluate once). */
 import type { TSchema } from '@sinclair/typebox';
 import { sources, type SourceSpec } from '../components.ts';
+import { generatorSource } from './generator.ts';
 import { httpSource } from './http/http.ts';
 import { syslogSource } from './syslog/syslog.ts';
 
@@ -10,5 +11,6 @@ const register = <S extends TSchema>(spec: SourceSpec<S>) => sources.register(sp
 
 register(httpSource);
 register(syslogSource);
+register(generatorSource);
 
 export { sources };
