@@ -61,14 +61,21 @@ export function validateConfig<S extends TSchema>(schema: S, input: unknown, bas
 }
 
 function describeSchemaError(message: string, schema: TSchema, value: unknown): string {
-  if (schema && typeof schema === 'object' && 'additionalProperties' in schema && schema.additionalProperties === false && value !== undefined && message.includes('additional')) {
-    return 'unknown key';
-  }
+  if (/unexpected property|additional propert/i.test(message)) return 'unknown key';
+  const choices = unionChoices(schema);
+  if (choices && /union/i.test(message)) return `expected one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
   const lower = message.charAt(0).toLowerCase() + message.slice(1);
   if (typeof schema?.description === 'string' && schema.description.length < 80 && /pattern|format/i.test(message)) {
     return `${lower} (${schema.description})`;
   }
   return lower;
+}
+
+/** The allowed values of a union of literals, if that is what the schema is. */
+function unionChoices(schema: TSchema | undefined): unknown[] | undefined {
+  const branches = schema?.anyOf as TSchema[] | undefined;
+  if (!branches || !branches.every((b) => b.const !== undefined)) return undefined;
+  return branches.map((b) => b.const);
 }
 
 /** TypeBox reports unions both as a whole and per branch; keep the most specific line per path. */

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
-import { interceptors as interceptorRegistry } from '../../../shared/src/interceptors/index.ts';
+import { validateChain } from '../../../shared/src/interceptors/index.ts';
 import type { InterceptorConfig } from '../../../shared/src/interceptors/types.ts';
 import { deepFreeze, validateConfig, type ConfigProblem } from '../../../shared/src/spec.ts';
 import type { ChannelOptions } from '../channel/channel.ts';
@@ -115,7 +115,7 @@ export async function loadConfigFile(file: string, options: LoadOptions = {}): P
 
 export async function loadConfigText(text: string, file: string | null, options: LoadOptions = {}): Promise<ResolvedConfig> {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const where = file ?? 'embedded config';
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -267,26 +267,7 @@ export function validateSource(name: string, value: Record<string, unknown>, pro
 }
 
 export function validateInterceptors(chain: readonly InterceptorConfig[], path: string): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  chain.forEach((entry, i) => {
-    const at = `${path}[${i}]`;
-    const spec = interceptorRegistry.get(entry.type);
-    if (!spec) {
-      problems.push({ path: `${at}.type`, message: `unknown interceptor "${entry.type}"; one of: ${interceptorRegistry.names().join(', ')}` });
-      return;
-    }
-    const { type: _t, ...own } = entry;
-    const r = validateConfig(spec.config, own, at);
-    problems.push(...r.problems);
-    if (r.value) {
-      try {
-        spec.create(r.value as never);
-      } catch (error) {
-        problems.push({ path: at, message: (error as Error).message });
-      }
-    }
-  });
-  return problems;
+  return validateChain(chain, path);
 }
 
 /** Validates a sink, including nested group members (a `sinks:` mapping inside a sink). */

@@ -22,7 +22,7 @@ describe('buildChain', () => {
     expect(problems).toEqual([
       { path: 'sources.web.interceptors[1].pattern', message: 'invalid regular expression: Unterminated group' },
       { path: 'sources.web.interceptors[2].type', message: expect.stringMatching(/^unknown interceptor "nope"; one of: host, json, jsonata, /) },
-      { path: 'sources.web.interceptors[3].colour', message: 'unexpected property' },
+      { path: 'sources.web.interceptors[3].colour', message: 'unknown key' },
       { path: 'sources.web.interceptors[4].operations.0.header', message: 'required by op extract' },
       { path: 'sources.web.interceptors[4].operations.1.field', message: expect.stringMatching(/^malformed field path "b..c"/) },
       { path: 'sources.web.interceptors[5].patterns.1', message: 'invalid regular expression: Range out of order in character class' },
