@@ -1,5 +1,8 @@
 /** Every sluice subcommand; each file registers one. */
 import type { Command } from 'commander';
+import { registerInspect } from './inspect.ts';
+import { registerReplay } from './replay.ts';
 import { registerCheck, registerStart } from './start.ts';
+import { registerTopics } from './topics.ts';
 
-export const commands: ((program: Command) => void)[] = [registerStart, registerCheck];
+export const commands: ((program: Command) => void)[] = [registerStart, registerCheck, registerTopics, registerReplay, registerInspect];

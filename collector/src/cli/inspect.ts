@@ -1,0 +1,101 @@
+/**
+ * `sluice inspect FILE.db [--port N] [--host H]`: offline inspection of a channel file, e.g. a
+ * buffer taken from an edge machine. The file (and its -wal, which holds the newest commits) is
+ * copied to a temporary folder and the copy opened read-only by a Collector in inspect mode —
+ * no sources, no sinks, no retention — serving the same admin API (and the web UI) on
+ * 127.0.0.1. The original is never opened, so a collector may still be writing it. The copy is
+ * removed on exit.
+ */
+import type { Command } from 'commander';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { errorMessage } from '../../../shared/src/errors.ts';
+import { buildAdminApp } from '../admin/app.ts';
+import { loadConfigText } from '../config/load.ts';
+import { createLogger } from '../log.ts';
+import { Collector } from '../runtime/collector.ts';
+import { action, CliError, formatBytes } from './client.ts';
+
+export interface InspectSession {
+  collector: Collector;
+  url: string;
+  copy: string;
+  close(): Promise<void>;
+}
+
+/** Copies `file` (+ -wal) and serves it read-only; for the command and for tests. */
+export async function startInspect(file: string, options: { host?: string; port?: number; logLevel?: string } = {}): Promise<InspectSession> {
+  const source = resolve(file);
+  if (!existsSync(source) || !statSync(source).isFile()) throw new CliError(`${file}: no such file`, 2);
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-inspect-'));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    // The -wal after the main file: a commit landing in between is at worst missing from the copy, never half there.
+    copyFileSync(source, join(dir, 'channel.db'));
+    if (existsSync(`${source}-wal`)) copyFileSync(`${source}-wal`, join(dir, 'channel.db-wal'));
+    const host = options.host ?? '127.0.0.1';
+    const listen = host.includes(':') ? `[${host}]:${options.port ?? 0}` : `${host}:${options.port ?? 0}`;
+    const config = await loadConfigText(`channel:\n  path: ${JSON.stringify(dir)}\nadmin:\n  listen: ${JSON.stringify(listen)}\n`, null, { preflight: false });
+    const log = createLogger({ level: options.logLevel ?? 'warn', destination: process.stderr });
+    let collector: Collector;
+    try {
+      collector = new Collector(config, { log, inspect: true });
+    } catch (error) {
+      throw new CliError(`${file}: ${errorMessage(error)}`);
+    }
+    await collector.start((c) => buildAdminApp(c));
+    return {
+      collector,
+      url: collector.adminAddress!,
+      copy: join(dir, 'channel.db'),
+      async close() {
+        await collector.stop();
+        remove();
+      },
+    };
+  } catch (error) {
+    remove();
+    throw error;
+  }
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('serve the admin API (and web UI) read-only on a copy of a channel file')
+    .argument('<file>', 'a channel file (channel.db)')
+    .option('--port <port>', 'admin port (default: a free one)')
+    .option('--host <host>', 'address to listen on (loopback only without a token)', '127.0.0.1')
+    .option('--log-level <level>', 'log level', 'warn')
+    .action(
+      action(async (file: string, options: { port?: string; host: string; logLevel: string }) => {
+        const port = options.port === undefined ? 0 : Number(options.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port: "${options.port}" is not a port`, 2);
+        let session: InspectSession;
+        try {
+          session = await startInspect(file, { host: options.host, port, logLevel: options.logLevel });
+        } catch (error) {
+          if (error instanceof CliError) throw error;
+          throw new CliError(errorMessage(error));
+        }
+        const topics = session.collector.channel.topics();
+        const stats = session.collector.channel.stats();
+        console.log(
+          [
+            `sluice inspect: ${resolve(file)} (read-only copy in ${session.copy})`,
+            `  ${topics.length} topic${topics.length === 1 ? '' : 's'}, ${stats.events} events, ${formatBytes(stats.bytes)}`,
+            `  admin API  ${session.url}/api/v1`,
+            `  web UI     ${session.url}/`,
+            'Ctrl-C to stop (the copy is removed)',
+          ].join('\n'),
+        );
+        const stop = async () => {
+          await session.close();
+          process.exit(0);
+        };
+        process.once('SIGINT', () => void stop());
+        process.once('SIGTERM', () => void stop());
+      }),
+    );
+}
