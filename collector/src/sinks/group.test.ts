@@ -181,6 +181,43 @@ describe('load_balance sink', () => {
     expect(sent).toEqual(['c', 'a', 'b']);
   });
 
+  it('round_robin by weight: smooth, and only over members not cooling down', async () => {
+    const sent: string[] = [];
+    const down = new Set<string>();
+    const member = (name: string): Sink => ({
+      send: async () => {
+        if (down.has(name)) throw new SluiceError(ErrorCodes.DESTINATION_UNAVAILABLE, `sink "out/${name}": connection refused by x:1`, { retriable: true });
+        sent.push(name);
+      },
+      close: async () => {},
+    });
+    const out = new SinkGroup({
+      mode: 'load_balance',
+      name: 'out',
+      cooldownMs: 60_000,
+      maxCooldownMs: 60_000,
+      members: [
+        { name: 'a', type: 'test', priority: 0, weight: 3, sink: member('a') },
+        { name: 'b', type: 'test', priority: 0, weight: 1, sink: member('b') },
+        { name: 'c', type: 'test', priority: 0, weight: 2, sink: member('c') },
+      ],
+    });
+    for (let i = 0; i < 12; i++) await out.send(batch(i, 1), 'web');
+    expect(sent.filter((n) => n === 'a')).toHaveLength(6);
+    expect(sent.filter((n) => n === 'b')).toHaveLength(2);
+    expect(sent.filter((n) => n === 'c')).toHaveLength(4);
+    // Smooth: the heavy member's batches are spread out, not sent in a run.
+    expect(sent.slice(0, 6)).toEqual(['a', 'c', 'a', 'b', 'c', 'a']);
+    sent.length = 0;
+    down.add('a');
+    for (let i = 0; i < 30; i++) await out.send(batch(i, 1), 'web');
+    expect(sent.filter((n) => n === 'a')).toHaveLength(0);
+    expect(sent).toHaveLength(30);
+    // The first of these went to a, failed, and moved on to b; then b and c share 1:2.
+    expect(sent.filter((n) => n === 'c').length).toBeGreaterThanOrEqual(19);
+    expect(sent.filter((n) => n === 'c').length).toBeLessThanOrEqual(20);
+  });
+
   it('a programmer error in a member is not swallowed', async () => {
     const out = new SinkGroup({
       mode: 'failover',
@@ -205,7 +242,7 @@ describe('group configs', () => {
       { name: 'a', path: 'sinks.a', config: { type: 'http', url: 'http://x' } },
       { name: 'b', path: 'sinks.b', config: { type: 'file', path: './o/{topic}/{date}.ndjson' } },
     ]);
-    expect(loadBalanceSink.children({ strategy: 'random', cooldown: '1s', max_cooldown: '30s', sinks: { a: { type: 'stdout' } } })).toEqual([{ name: 'a', path: 'sinks.a', config: { type: 'stdout' } }]);
+    expect(loadBalanceSink.children({ strategy: 'random', cooldown: '1s', max_cooldown: '30s', sinks: { a: { type: 'stdout', weight: 2 } } })).toEqual([{ name: 'a', path: 'sinks.a', config: { type: 'stdout' } }]);
   });
 
   it('builds members with their path and a name under the group, nesting included', () => {

@@ -8,14 +8,16 @@
  *   cooldown (jittered exponential, `cooldown` … `max_cooldown`, or the member's Retry-After if
  *   longer) and the same batch goes to the next member. A member back from cooldown is tried
  *   first again (fail-back).
- * - load_balance: each batch starts at the next member in turn (`round_robin`) or at a random one
- *   (`random`), skipping members in cooldown, and moves on to the following members on failure.
+ * - load_balance: each batch starts at the next member in turn (`round_robin`, smooth weighted by
+ *   `weight`) or at a random one (`random`, by weight), among the members not in cooldown, and
+ *   moves on to the following members on failure.
  *
  * When no member confirmed the batch the group throws: not retriable only if every member
  * rejected the batch for good (the runner parks it); otherwise retriable, listing each member's
  * error, with `retryAfterMs` set to when the first member's cooldown ends.
  *
- * Member configs are `{ type, …that sink's keys }` (+ `priority` in failover). The config layer
+ * Member configs are `{ type, …that sink's keys }` (+ `priority` in failover, `weight` in
+ * load_balance). The config layer
  * validates them through the registry using the spec's `children(config)`.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -56,8 +58,11 @@ const FailoverMember = Type.Object(
 );
 
 const LoadBalanceMember = Type.Object(
-  { type: Type.String({ description: 'The member\'s sink type (http, forward, file, …); its keys go beside `type`' }) },
-  { additionalProperties: true, description: 'A member sink: `type` and that sink type\'s keys' },
+  {
+    type: Type.String({ description: 'The member\'s sink type (http, forward, file, …); its keys go beside `type`' }),
+    weight: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'Share of the batches, relative to the other members' })),
+  },
+  { additionalProperties: true, description: 'A member sink: `type`, `weight`, and that sink type\'s keys' },
 );
 
 const FailoverConfig = Type.Object(
@@ -73,7 +78,7 @@ const LoadBalanceConfig = Type.Object(
     sinks: Type.Record(Type.String({ pattern: MEMBER_NAME }), LoadBalanceMember, { minProperties: 1, description: 'The members, keyed by name' }),
     strategy: Type.Union([Type.Literal('round_robin'), Type.Literal('random')], {
       default: 'round_robin',
-      description: '`round_robin`: each batch goes to the next member in turn; `random`: to a random member',
+      description: '`round_robin`: batches go to the members in turn (smooth weighted round robin); `random`: each to a random member, by weight',
     }),
     ...cooldownKeys,
   },
@@ -95,6 +100,9 @@ interface Member {
   name: string;
   type: string;
   priority: number;
+  weight: number;
+  /** Smooth weighted round robin: the member's running score. */
+  score: number;
   sink: Sink;
   backoff: Backoff;
   /** Skipped until then (ms epoch); 0 when healthy. */
@@ -107,7 +115,7 @@ interface Member {
 export interface SinkGroupOptions {
   mode: 'failover' | 'load_balance';
   name: string;
-  members: { name: string; type: string; priority: number; sink: Sink }[];
+  members: { name: string; type: string; priority: number; weight?: number; sink: Sink }[];
   cooldownMs: number;
   maxCooldownMs: number;
   strategy?: 'round_robin' | 'random';
@@ -120,8 +128,6 @@ export class SinkGroup implements Sink {
   readonly #members: Member[];
   readonly #now: () => number;
   readonly #random: () => number;
-  /** load_balance: the member that took the last batch. */
-  #last = -1;
   #active: string | null = null;
 
   constructor(options: SinkGroupOptions) {
@@ -135,6 +141,8 @@ export class SinkGroup implements Sink {
       name: m.name,
       type: m.type,
       priority: m.priority,
+      weight: m.weight ?? 1,
+      score: 0,
       sink: m.sink,
       backoff: new Backoff({ initialMs: options.cooldownMs, maxMs: Math.max(options.cooldownMs, options.maxCooldownMs) }),
       downUntil: 0,
@@ -169,7 +177,6 @@ export class SinkGroup implements Sink {
       member.downUntil = 0;
       member.lastError = null;
       this.#active = member.name;
-      if (this.#o.mode === 'load_balance') this.#last = index;
       return;
     }
     throw this.#allFailed(tried, skipped);
@@ -190,7 +197,7 @@ export class SinkGroup implements Sink {
       members: this.#members.map((m) => ({
         name: m.name,
         type: m.type,
-        ...(this.#o.mode === 'failover' ? { priority: m.priority } : {}),
+        ...(this.#o.mode === 'failover' ? { priority: m.priority } : { weight: m.weight }),
         healthy: m.downUntil <= now,
         cooldownUntil: m.downUntil > now ? m.downUntil : null,
         lastError: m.lastError,
@@ -201,11 +208,37 @@ export class SinkGroup implements Sink {
     };
   }
 
-  /** Member indexes in the order this batch tries them. */
+  /**
+   * Member indexes in the order this batch tries them. load_balance picks the first among the
+   * members not cooling down — by smooth weighted round robin (nginx's: every member gains its
+   * weight, the highest score goes and pays the total) or weighted at random — then the others
+   * in turn after it.
+   */
   #order(): number[] {
-    const n = this.#members.length;
-    if (this.#o.mode === 'failover') return this.#members.map((_, i) => i);
-    const start = this.#o.strategy === 'random' ? Math.floor(this.#random() * n) : (this.#last + 1) % n;
+    const members = this.#members;
+    const n = members.length;
+    if (this.#o.mode === 'failover') return members.map((_, i) => i);
+    const now = this.#now();
+    const available = members.map((_, i) => i).filter((i) => members[i].downUntil <= now);
+    if (available.length === 0) return members.map((_, i) => i);
+    const total = available.reduce((sum, i) => sum + members[i].weight, 0);
+    let start = available[0];
+    if (this.#o.strategy === 'random') {
+      let roll = this.#random() * total;
+      for (const i of available) {
+        roll -= members[i].weight;
+        if (roll < 0) {
+          start = i;
+          break;
+        }
+      }
+    } else {
+      for (const i of available) {
+        members[i].score += members[i].weight;
+        if (members[i].score > members[start].score) start = i;
+      }
+      members[start].score -= total;
+    }
     return Array.from({ length: n }, (_, k) => (start + k) % n);
   }
 
@@ -242,11 +275,12 @@ function memberPath(groupName: string, member: string): string {
 
 function build(mode: 'failover' | 'load_balance', config: FailoverConfig | LoadBalanceConfig, ctx: SinkContext, groupKeys: readonly string[]): SinkGroup {
   const list = members(config as { sinks: Record<string, Record<string, unknown>> }, groupKeys).map((m) => {
-    const raw = (config.sinks as Record<string, { type: string; priority?: number }>)[m.name];
+    const raw = (config.sinks as Record<string, { type: string; priority?: number; weight?: number }>)[m.name];
     return {
       name: m.name,
       type: raw.type,
       priority: raw.priority ?? 0,
+      weight: raw.weight ?? 1,
       sink: ctx.createSink(m.config, memberPath(ctx.name, m.name), `${ctx.name}/${m.name}`),
     };
   });
@@ -299,6 +333,6 @@ export const loadBalanceSink: GroupSinkSpec<typeof LoadBalanceConfig> = {
       },
     },
   ],
-  create: (config, ctx) => build('load_balance', config, ctx, []),
-  children: (config) => members(config as { sinks: Record<string, Record<string, unknown>> }, []),
+  create: (config, ctx) => build('load_balance', config, ctx, ['weight']),
+  children: (config) => members(config as { sinks: Record<string, Record<string, unknown>> }, ['weight']),
 };
