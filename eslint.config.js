@@ -26,6 +26,10 @@ export default tseslint.config(
     { group: ['**/collector/**', '**/desktop/**'], message: 'shared/ imports nothing from collector/ or desktop/ (DESIGN §1).' },
     { group: ['node:*'], message: 'shared/ runs in browsers too: no node:* imports; take what you need as a parameter.' },
   ]),
+  // Tests of shared/ code run in Node and may use node:* to supply what shared/ takes as parameters.
+  layer(['shared/**/*.test.ts'], [
+    { group: ['**/collector/**', '**/desktop/**'], message: 'shared/ imports nothing from collector/ or desktop/ (DESIGN §1).' },
+  ]),
   layer(['collector/**/*.{ts,tsx}'], [
     { group: ['**/desktop/**'], message: 'collector/ never imports desktop/ (DESIGN §1).' },
   ]),
