@@ -143,10 +143,77 @@ describe('group commit', () => {
     expect(channel.getState('pos', 'f')).toBe('10');
   });
 
+  it('MUST bound a commit group by its window and by its size, whichever comes first', async () => {
+    // Window: appends from different event-loop turns inside the window share one commit.
+    const windowed = openChannel({ commitWindowMs: 500 });
+    const a = windowed.append({ events: [ev('t', 'a')] });
+    await new Promise((r) => setTimeout(r, 1));
+    const b = windowed.append({ events: [ev('t', 'b')] });
+    expect((await Promise.all([a, b])).map((r) => r.ranges[0].first)).toEqual([0, 1]);
+    expect(windowed.stats().commits).toBe(1);
+    // Size: with a window of an hour, maxCommitEvents pending events commit at once (or this times out).
+    const sized = openChannel({ commitWindowMs: 3_600_000, maxCommitEvents: 10 });
+    await sized.append({ events: Array.from({ length: 10 }, (_, i) => ev('t', `s${i}`)) });
+    expect(sized.stats().commits).toBe(1);
+    // close() commits what is still waiting for its window before it closes.
+    const late = sized.append({ events: [ev('t', 'late')] });
+    await sized.close();
+    expect((await late).ranges[0]).toEqual({ topic: 't', first: 10, last: 10 });
+  });
+
+  it('writes the events of one commit group for one topic into shared record batches', async () => {
+    const file = tempFile();
+    const channel = openChannel({ file, maxBatchEvents: 100 });
+    await Promise.all(Array.from({ length: 150 }, (_, i) => channel.append({ events: [ev('t', `e${i}`), ev('u', `u${i}`)] })));
+    expect(channel.stats().commits).toBe(1);
+    const raw = new Database(file, { readonly: true });
+    const batches = raw.prepare('SELECT t.name, b.base_offset, b.count FROM batches b JOIN topics t ON t.id = b.topic_id ORDER BY t.name, b.base_offset').all();
+    raw.close();
+    expect(batches).toEqual([
+      { name: 't', base_offset: 0, count: 100 },
+      { name: 't', base_offset: 100, count: 50 },
+      { name: 'u', base_offset: 0, count: 100 },
+      { name: 'u', base_offset: 100, count: 50 },
+    ]);
+    expect(bodies(channel.read('u', 0, { maxEvents: 200 }))).toEqual(Array.from({ length: 150 }, (_, i) => `u${i}`));
+  });
+
   it('rejects appends after close with a retriable error', async () => {
     const channel = openChannel();
     await channel.close();
     await expect(channel.append({ events: [ev('t', 'x')] })).rejects.toMatchObject({ code: ErrorCodes.CHANNEL_CLOSED });
+  });
+});
+
+describe('readers', () => {
+  it('MUST serve a second connection the events of the batch it asked for after retention freed row ids', async () => {
+    const file = tempFile();
+    let now = 1_000_000;
+    const writer = openChannel({ file, now: () => now, defaults: { retentionMs: 1000 } });
+    await writer.append({ events: [ev('a', 'from-a', now)] });
+    const reader = openChannel({ file, readonly: true });
+    expect(bodies(reader.read('a', 0))).toEqual(['from-a']);
+    now += 10_000;
+    writer.runRetention(); // deletes the only batch: the next one reuses its row id
+    await writer.append({ events: [ev('b', 'from-b', now)] });
+    const read = reader.read('b', 0);
+    expect(read.map((e) => [e.topic, e.offset])).toEqual([['b', 0]]);
+    expect(bodies(read)).toEqual(['from-b']);
+    expect(reader.read('a', 0)).toEqual([]);
+  });
+
+  it('MUST tell waiting readers about new events only once they are committed', async () => {
+    const channel = openChannel({ commitWindowMs: 20 });
+    const seen: [string, number][] = [];
+    channel.events.on('append', (topic: string, high: number) => seen.push([topic, high]));
+    const waiting = channel.waitFor('t', 0, 10_000);
+    const appended = channel.append({ events: [ev('t', 'x')] });
+    expect(seen).toEqual([]); // pending, not committed: nobody is told yet
+    expect(await waiting).toBe(true);
+    await appended;
+    expect(seen).toEqual([['t', 1]]);
+    expect(channel.read('t', 0)).toHaveLength(1);
+    expect(await channel.waitFor('t', 1, 10)).toBe(false); // nothing newer: times out
   });
 });
 
@@ -230,6 +297,23 @@ describe('retention and capacity', () => {
     expect(channel.read('t', 0).map((e) => e.offset)).toEqual([4, 5]);
   });
 
+  it('MUST remove whole record batches only, and MUST NOT be held back by cursors that do not protect', async () => {
+    let now = 100_000;
+    const channel = openChannel({ now: () => now, maxBatchEvents: 10, defaults: { retentionMs: 1000 } });
+    await channel.append({ events: Array.from({ length: 30 }, (_, i) => ev('t', `e${i}`, now)) }); // batches 0–9, 10–19, 20–29
+    channel.commit([
+      { consumer: 'sink:a', topic: 't', next: 15, protects: true }, // inside the second batch
+      { consumer: 'group:g', topic: 't', next: 2, protects: false }, // a consumer group: does not protect
+    ]);
+    now += 10_000;
+    expect(channel.runRetention()).toMatchObject({ deletedEvents: 10, droppedEvents: 0 });
+    expect(channel.topic('t')).toMatchObject({ low: 10, high: 30, count: 20, expired: 10 });
+    expect(channel.read('t', 0)[0].offset).toBe(10); // the batch the sink is inside of stays whole
+    channel.commit([{ consumer: 'sink:a', topic: 't', next: 30, protects: true }]);
+    channel.runRetention();
+    expect(channel.topic('t')).toMatchObject({ low: 30, high: 30, count: 0, expired: 30, bytes: 0 });
+  });
+
   it('MUST keep a topic under its byte bound, delivered batches first', async () => {
     const channel = openChannel({ maxBatchEvents: 10, defaults: { retentionMs: null, retentionBytes: 3000 } });
     for (let i = 0; i < 10; i++) await channel.append({ events: Array.from({ length: 10 }, () => ev('t', 'x'.repeat(100))) });
@@ -262,6 +346,21 @@ describe('retention and capacity', () => {
     expect(r.ranges[0].first).toBe(accepted);
   });
 
+  it('MUST commit the requests of a group that fit and refuse only those that do not', async () => {
+    const channel = openChannel({ maxBytes: 3000, defaults: { retentionMs: null } });
+    channel.protect('sink:s', ['*']);
+    const [fits, refused, small] = await Promise.allSettled([
+      channel.append({ events: [ev('t', 'a'.repeat(2000))] }),
+      channel.append({ events: [ev('t', 'b'.repeat(2000))] }),
+      channel.append({ events: [ev('t', 'c')] }),
+    ]);
+    expect(fits).toMatchObject({ status: 'fulfilled', value: { ranges: [{ first: 0, last: 0 }] } });
+    expect(refused).toMatchObject({ status: 'rejected', reason: { code: ErrorCodes.CHANNEL_FULL } });
+    expect(small).toMatchObject({ status: 'fulfilled', value: { ranges: [{ first: 1, last: 1 }] } });
+    expect(channel.stats().commits).toBe(1);
+    expect(bodies(channel.read('t', 0)).map((b) => b[0])).toEqual(['a', 'c']);
+  });
+
   it('MUST drop the oldest undelivered events of drop_oldest topics when full, and count each', async () => {
     const channel = openChannel({ maxBytes: 20_000, defaults: { retentionMs: null }, topics: { 'metrics.*': { whenFull: 'drop_oldest' } } });
     channel.protect('sink:s', ['*']);
@@ -285,6 +384,15 @@ describe('versioned storage', () => {
     raw.pragma('user_version = 99');
     raw.close();
     expect(() => Channel.open({ file })).toThrow(/newer Sluice \(schema version 99; this build reads up to 1\): upgrade Sluice/);
+  });
+
+  it('MUST refuse a file of an older schema version with what to do', async () => {
+    const file = tempFile();
+    (await openChannel({ file }).close());
+    const raw = new Database(file);
+    raw.pragma('user_version = 0');
+    raw.close();
+    expect(() => Channel.open({ file })).toThrow(/has schema version 0, which this build cannot read \(it reads 1\); export it with the Sluice version that wrote it/);
   });
 
   it('MUST refuse a SQLite file that is not a channel', () => {

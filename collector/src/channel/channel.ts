@@ -195,6 +195,7 @@ export class Channel {
   readonly #now: () => number;
   readonly #protectors: Protector[] = [];
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Recently decoded batches by row id (see #decode). */
   readonly #decoded = new Map<number, StoredEvent[]>();
   #pending: PendingAppend[] = [];
   #pendingEvents = 0;
@@ -432,6 +433,10 @@ export class Channel {
           }
           return row;
         };
+        // Offsets are assigned in group order, then each topic's events of the whole group are
+        // written together: a commit of many small appends makes full record batches, not one
+        // small batch per request (reads and retention work per batch).
+        const pending = new Map<string, { row: TopicRow; events: EventDraft[] }>();
         for (let g = 0; g < group.length; g++) {
           if (!admitted[g]) {
             outcomes[g] = fullError(this.#totalBytes, this.#opts.maxBytes);
@@ -443,24 +448,21 @@ export class Channel {
             continue;
           }
           const ranges: OffsetRange[] = [];
-          // Group this request's events by topic, keeping their order within each topic.
-          const byTopic = new Map<string, EventDraft[]>();
-          for (const e of request.events) {
-            let list = byTopic.get(e.topic);
-            if (!list) byTopic.set(e.topic, (list = []));
-            list.push(e);
-          }
-          for (const [name, events] of byTopic) {
-            const row = topicRow(name);
-            const first = row.next_offset;
-            committedBytes += this.#writeBatches(row, events);
-            ranges.push({ topic: name, first, last: row.next_offset - 1 });
-            highs.set(name, row.next_offset);
+          for (const [name, events] of byTopic(request.events)) {
+            let topic = pending.get(name);
+            if (!topic) pending.set(name, (topic = { row: topicRow(name), events: [] }));
+            const first = topic.row.next_offset + topic.events.length;
+            for (const e of events) topic.events.push(e);
+            ranges.push({ topic: name, first, last: first + events.length - 1 });
           }
           const now = this.#now();
           if (request.dedupe) this.#stmt.putState!.run(request.dedupe.namespace, request.dedupe.key, String(now), now);
           for (const w of request.state ?? []) this.#writeState(w, now);
           outcomes[g] = { duplicate: false, ranges };
+        }
+        for (const [name, { row, events }] of pending) {
+          committedBytes += this.#writeBatches(row, events);
+          highs.set(name, row.next_offset);
         }
       }).immediate();
     } catch (cause) {
@@ -597,7 +599,10 @@ export class Channel {
 
   #decode(topic: string, batch: BatchRow): StoredEvent[] {
     const cached = this.#decoded.get(batch.id);
-    if (cached) return cached;
+    // Row ids are reused once retention deleted the newest rows, and retention on another
+    // connection does not clear this cache: use an entry only if it is this batch. (topic,
+    // base offset) names a batch for ever, because offsets are never reused.
+    if (cached !== undefined && cached[0]?.topic === topic && cached[0].offset === batch.base_offset) return cached;
     const events = decodeBatch(topic, batch.base_offset, batch.format, batch.payload);
     if (this.#decoded.size >= 64) this.#decoded.delete(this.#decoded.keys().next().value!);
     this.#decoded.set(batch.id, events);
@@ -992,6 +997,22 @@ function toTopicInfo(row: TopicRow): TopicInfo {
     createdAt: row.created_at,
     lastTs: row.max_ts,
   };
+}
+
+/** A request's events by topic, in order within each topic (most requests have one topic). */
+function byTopic(events: readonly EventDraft[]): Iterable<[string, readonly EventDraft[]]> {
+  if (events.length === 0) return [];
+  const first = events[0].topic;
+  let one = true;
+  for (let i = 1; i < events.length && one; i++) one = events[i].topic === first;
+  if (one) return [[first, events]];
+  const topics = new Map<string, EventDraft[]>();
+  for (const e of events) {
+    let list = topics.get(e.topic);
+    if (!list) topics.set(e.topic, (list = []));
+    list.push(e);
+  }
+  return topics;
 }
 
 /** An upper estimate of the payload bytes a request adds (bodies plus per-event overhead). */
