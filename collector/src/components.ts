@@ -61,6 +61,8 @@ export interface Source {
 
 export interface SourceSpec<S extends TSchema = TSchema> extends ComponentSpec<S, (config: Static<S>, ctx: SourceContext) => Source> {
   kind: 'source';
+  // Method syntax (bivariant), so a SourceSpec<typeof MySchema> registers as a SourceSpec.
+  create(config: Static<S>, ctx: SourceContext): Source;
   /** Checks that need the outside world (port in use, file readable), run by `sluice check` and at start. */
   preflight?(config: Static<S>, path: string): Promise<ConfigProblem[]>;
 }
@@ -91,6 +93,7 @@ export interface Sink {
 
 export interface SinkSpec<S extends TSchema = TSchema> extends ComponentSpec<S, (config: Static<S>, ctx: SinkContext) => Sink> {
   kind: 'sink';
+  create(config: Static<S>, ctx: SinkContext): Sink;
   preflight?(config: Static<S>, path: string): Promise<ConfigProblem[]>;
 }
 

@@ -65,7 +65,8 @@ function describeSchemaError(message: string, schema: TSchema, value: unknown): 
   const choices = unionChoices(schema);
   if (choices && /union/i.test(message)) return `expected one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
   const lower = message.charAt(0).toLowerCase() + message.slice(1);
-  if (typeof schema?.description === 'string' && schema.description.length < 80 && /pattern|format/i.test(message)) {
+  if (typeof schema?.description === 'string' && /pattern|format|to match/i.test(message)) {
+    if (/to match/i.test(message)) return `expected ${schema.description.charAt(0).toLowerCase()}${schema.description.slice(1)}`;
     return `${lower} (${schema.description})`;
   }
   return lower;

@@ -26,10 +26,10 @@ describe('sluice start', () => {
     expect(response.status).toBeLessThan(300);
     const { topics } = await c.api<Topics>('/api/v1/topics');
     expect(topics).toContainEqual(expect.objectContaining({ name: 'demo', high: 1, count: 1 }));
-    await until(() => c.stdout().includes('127.0.0.1:24224'), { what: 'banner' });
-    expect(c.stdout()).toMatch(/admin\s+http:\/\/127\.0\.0\.1:9410\/api\/v1/);
-    expect(c.stdout()).toMatch(/127\.0\.0\.1:9880/);
-    expect(c.stdout()).toMatch(/127\.0\.0\.1:5514/);
+    await until(() => c.stderr().includes("127.0.0.1:24224"), { what: 'banner' });
+    expect(c.stderr()).toMatch(/admin\s+http:\/\/127\.0\.0\.1:9410\/api\/v1/);
+    expect(c.stderr()).toMatch(/127\.0\.0\.1:9880/);
+    expect(c.stderr()).toMatch(/127\.0\.0\.1:5514/);
   });
 
   it('SIGTERM: finishes, exits 0, and everything acknowledged is there after a restart', async () => {

@@ -97,5 +97,6 @@ export async function runCollector(config: ResolvedConfig, logLevel?: string): P
 function printBanner(collector: Collector, config: ResolvedConfig): void {
   const lines = [`sluice ${config.collectorId}: ${config.file ? `config ${config.file}` : 'embedded defaults'}`];
   for (const { component, endpoints } of collector.endpoints()) lines.push(`  ${component.padEnd(28)} ${endpoints.join('  ')}`);
-  console.log(lines.join('\n'));
+  // stderr, like the logs: stdout may carry events (the stdout sink).
+  console.error(lines.join('\n'));
 }
