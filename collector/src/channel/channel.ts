@@ -7,7 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import picomatch from 'picomatch';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
@@ -229,7 +229,10 @@ export class Channel {
       policy,
     }));
 
-    if (!this.readonly) mkdirSync(dirname(this.file), { recursive: true });
+    if (!this.readonly) {
+      mkdirSync(dirname(this.file), { recursive: true });
+      acquireWriterLock(this.file);
+    }
     try {
       this.#db = new Database(this.file, { readonly: this.readonly, fileMustExist: this.readonly });
     } catch (cause) {
@@ -439,7 +442,13 @@ export class Channel {
         const pending = new Map<string, { row: TopicRow; events: EventDraft[] }>();
         for (let g = 0; g < group.length; g++) {
           if (!admitted[g]) {
-            outcomes[g] = fullError(this.#totalBytes, this.#opts.maxBytes);
+            outcomes[g] =
+              incoming[g] > this.#opts.maxBytes
+                ? new SluiceError(
+                    ErrorCodes.TOO_LARGE,
+                    `append of ${formatBytes(incoming[g])} is larger than the whole channel (channel.max_bytes ${formatBytes(this.#opts.maxBytes)}); split it or raise channel.max_bytes`,
+                  )
+                : fullError(this.#totalBytes, this.#opts.maxBytes);
             continue;
           }
           const { request } = group[g];
@@ -963,6 +972,7 @@ export class Channel {
       }
     }
     this.#db.close();
+    if (!this.readonly) releaseWriterLock(this.file);
   }
 
   get closed(): boolean {
@@ -982,6 +992,52 @@ export class Channel {
   #assertWritable(): void {
     if (this.#closed) throw closedError(this.file);
     if (this.readonly) throw new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${this.file} is open read-only`);
+  }
+}
+
+/**
+ * One writer process per channel file: a second collector on the same folder would assign the
+ * same cursors' batches twice and drift the byte accounting. The lock file holds the owner's pid
+ * and process start time, so a lock left by a crashed process (or a reused pid) is taken over.
+ */
+function acquireWriterLock(file: string): void {
+  const lock = `${file}.lock`;
+  const me = processIdentity(process.pid);
+  try {
+    const [pid, started] = readFileSync(lock, 'utf8').trim().split(' ');
+    const owner = Number(pid);
+    if (owner !== process.pid && Number.isInteger(owner) && processIdentity(owner) === `${pid} ${started}`) {
+      throw new SluiceError(
+        ErrorCodes.CHANNEL_CLOSED,
+        `channel ${file} is in use by another Sluice process (pid ${owner}); stop it, or point channel.path at another folder`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+  }
+  writeFileSync(lock, `${me}\n`);
+}
+
+function releaseWriterLock(file: string): void {
+  try {
+    if (readFileSync(`${file}.lock`, 'utf8').trim() === processIdentity(process.pid)) rmSync(`${file}.lock`);
+  } catch {
+    // already gone
+  }
+}
+
+/** `pid starttime` from /proc where it exists (Linux), else `pid -` if the process is alive; '' if not. */
+function processIdentity(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return `${pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+  } catch {
+    try {
+      process.kill(pid, 0);
+      return `${pid} -`;
+    } catch {
+      return '';
+    }
   }
 }
 
