@@ -4,6 +4,7 @@ import { sources, type SourceSpec } from '../components.ts';
 import { generatorSource } from './generator.ts';
 import { httpSource } from './http/http.ts';
 import { syslogSource } from './syslog/syslog.ts';
+import { tailSource } from './tail/tail.ts';
 
 // A spec is typed by its own schema; the registry holds the base type (a factory's config
 // parameter makes SourceSpec<S> not assignable to SourceSpec<TSchema>).
@@ -11,6 +12,7 @@ const register = <S extends TSchema>(spec: SourceSpec<S>) => sources.register(sp
 
 register(httpSource);
 register(syslogSource);
+register(tailSource);
 register(generatorSource);
 
 export { sources };

@@ -237,6 +237,7 @@ export class HttpSource implements Source {
     } else if (isSluiceError(error)) {
       code = error.code;
       if (error.code === ErrorCodes.BAD_INPUT || error.code === ErrorCodes.TOPIC_INVALID) status = 400;
+      else if (error.code === ErrorCodes.TOO_LARGE) status = 413;
       else if (isRetriable(error)) {
         status = 503;
         extra = { 'retry-after': String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000))) };

@@ -17,7 +17,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer as createTcpServer, isIPv6, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { errorMessage, isRetriable } from '../../../../shared/src/errors.ts';
+import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
 import { ContentTypes, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceSpec } from '../../components.ts';
@@ -175,14 +175,20 @@ export class SyslogSource implements Source {
   /** Commits a connection's batch, retrying while the channel refuses; the socket stays paused meanwhile. */
   async #ingestTcp(events: EventDraft[], socket: Socket): Promise<void> {
     const backoff = new Backoff({ initialMs: 50, maxMs: 2000 });
-    for (let start = 0; start < events.length; start += MAX_BATCH) {
-      const batch = start === 0 && events.length <= MAX_BATCH ? events : events.slice(start, start + MAX_BATCH);
+    let size = MAX_BATCH;
+    for (let start = 0; start < events.length; ) {
+      const batch = start === 0 && events.length <= size ? events : events.slice(start, start + size);
       for (;;) {
         try {
           await this.#ctx.ingest(batch);
           backoff.reset();
+          start += batch.length;
           break;
         } catch (error) {
+          if (isSluiceError(error) && error.code === ErrorCodes.TOO_LARGE && batch.length > 1) {
+            size = Math.max(1, batch.length >> 1); // larger than the whole channel: send it in halves
+            break;
+          }
           if (!isRetriable(error)) {
             this.#ctx.log.error({ err: errorMessage(error), peer: socket.remoteAddress }, `source "${this.#ctx.name}": cannot store syslog messages; closing the connection`);
             socket.destroy();
