@@ -38,6 +38,9 @@ describe('JSON bodies', () => {
     const body = '[ {"a":"x,]}"} ,\n{"b":[1,{"c":"\\"]"}]}, {} ]';
     expect(text(decodeBody('json', Buffer.from(body)).bodies)).toEqual(['{"a":"x,]}"}', '{"b":[1,{"c":"\\"]"}]}', '{}']);
     expect(decodeBody('json', Buffer.from('[]')).bodies).toEqual([]);
+    // Strings ending in escaped backslashes, and escaped quotes after them.
+    const tricky = String.raw`[{"a":"\\"},{"b":"\\\"]"},{"c":"\\\\"}]`;
+    expect(text(decodeBody('json', Buffer.from(tricky)).bodies)).toEqual((JSON.parse(tricky) as unknown[]).map((v) => JSON.stringify(v)));
   });
 
   it('keeps multi-byte UTF-8 intact', () => {

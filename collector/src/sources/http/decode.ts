@@ -137,12 +137,19 @@ function splitJsonArray(body: Buffer): Uint8Array[] {
   let i = body.indexOf(0x5b) + 1; // '['
   let depth = 1;
   let start = -1;
-  let inString = false;
   for (; i < body.length; i++) {
     const c = body[i];
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
+    if (c === 0x22) {
+      // A string: jump to its closing quote (one not preceded by an odd number of backslashes).
+      if (start === -1) start = i;
+      let q = i;
+      for (;;) {
+        q = body.indexOf(0x22, q + 1);
+        let backslashes = 0;
+        while (body[q - 1 - backslashes] === 0x5c) backslashes++;
+        if ((backslashes & 1) === 0) break;
+      }
+      i = q;
       continue;
     }
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
@@ -154,8 +161,7 @@ function splitJsonArray(body: Buffer): Uint8Array[] {
       continue;
     }
     if (start === -1) start = i;
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) depth++;
+    if (c === 0x7b || c === 0x5b) depth++;
     else if (c === 0x7d || c === 0x5d) depth--;
   }
   return out;

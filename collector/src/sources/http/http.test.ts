@@ -35,7 +35,10 @@ async function start(input: Record<string, unknown> = {}, channelOptions = {}): 
   return { t, source, url: `${scheme}://127.0.0.1:${source.port}` };
 }
 
-async function post(url: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
+type Json = any;
+
+async function post(url: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; json: Json; headers: Headers }> {
   const res = await fetch(url, { method: 'POST', body: body as unknown as BodyInit, headers });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : null, headers: res.headers };

@@ -29,7 +29,7 @@ export class SyslogFramer {
 
   /** Feeds bytes; returns the complete messages they finish (slices of the input). */
   push(chunk: Buffer): Buffer[] {
-    let b = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+    const b = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
     this.#pending = null;
     const out: Buffer[] = [];
     let i = 0;

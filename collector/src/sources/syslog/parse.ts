@@ -80,7 +80,7 @@ export function parseSyslog(buf: Uint8Array, now: number = Date.now()): SyslogMe
   if (!pri) return { format: 'none', facility: 1, severity: 5, ts: null, host: null, app: null, procid: null, msgid: null, sd: null, message: b.subarray(0, end) };
   const facility = pri.value >> 3;
   const severity = pri.value & 7;
-  let i = pri.next;
+  const i = pri.next;
   // VERSION SP followed by a timestamp or '-': RFC 5424.
   if (i < end && b[i] >= 0x31 && b[i] <= 0x39) {
     let j = i + 1;
