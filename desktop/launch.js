@@ -43,6 +43,7 @@ async function buildRenderer() {
   const index = join(DESKTOP, 'renderer/dist/index.html');
   if (!stale(index, [join(DESKTOP, 'renderer'), join(DESKTOP, 'bridge.ts'), join(ROOT, 'shared/src/api')])) return;
   say('building the renderer (vite)…');
+  process.env.NODE_ENV = 'production'; // a production React, whatever the shell had set
   const { build } = await import('vite');
   await build({ configFile: join(DESKTOP, 'renderer/vite.config.ts'), logLevel: 'warn' });
 }

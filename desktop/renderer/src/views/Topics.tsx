@@ -25,7 +25,7 @@ export function TopicsView({ navigate, initialSearch }: { navigate: (r: { view: 
     <div className="view topics-view">
       <PageHeader
         title="Topics"
-        subtitle={topics.data ? `${formatCount(topics.data.topics.length)} topics` : undefined}
+        subtitle={topics.data ? (search.trim() ? `${formatCount(shown.length)} of ${formatCount(topics.data.topics.length)} topics` : `${formatCount(topics.data.topics.length)} topics`) : undefined}
         actions={
           <>
             <input type="search" className="search" placeholder="Search topics by name" aria-label="Search topics" value={search} onChange={(e) => setSearch(e.target.value)} autoFocus />

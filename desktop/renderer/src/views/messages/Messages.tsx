@@ -131,6 +131,8 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
   const scroller = useRef<HTMLDivElement>(null);
   const filterInput = useRef<HTMLInputElement>(null);
   const offsetInput = useRef<HTMLInputElement>(null);
+  /** The last offset this table put in the URL. */
+  const reported = useRef<string | undefined>(initial.offset);
 
   const search = useSearch(client, topic, filterQuery, searchStart);
   const results = search.state.events;
@@ -162,13 +164,26 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
     return index >= 0 && index < offsetRows ? base + index : null;
   }, [searching, results, base, offsetRows]);
 
-  // Scroll requests wait until the virtualizer knows the new row count.
+  // Scroll requests wait until the virtualizer knows the new row count, and are repeated for a
+  // few frames until the row is in view (the first layout may not have its final size yet).
   useEffect(() => {
     const p = pendingScroll.current;
     if (!p || rowCount === 0) return;
-    pendingScroll.current = null;
-    const index = p.newest ? rowCount - 1 : (p.offset ?? base) - base;
-    virtualizer.scrollToIndex(Math.max(0, Math.min(rowCount - 1, index)), { align: p.align });
+    const index = Math.max(0, Math.min(rowCount - 1, p.newest ? rowCount - 1 : (p.offset ?? base) - base));
+    let frames = 0;
+    let raf = 0;
+    const attempt = () => {
+      virtualizer.scrollToIndex(index, { align: p.align });
+      raf = requestAnimationFrame(() => {
+        const range = virtualizer.range;
+        const inView = range !== null && index >= range.startIndex && index <= range.endIndex;
+        if (inView || ++frames > 20) {
+          if (pendingScroll.current === p) pendingScroll.current = null;
+        } else attempt();
+      });
+    };
+    attempt();
+    return () => cancelAnimationFrame(raf);
   }, [rowCount, base, virtualizer]);
 
   // Following the newest events: stay at the bottom as rows are added (moving the window along).
@@ -199,6 +214,7 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
     const target = Math.min(Math.max(offset, low), Math.max(low, high - 1));
     setSelected(target);
     setFollow(false);
+    reported.current = String(target);
     onPosition(target);
     if (searching) {
       setSearchStart({ from: target });
@@ -212,6 +228,16 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
       virtualizer.scrollToIndex(target - base, { align });
     }
   }, [low, high, base, searching, virtualizer, onPosition]);
+
+  // The URL's offset changed from outside (a link, the back button): go there. Offsets the table
+  // itself reported are not followed again.
+  const wantedOffset = initial.offset;
+  useEffect(() => {
+    if (wantedOffset === undefined || wantedOffset === reported.current) return;
+    reported.current = wantedOffset;
+    const o = Number(wantedOffset);
+    if (Number.isInteger(o) && o >= 0) jumpTo(o);
+  }, [wantedOffset, jumpTo]);
 
   const jumpNewest = () => {
     if (searching) {
@@ -278,9 +304,15 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
     setSelected(offset);
     setFollow(false);
     virtualizer.scrollToIndex(index, { align: 'auto' });
+    // Moving is the table's business: keep the focus there (the detail pane re-renders).
+    scroller.current?.focus({ preventScroll: true });
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    // Keys belong to the table unless the user is typing, or pressing a button with Enter/Space.
+    const target = e.target as HTMLElement;
+    if (target.closest('input, textarea, select, [contenteditable="true"]')) return;
+    if (target.closest('button') && (e.key === 'Enter' || e.key === ' ')) return;
     const page = Math.max(1, Math.floor((scroller.current?.clientHeight ?? 400) / ROW_HEIGHT) - 1);
     const keys: Record<string, () => void> = {
       ArrowDown: () => move(1),
@@ -314,7 +346,7 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
   const s = search.state;
 
   return (
-    <div className="message-browser">
+    <div className="message-browser" onKeyDown={onKeyDown}>
       <div className="toolbar">
         <form onSubmit={submitOffset} className="jump" aria-label="Jump to offset">
           <input ref={offsetInput} name="offset" placeholder="Offset" value={jumpOffset} onChange={(e) => setJumpOffset(e.target.value)} inputMode="numeric" />
@@ -373,7 +405,6 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
               role="grid"
               aria-label={`Events of ${topic}`}
               aria-rowcount={rowCount}
-              onKeyDown={onKeyDown}
               onScroll={onScroll}
               data-testid="message-table"
             >

@@ -1,0 +1,182 @@
+/**
+ * The desktop UI in Chromium against a real collector (token required): connect, see topics,
+ * open one, jump to an offset and to a time, filter, open an event's detail — as a user does it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, removeDir, until, type CollectorProcess } from '../../helpers/process.ts';
+import { collectorConfig, ensureRendererBuilt, hasChromium, openBrowser, ports, produce, screenshot, startE2eCollector, visit, type BrowserSession, type Ports } from './harness.ts';
+
+const TOKEN = 'e2e-desktop-token-0123456789';
+const HOUR = 3_600_000;
+// Recent enough that retention (7 days by default) keeps it: the start of the hour 4 hours ago.
+const T0 = Math.floor((Date.now() - 4 * HOUR) / HOUR) * HOUR;
+const day = (ms: number) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
+
+describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
+  let p: Ports;
+  let collector: CollectorProcess;
+  let s: BrowserSession;
+
+  beforeAll(async () => {
+    await ensureRendererBuilt();
+    p = await ports();
+    collector = await startE2eCollector(collectorConfig(p, { token: TOKEN }), TOKEN);
+    // Three hours of orders, 100 an hour; every tenth one is an error.
+    for (let h = 0; h < 3; h++) {
+      const base = h * 100;
+      const info = Array.from({ length: 100 }, (_, i) => base + i).filter((n) => n % 10 !== 0);
+      const errors = Array.from({ length: 100 }, (_, i) => base + i).filter((n) => n % 10 === 0);
+      // One request per level keeps offsets in order within the hour: errors first, then the rest.
+      await produce(p.http, 'orders', errors.map((n) => ({ id: n, amount: n % 250, customer: `c${n % 7}`, note: 'failed payment' })), { ts: T0 + h * HOUR, headers: { level: 'error' }, key: `hour-${h}` });
+      await produce(p.http, 'orders', info.map((n) => ({ id: n, amount: n % 250, customer: `c${n % 7}`, items: [{ sku: `A${n % 5}`, qty: 1 + (n % 3) }] })), { ts: T0 + h * HOUR + 1000, headers: { level: 'info' }, key: `hour-${h}` });
+    }
+    await produce(p.http, 'audit-log', [{ who: 'alice', what: 'login' }]);
+    s = await openBrowser();
+  }, 180_000);
+
+  afterAll(async () => {
+    await s?.close();
+    await collector?.kill();
+    if (collector) removeDir(collector.dir);
+  });
+
+  it('connects: asks for the token, then shows the collector', async () => {
+    const { page } = s;
+    await page.goto(`${collector.adminUrl}/`);
+    // The page's own origin is the default connection; without the token the API refuses.
+    await page.getByText('requires a token').waitFor();
+    await screenshot(page, 'desktop-connect-needs-token');
+    await page.getByRole('button', { name: 'Edit connections' }).click();
+    await page.getByTestId('connection-this').getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Token').fill(TOKEN);
+    await page.getByRole('button', { name: 'Save and open' }).click();
+    await page.getByRole('heading', { name: /Overview/ }).waitFor();
+    await page.getByText('e2e-desktop').first().waitFor();
+    await page.locator('table.grid').filter({ hasText: 'Sources' }).or(page.locator('td', { hasText: 'web' })).first().waitFor();
+
+    // A second connection that is down shows its status at a glance.
+    await visit(page, `${collector.adminUrl}/#/connections`);
+    await page.getByRole('button', { name: 'Add connection' }).click();
+    await page.getByLabel('Name').fill('edge-offline');
+    await page.getByLabel('Admin URL').fill(`http://127.0.0.1:${await freePort()}`);
+    await page.getByRole('button', { name: 'Save and open' }).click();
+    await visit(page, `${collector.adminUrl}/#/connections`);
+    await page.getByText('Unreachable').waitFor();
+    await page.getByTestId('connection-this').getByText(/e2e-desktop · v/).waitFor();
+    await screenshot(page, 'desktop-connections');
+    // Back to the real collector; the saved connections survive a reload (localStorage).
+    await page.getByTestId('connection-this').getByRole('button', { name: 'Open' }).click();
+    await page.reload();
+    await page.getByRole('heading', { name: /Overview/ }).waitFor();
+    await page.locator('td', { hasText: /^web$/ }).waitFor();
+    await screenshot(page, 'desktop-overview');
+    // The refusals above (401 before the token, the offline collector) were the point; from here on
+    // the page must log no errors.
+    s.problems.length = 0;
+  });
+
+  it('shows topics, searches them by name, and opens one', async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/topics`);
+    await page.locator('tr[data-topic="orders"]').waitFor();
+    await page.locator('tr[data-topic="audit-log"]').waitFor();
+    await page.getByLabel('Search topics').fill('ord');
+    await until(async () => (await page.locator('tr[data-topic="audit-log"]').count()) === 0, { what: 'search to hide audit-log' });
+    const row = page.locator('tr[data-topic="orders"]');
+    expect(await row.locator('td').nth(3).textContent()).toBe('300');
+    await screenshot(page, 'desktop-topics');
+    await row.getByRole('button', { name: 'orders' }).click();
+    await page.getByRole('heading', { name: 'orders' }).waitFor();
+    // Opened at the newest events: the last offset is on screen, with its data.
+    const last = page.locator('[data-offset="299"]');
+    await last.waitFor();
+    await until(async () => ((await last.textContent()) ?? '').includes(day(T0 + 2 * HOUR)), { what: 'row 299 to load' });
+    await screenshot(page, 'desktop-messages');
+  });
+
+  it('jumps to an offset and to a time', async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/messages/orders`);
+    await page.locator('[data-offset="299"]').waitFor();
+    await page.getByPlaceholder('Offset').fill('42');
+    await page.getByPlaceholder('Offset').press('Enter');
+    const row42 = page.locator('[data-offset="42"]');
+    await row42.waitFor();
+    await until(async () => (await row42.getAttribute('aria-selected')) === 'true', { what: 'offset 42 selected' });
+    await until(async () => /"id":\d+/.test((await row42.textContent()) ?? ''), { what: 'offset 42 loaded' });
+    expect(await row42.isVisible()).toBe(true);
+    expect(page.url()).toContain('offset=42');
+
+    // The start of the second hour: its first event is offset 100.
+    await page.getByPlaceholder(/Time/).fill(new Date(T0 + HOUR).toISOString());
+    await page.getByPlaceholder(/Time/).press('Enter');
+    const row100 = page.locator('[data-offset="100"]');
+    await until(async () => (await row100.getAttribute('aria-selected')) === 'true', { what: 'offset 100 selected after the time jump' });
+    expect(await row100.textContent()).toContain('hour-1');
+    await screenshot(page, 'desktop-jump-time');
+  });
+
+  it('filters on the server: header, then JSONata', async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/messages/orders`);
+    await page.locator('[data-offset="299"]').waitFor();
+    await page.getByRole('button', { name: 'Oldest' }).click();
+    await page.getByPlaceholder('Header name:value').fill('level:error');
+    await page.getByRole('button', { name: 'Filter', exact: true }).click();
+    const status = page.locator('.search-status');
+    await until(async () => /30\s*matches/.test((await status.textContent()) ?? ''), { what: '30 error matches' });
+    await until(async () => /reached the newest event/.test((await status.textContent()) ?? ''), { what: 'the scan to finish' });
+    const rows = page.locator('.table-body .row[data-offset]');
+    for (const text of await rows.allTextContents()) expect(text).toContain('failed payment');
+    await screenshot(page, 'desktop-filter-header');
+
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByPlaceholder(/JSONata/).fill('amount >= 240');
+    await page.getByRole('button', { name: 'Filter', exact: true }).click();
+    // ids 240–249 in the first hour, 0 in the others (amount = id % 250 ≥ 240 only for 240–249).
+    await until(async () => /10\s*matches/.test((await status.textContent()) ?? ''), { what: '10 JSONata matches' });
+    expect(page.url()).toContain('jsonata=');
+    await screenshot(page, 'desktop-filter-jsonata');
+  });
+
+  it("opens an event's detail: headers, key, JSON tree, hex, copy as JSON; moves with the keyboard", async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/messages/orders?offset=150`);
+    const row = page.locator('[data-offset="150"]');
+    await row.waitFor();
+    await row.click();
+    const detail = page.getByRole('complementary', { name: 'Event 150' });
+    await detail.waitFor();
+    await detail.getByText('level').waitFor();
+    expect(await detail.textContent()).toContain('hour-1');
+    expect(await detail.locator('.json-tree').textContent()).toContain('"customer"');
+    await screenshot(page, 'desktop-detail-json');
+    await detail.getByRole('tab', { name: 'Hex' }).click();
+    expect(await detail.locator('.hex-body').textContent()).toMatch(/^00000000 {2}7b 22/);
+    await detail.getByRole('button', { name: 'Copy as JSON' }).click();
+    await detail.getByText('Copied as JSON').waitFor();
+    const copied = JSON.parse(await page.evaluate(() => navigator.clipboard.readText())) as { offset: number; key: string; headers: Record<string, string>; body: { id: number } };
+    // Hour 1 holds offsets 100–199: its 10 errors first, then the 90 others (ids 101, 102, … 199 without 110, 120, …): offset 150 is id 145.
+    expect(copied).toMatchObject({ offset: 150, key: 'hour-1', headers: { level: 'info' }, body: { id: 145 } });
+
+    // Keyboard: the table has focus after the click; ↓ moves to 151, End to the newest.
+    await page.keyboard.press('ArrowDown');
+    await page.getByRole('complementary', { name: 'Event 151' }).waitFor();
+    await page.keyboard.press('End');
+    await page.getByRole('complementary', { name: 'Event 299' }).waitFor();
+    await page.keyboard.press('Escape');
+    await until(async () => (await page.locator('.detail-pane').count()) === 0, { what: 'detail to close' });
+    expect(s.problems).toEqual([]);
+  });
+
+  it('switches to the dark theme', async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/messages/orders?offset=120`);
+    await page.locator('[data-offset="120"]').click();
+    await page.getByRole('button', { name: /Switch to dark theme/ }).click();
+    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    await page.getByRole('complementary', { name: 'Event 120' }).getByText('level').waitFor();
+    await screenshot(page, 'desktop-dark');
+    await page.getByRole('button', { name: /Switch to light theme/ }).click();
+  });
+});
