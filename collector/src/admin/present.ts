@@ -61,8 +61,17 @@ function asText(body: Uint8Array, lenient: boolean): string | null {
   } catch {
     return null;
   }
-  if (!lenient && /[\u0000-\u0008\u000e-\u001f]/.test(text)) return null;
+  if (!lenient && hasControlBytes(body)) return null;
   return text;
+}
+
+/** Bytes 0x00–0x08 and 0x0e–0x1f: binary, not text (tab, newlines, form feed and CR are text). */
+function hasControlBytes(body: Uint8Array): boolean {
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i];
+    if (b < 0x09 || (b >= 0x0e && b < 0x20)) return true;
+  }
+  return false;
 }
 
 /** msgpack values as JSON: binary → base64, Date → ISO string, Map → object, bigint → number or string. */
