@@ -11,7 +11,7 @@ const layer = (files, patterns) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'desktop/renderer/dist/**', '.cache/**', 'coverage/**', 'test/screenshots/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'desktop/renderer/dist/**', 'desktop/dist/**', '.cache/**', 'coverage/**', 'test/screenshots/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
