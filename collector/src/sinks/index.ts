@@ -4,6 +4,7 @@ import { sinks, type SinkSpec } from '../components.ts';
 import { fileSink } from './file.ts';
 import { failoverSink, loadBalanceSink } from './group.ts';
 import { httpSink } from './http.ts';
+import { kafkaSink } from './kafka.ts';
 import { stdoutSink } from './stdout.ts';
 
 // A spec is typed by its own schema; the registry holds the base type (a factory's config
@@ -13,6 +14,7 @@ const register = <S extends TSchema>(spec: SinkSpec<S>) => sinks.register(spec a
 register(stdoutSink);
 register(fileSink);
 register(httpSink);
+register(kafkaSink);
 register(failoverSink);
 register(loadBalanceSink);
 
