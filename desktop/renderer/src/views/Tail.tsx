@@ -99,9 +99,13 @@ export function TailView({ topic }: { topic: string }) {
   }, [client, topic, filterQuery, startLast, generation]);
 
   const resume = useCallback(() => {
-    setPaused(false);
-    setLines((prev) => [...prev, ...holding.current].slice(-MAX_SHOWN));
+    // pausedRef first, so nothing arriving from now on is held; then the held lines, captured
+    // here (the state updater runs later).
+    pausedRef.current = false;
+    const held = holding.current;
     holding.current = [];
+    setPaused(false);
+    setLines((prev) => [...prev, ...held].slice(-MAX_SHOWN));
     setHeld(0);
   }, []);
 
@@ -130,7 +134,7 @@ export function TailView({ topic }: { topic: string }) {
               </select>
             </label>
             {paused ? <button type="button" className="primary" onClick={resume}>Resume</button> : <button type="button" onClick={() => setPaused(true)}>Pause</button>}
-            <button type="button" onClick={() => { setLines([]); setReceived(0); }}>Clear</button>
+            <button type="button" onClick={() => { setLines([]); setReceived(0); }}>Clear list</button>
             {status === 'closed' && <button type="button" onClick={() => setGeneration((g) => g + 1)}>Reconnect</button>}
           </>
         }
@@ -154,6 +158,8 @@ export function TailView({ topic }: { topic: string }) {
               className="table-body"
               ref={scroller}
               data-testid="tail-table"
+              data-count={lines.length}
+              data-last-offset={lastOffset(lines)}
               onScroll={() => {
                 const el = scroller.current;
                 if (el) setAutoScroll(el.scrollHeight - el.scrollTop - el.clientHeight < ROW_HEIGHT * 2);
@@ -185,4 +191,12 @@ export function TailView({ topic }: { topic: string }) {
       </div>
     </div>
   );
+}
+
+function lastOffset(lines: Line[]): number | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i];
+    if (l.kind === 'event') return l.event.offset;
+  }
+  return undefined;
 }
