@@ -30,7 +30,10 @@ export function TimeChart({ title, times, series, unit, height = 180 }: { title:
       height,
       title,
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
-      axes: [axis, { ...axis, size: 60, values: (_u, splits) => splits.map((v) => compact(v) + unit) }],
+      axes: [
+        { ...axis, space: 70, values: (_u, splits) => splits.map((v, i) => (i > 0 && clock(splits[i - 1]) === clock(v) ? '' : clock(v))) },
+        { ...axis, size: 60, values: (_u, splits) => splits.map((v) => compact(v) + unit) },
+      ],
       series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length], width: 2, points: { show: false }, value: (_u: uPlot, v: number | null) => (v === null ? '—' : compact(v) + unit) }))],
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
@@ -52,6 +55,12 @@ export function TimeChart({ title, times, series, unit, height = 180 }: { title:
   }, [times, series]);
 
   return <div className="chart" ref={box} />;
+}
+
+/** HH:MM:SS local time of a uPlot x value (seconds since the epoch). */
+function clock(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
 function compact(v: number): string {
