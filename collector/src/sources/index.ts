@@ -3,6 +3,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { sources, type SourceSpec } from '../components.ts';
 import { generatorSource } from './generator.ts';
 import { httpSource } from './http/http.ts';
+import { kafkaSource } from './kafka.ts';
 import { syslogSource } from './syslog/syslog.ts';
 import { tailSource } from './tail/tail.ts';
 
@@ -14,5 +15,6 @@ register(httpSource);
 register(syslogSource);
 register(tailSource);
 register(generatorSource);
+register(kafkaSource);
 
 export { sources };

@@ -1,0 +1,186 @@
+/**
+ * The kafka source against a real Kafka 4.x broker (test/kafka/broker.ts): Kafka → a real
+ * collector process's kafka source → channel, read back through the admin API
+ * (GET /api/v1/topics/:topic/events; `sluice tail` reads the same). Keys, headers and timestamps
+ * arrive intact; a collector killed with SIGKILL while records stream in loses none and, thanks
+ * to the offsets stored in the channel with the events, stores none twice.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { freePort, removeDir, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { createTopic, kafkaAvailable, kafkaSkipMessage, KAFKA_VERSION, startBroker, type Broker } from './broker.ts';
+
+const avail = kafkaAvailable();
+if (!avail.ok) console.warn(kafkaSkipMessage('test/kafka/source.test.ts'));
+
+interface ApiEvent {
+  offset: number;
+  ts: number;
+  key: string | null;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+async function readAll(c: CollectorProcess, topic: string): Promise<ApiEvent[]> {
+  const out: ApiEvent[] = [];
+  let from = 0;
+  for (;;) {
+    const page = await c.api<{ events: ApiEvent[]; next: number; high: number }>(`/api/v1/topics/${topic}/events?from=${from}&limit=10000&raw=false`);
+    out.push(...page.events);
+    if (page.events.length === 0 || page.next >= page.high) return out;
+    from = page.next;
+  }
+}
+
+async function count(c: CollectorProcess, topic: string): Promise<number> {
+  const { topics } = await c.api<{ topics: { name: string; count: number }[] }>('/api/v1/topics');
+  return topics.find((t) => t.name === topic)?.count ?? 0;
+}
+
+describe.skipIf(!avail.ok)(`Kafka ${KAFKA_VERSION} → kafka source → channel`, () => {
+  let broker: Broker;
+  let kafka: Kafka;
+  let producer: Producer;
+  const running: CollectorProcess[] = [];
+
+  beforeAll(async () => {
+    broker = await startBroker({ heap: '384m' });
+    kafka = new Kafka({ clientId: 'source-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+  }, 900_000);
+
+  afterEach(async () => {
+    for (const c of running.splice(0)) {
+      await c.kill();
+      removeDir(c.dir);
+    }
+  });
+
+  afterAll(async () => {
+    await producer?.disconnect().catch(() => undefined);
+    await broker?.stop();
+  }, 60_000);
+
+  function config(admin: number, topic: string, group: string): string {
+    return [
+      'admin:',
+      `  listen: 127.0.0.1:${admin}`,
+      'sources:',
+      '  kafka:',
+      '    type: kafka',
+      `    brokers: ["${broker.bootstrap}"]`,
+      `    group_id: ${group}`,
+      `    topics: [${topic}]`,
+      '    start_from: earliest',
+      "    topic: 'kafka.{topic}'",
+      '    content_type: application/json',
+      '    session_timeout: 10s',
+      '',
+    ].join('\n');
+  }
+
+  it('carries keys, headers and timestamps into events, and commits the group offsets', async () => {
+    await createTopic(broker.bootstrap, 'src', { partitions: 3 });
+    const N = 600;
+    const ts0 = Date.parse('2026-01-02T03:04:05Z');
+    for (let b = 0; b < N / 100; b++) {
+      await producer.send({
+        topic: 'src',
+        acks: -1,
+        messages: Array.from({ length: 100 }, (_, i) => {
+          const seq = b * 100 + i;
+          return {
+            key: `device-${seq % 9}`,
+            value: JSON.stringify({ seq }),
+            timestamp: String(ts0 + seq),
+            headers: { 'content-type': 'application/json', trace: `t-${seq}`, 'x-binary': Buffer.from([0x68, 0x69]) },
+          };
+        }),
+      });
+    }
+    const admin = await freePort();
+    const c = await startCollector({ config: config(admin, 'src', 'g-src') });
+    running.push(c);
+    await until(async () => (await count(c, 'kafka.src')) === N, { timeoutMs: 60_000, what: `${N} events in kafka.src` });
+    const events = await readAll(c, 'kafka.src');
+    expect(events).toHaveLength(N);
+    const perPartition = new Map<string, number[]>();
+    for (const e of events) {
+      const { seq } = e.body as { seq: number };
+      expect(e.key).toBe(`device-${seq % 9}`);
+      expect(e.ts).toBe(ts0 + seq);
+      expect(e.headers).toMatchObject({ 'content-type': 'application/json', trace: `t-${seq}`, 'x-binary': 'hi', 'kafka.topic': 'src' });
+      const p = e.headers['kafka.partition'];
+      if (!perPartition.has(p)) perPartition.set(p, []);
+      perPartition.get(p)!.push(Number(e.headers['kafka.offset']));
+    }
+    // each partition's records arrive in Kafka offset order, with no gap
+    for (const offsets of perPartition.values()) expect(offsets).toEqual(offsets.map((_, i) => i));
+
+    // offsets are committed to Kafka (after the channel commit)
+    const kAdmin = kafka.admin();
+    await kAdmin.connect();
+    try {
+      const committed = await until(
+        async () => {
+          const o = await kAdmin.fetchOffsets({ groupId: 'g-src', topics: ['src'] });
+          const total = o[0].partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+          return total === N ? total : null;
+        },
+        { timeoutMs: 20_000, what: 'the group offsets to be committed' },
+      );
+      expect(committed).toBe(N);
+    } finally {
+      await kAdmin.disconnect();
+    }
+  }, 180_000);
+
+  it('loses nothing and stores nothing twice across a collector kill -9 while records stream in', async () => {
+    await createTopic(broker.bootstrap, 'flow', { partitions: 3 });
+    const admin = await freePort();
+    const cfg = config(admin, 'flow', 'g-flow');
+    let c = await startCollector({ config: cfg });
+    running.push(c);
+    const dir = c.dir;
+
+    let produced = 0;
+    let streaming = true;
+    const stream = (async () => {
+      while (streaming) {
+        await producer.send({
+          topic: 'flow',
+          acks: -1,
+          messages: Array.from({ length: 200 }, (_, i) => ({ key: `k${(produced + i) % 11}`, value: JSON.stringify({ seq: produced + i }), headers: { origin: 'test' } })),
+        });
+        produced += 200;
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    })();
+
+    for (let round = 0; round < 3; round++) {
+      const before = await until(async () => {
+        const n = await count(c, 'kafka.flow');
+        return n > (round + 1) * 2000 ? n : null;
+      }, { timeoutMs: 60_000, what: 'events to flow in' });
+      await c.kill(); // SIGKILL: between a channel commit and a Kafka commit, sometimes
+      running.splice(running.indexOf(c), 1);
+      c = await startCollector({ config: cfg, dir });
+      running.push(c);
+      expect(await count(c, 'kafka.flow')).toBeGreaterThanOrEqual(before);
+    }
+    streaming = false;
+    await stream;
+    await until(async () => (await count(c, 'kafka.flow')) >= produced, { timeoutMs: 90_000, what: `all ${produced} records in the channel` });
+    await new Promise((r) => setTimeout(r, 1000)); // anything re-delivered late would show now
+
+    const events = await readAll(c, 'kafka.flow');
+    const seqs = events.map((e) => (e.body as { seq: number }).seq);
+    const unique = new Set(seqs);
+    for (let i = 0; i < produced; i++) if (!unique.has(i)) throw new Error(`record ${i} of ${produced} is missing from the channel`);
+    expect(events.every((e) => e.headers.origin === 'test')).toBe(true);
+    expect(seqs.length - unique.size).toBe(0); // re-delivered records were skipped by the stored offsets
+    expect(events).toHaveLength(produced);
+    removeDir(dir);
+  }, 300_000);
+});
