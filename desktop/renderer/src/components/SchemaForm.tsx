@@ -82,7 +82,7 @@ export function SchemaForm({ schema, value, onChange, idPrefix }: { schema: Json
           id={`${idPrefix}-${name}`}
           name={name}
           schema={s}
-          required={required.has(name)}
+          required={required.has(name) && s.default === undefined}
           value={value[name]}
           onChange={(v) => {
             const next = { ...value };
