@@ -86,11 +86,11 @@ export function parseSyslog(buf: Uint8Array, now: number = Date.now()): SyslogMe
     let j = i + 1;
     while (j < end && j < i + 3 && isDigit(b[j])) j++;
     if (j + 1 < end && b[j] === SP && (isDigit(b[j + 1]) || b[j + 1] === 0x2d)) {
-      const parsed = parse5424(b, j + 1, end);
-      if (parsed) return { format: 'rfc5424', facility, severity, ...parsed };
+      const parsed = parse5424(b, j + 1, end, now, facility, severity);
+      if (parsed) return parsed;
     }
   }
-  return { format: 'rfc3164', facility, severity, ...parse3164(b, i, end, now) };
+  return parse3164(b, i, end, now, facility, severity);
 }
 
 function isDigit(c: number): boolean {
@@ -118,9 +118,25 @@ function field(b: Buffer, s: number, e: number): string | null {
   return e > s ? b.toString('utf8', s, e) : null;
 }
 
-type Parsed = Omit<SyslogMessage, 'format' | 'facility' | 'severity'>;
+/**
+ * Timestamps repeat from message to message (one sender, one second): remember the last text
+ * parsed and its value. A 3164 value also depends on the receive time (for the year), so a
+ * remembered value is reused only within a minute.
+ */
+const tsCache: { text: string; value: number | null; at: number } = { text: '', value: null, at: 0 };
 
-function parse5424(b: Buffer, i: number, end: number): Parsed | null {
+function cachedTs(text: string, now: number, parse: (text: string) => number | null): number | null {
+  if (text === tsCache.text && Math.abs(now - tsCache.at) < 60_000) return tsCache.value;
+  const value = parse(text);
+  tsCache.text = text;
+  tsCache.value = value;
+  tsCache.at = now;
+  return value;
+}
+
+const parseRfc3339 = (text: string): number | null => (RFC3339.test(text) ? Date.parse(text) : null);
+
+function parse5424(b: Buffer, i: number, end: number, now: number, facility: number, severity: number): SyslogMessage | null {
   const fields: (string | null)[] = [];
   for (let n = 0; n < 5; n++) {
     const stop = token(b, i, end);
@@ -131,8 +147,8 @@ function parse5424(b: Buffer, i: number, end: number): Parsed | null {
   const [time, host, app, procid, msgid] = fields;
   let ts: number | null = null;
   if (time !== null) {
-    if (!RFC3339.test(time)) return null;
-    ts = Date.parse(time);
+    ts = cachedTs(time, now, parseRfc3339);
+    if (ts === null) return null;
   }
   let sd: Record<string, string> | null = null;
   if (i < end) {
@@ -148,7 +164,7 @@ function parse5424(b: Buffer, i: number, end: number): Parsed | null {
     if (i < end && b[i] === SP) i++;
   }
   if (end - i >= 3 && b[i] === 0xef && b[i + 1] === 0xbb && b[i + 2] === 0xbf) i += 3;
-  return { ts, host, app, procid, msgid, sd, message: b.subarray(Math.min(i, end), end) };
+  return { format: 'rfc5424', facility, severity, ts, host, app, procid, msgid, sd, message: b.subarray(Math.min(i, end), end) };
 }
 
 function parseStructuredData(b: Buffer, i: number, end: number): { sd: Record<string, string>; next: number } | null {
@@ -167,26 +183,21 @@ function parseStructuredData(b: Buffer, i: number, end: number): { sd: Record<st
       while (eq < end && b[eq] !== 0x3d && b[eq] !== SP && b[eq] !== 0x5d) eq++;
       if (eq + 1 >= end || b[eq] !== 0x3d || b[eq + 1] !== 0x22) return null;
       const name = b.toString('utf8', i, eq);
-      // PARAM-VALUE: '"', '\' and ']' are escaped with '\'.
-      const bytes: number[] = [];
+      // PARAM-VALUE: '"', '\' and ']' are escaped with '\'. Without a backslash: one decode.
       let k = eq + 2;
-      let closed = false;
-      while (k < end) {
-        const c = b[k];
-        if (c === 0x5c && k + 1 < end && (b[k + 1] === 0x22 || b[k + 1] === 0x5c || b[k + 1] === 0x5d)) {
-          bytes.push(b[k + 1]);
-          k += 2;
-        } else if (c === 0x22) {
-          closed = true;
-          k++;
-          break;
-        } else {
-          bytes.push(c);
-          k++;
-        }
+      const quote = b.indexOf(0x22, k);
+      if (quote === -1 || quote >= end) return null;
+      const backslash = b.indexOf(0x5c, k);
+      let value: string;
+      if (backslash === -1 || backslash > quote) {
+        value = b.toString('utf8', k, quote);
+        k = quote + 1;
+      } else {
+        const unescaped = unescapeParam(b, k, end);
+        if (!unescaped) return null;
+        value = unescaped.value;
+        k = unescaped.next;
       }
-      if (!closed) return null;
-      const value = Buffer.from(bytes).toString('utf8');
       const key = `${id}.${name}`;
       sd[key] = key in sd ? `${sd[key]}, ${value}` : value;
       params++;
@@ -199,17 +210,36 @@ function parseStructuredData(b: Buffer, i: number, end: number): { sd: Record<st
   return { sd, next: i };
 }
 
-function parse3164(b: Buffer, i: number, end: number, now: number): Parsed {
+/** A PARAM-VALUE with escapes, from after its opening quote; `next` is after the closing quote. */
+function unescapeParam(b: Buffer, k: number, end: number): { value: string; next: number } | null {
+  const bytes: number[] = [];
+  while (k < end) {
+    const c = b[k];
+    if (c === 0x5c && k + 1 < end && (b[k + 1] === 0x22 || b[k + 1] === 0x5c || b[k + 1] === 0x5d)) {
+      bytes.push(b[k + 1]);
+      k += 2;
+    } else if (c === 0x22) {
+      return { value: Buffer.from(bytes).toString('utf8'), next: k + 1 };
+    } else {
+      bytes.push(c);
+      k++;
+    }
+  }
+  return null;
+}
+
+function parse3164(b: Buffer, i: number, end: number, now: number, facility: number, severity: number): SyslogMessage {
   if (i < end && b[i] === SP) i++; // `<13> Mar  1 …` from some devices
   const head = b.toString('latin1', i, Math.min(end, i + 40));
   let ts: number | null = null;
   let m = BSD_TIME.exec(head);
   if (m && m[1] in MONTHS) {
-    ts = bsdTime(m, now);
+    const match = m;
+    ts = cachedTs(m[0], now, () => bsdTime(match, now));
     i += m[0].length + 1;
   } else if ((m = ISO_TIME.exec(head))) {
-    const parsed = Date.parse(m[0].replace(' ', 'T'));
-    if (Number.isFinite(parsed)) {
+    const parsed = cachedTs(m[0], now, (text) => Date.parse(text.replace(' ', 'T')));
+    if (parsed !== null && Number.isFinite(parsed)) {
       ts = parsed;
       i += m[0].length + 1;
     }
@@ -252,7 +282,7 @@ function parse3164(b: Buffer, i: number, end: number, now: number): Parsed {
       }
     }
   }
-  return { ts, host, app, procid, msgid: null, sd: null, message: b.subarray(Math.min(i, end), end) };
+  return { format: 'rfc3164', facility, severity, ts, host, app, procid, msgid: null, sd: null, message: b.subarray(Math.min(i, end), end) };
 }
 
 function bsdTime(m: RegExpExecArray, now: number): number {
