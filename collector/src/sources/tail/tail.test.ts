@@ -227,6 +227,36 @@ describe('tail source', () => {
     expect(got).toEqual(all);
   });
 
+  it('starts even when the channel is full, and commits its start positions once there is room', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'app.log');
+    writeFileSync(file, text(lines(0, 50, 'old')));
+    const { channel: ch } = channel({ maxBytes: 8 * 1024 });
+    const release = ch.protect('sink', ['*']);
+    cleanups.push(release);
+    // Fill the channel to the last byte: even an empty-bodied event is refused.
+    for (let size = 4096; size >= 1; size >>= 1) {
+      for (;;) {
+        const ok = await ch.append({ events: [{ topic: 'other', ts: 1, key: null, headers: {}, body: Buffer.alloc(size) }] }).then(
+          () => true,
+          () => false,
+        );
+        if (!ok) break;
+      }
+    }
+    const t0 = Date.now();
+    await startTail(ch, { paths: [file] }); // read_from: end
+    expect(Date.now() - t0).toBeLessThan(2000);
+    appendFileSync(file, text(lines(0, 5, 'new')));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ch.topic('logs')).toBeUndefined();
+    release();
+    ch.runRetention({ needBytes: 8 * 1024 });
+    await waitUntil(() => readBodies(ch, 'logs').length === 5, 10_000, 'the new lines');
+    expect(readBodies(ch, 'logs')).toEqual(lines(0, 5, 'new'));
+    expect(ch.getState('tail:files', '~run')).not.toBeNull();
+  });
+
   it('expands globs over folders, with excludes', async () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'a', 'b'), { recursive: true });

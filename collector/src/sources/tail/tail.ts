@@ -128,6 +128,8 @@ export class TailSource implements Source {
   #roundRobin = 0;
   #nextDeadline = Infinity;
   #budget = CYCLE_BYTES;
+  /** Start-up state writes the channel refused: committed with the first cycle that gets through. */
+  #pendingWrites: StateWrite[] = [];
   readonly #backoff = new Backoff({ initialMs: 50, maxMs: 5000 });
   readonly stats = { rotations: 0, truncations: 0, recovered: 0, truncatedLines: 0, commits: 0 };
 
@@ -216,7 +218,15 @@ export class TailSource implements Source {
     if (firstRun) writes.push({ namespace: this.#namespace, key: MARKER, value: JSON.stringify({ since: new Date().toISOString() }) });
     this.#lastScan = Date.now();
     this.#rescanWanted = false;
-    if (writes.length > 0 && !(await this.#commit([], writes))) return;
+    if (writes.length > 0) {
+      try {
+        await this.#ctx.ingest([], { state: writes });
+      } catch (error) {
+        // Don't hold up start-up on a full channel: the loop commits these before anything else.
+        this.#pendingWrites = writes;
+        this.#ctx.log.warn({ err: errorMessage(error) }, `source "${this.#ctx.name}": cannot store file positions yet (${errorMessage(error)}); retrying`);
+      }
+    }
     this.#ctx.log.info({ files: this.#files.size }, `source "${this.#ctx.name}": following ${this.#files.size} file(s)`);
   }
 
@@ -280,10 +290,13 @@ export class TailSource implements Source {
         bytes += Math.max(0, step.offset - f.offset);
       }
     }
-    if (steps.length === 0) return false;
-    const state = steps.map((s) =>
-      s.finished ? { namespace: this.#namespace, key: s.file.id, value: null } : this.#positionWrite(s.file, s.offset, s.discarding, s.headLen, s.head),
-    );
+    if (steps.length === 0 && this.#pendingWrites.length === 0) return false;
+    const state = [
+      ...this.#pendingWrites,
+      ...steps.map((s) =>
+        s.finished ? { namespace: this.#namespace, key: s.file.id, value: null } : this.#positionWrite(s.file, s.offset, s.discarding, s.headLen, s.head),
+      ),
+    ];
     try {
       await this.#ctx.ingest(events, { state });
     } catch (error) {
@@ -296,6 +309,7 @@ export class TailSource implements Source {
       return true;
     }
     this.#backoff.reset();
+    this.#pendingWrites = [];
     this.#budget = Math.min(CYCLE_BYTES, this.#budget * 2);
     this.stats.commits++;
     let progressed = false;
@@ -542,21 +556,6 @@ export class TailSource implements Source {
   #positionWrite(f: TailedFile, offset: number, discarding: boolean, headLen: number, head: string): StateWrite {
     const pos: Position = { path: f.path, offset, headLen, head, ...(discarding ? { discarding } : {}) };
     return { namespace: this.#namespace, key: f.id, value: JSON.stringify(pos) };
-  }
-
-  /** State-only commits at start-up: retried until they commit or the source stops. */
-  async #commit(events: EventDraft[], state: StateWrite[]): Promise<boolean> {
-    for (;;) {
-      try {
-        await this.#ctx.ingest(events, { state });
-        this.#backoff.reset();
-        return true;
-      } catch (error) {
-        const delay = this.#backoff.next();
-        this.#logRefusal(error, events.length, delay);
-        if (!(await sleep(delay, this.#stop.signal))) return false;
-      }
-    }
   }
 
   #logRefusal(error: unknown, lines: number, delay: number): void {
