@@ -7,7 +7,11 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import { freePort, removeDir, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { Channel } from '../../collector/src/channel/channel.ts';
+import { sources } from '../../collector/src/sources/index.ts';
+import { createTestContext } from '../../collector/src/sources/testing.ts';
+import { validateConfig } from '../../shared/src/spec.ts';
+import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 import { createTopic, kafkaAvailable, kafkaSkipMessage, KAFKA_VERSION, startBroker, type Broker } from './broker.ts';
 
 const avail = kafkaAvailable();
@@ -183,4 +187,67 @@ describe.skipIf(!avail.ok)(`Kafka ${KAFKA_VERSION} → kafka source → channel`
     expect(events).toHaveLength(produced);
     removeDir(dir);
   }, 300_000);
+
+  it('pauses while the channel is full and resumes when space is freed: nothing dropped, nothing committed early', async () => {
+    await createTopic(broker.bootstrap, 'bp');
+    const N = 2000;
+    for (let b = 0; b < N / 500; b++) {
+      await producer.send({ topic: 'bp', acks: -1, messages: Array.from({ length: 500 }, (_, i) => ({ value: JSON.stringify({ seq: b * 500 + i, pad: 'x'.repeat(180) }) })) });
+    }
+    const dir = tempDir();
+    // 64 KiB of undelivered events fill the channel: a "sink" that delivers nothing holds them.
+    // The 500-record Kafka batches (~110 KB) are larger than the whole channel: the source halves them.
+    const channel = Channel.open({ file: `${dir}/channel.db`, retentionIntervalMs: 0, maxBytes: 64 * 1024 });
+    const unprotect = channel.protect('sink:slow', ['bp']);
+    const ctx = createTestContext(channel, { name: 'bp' });
+    const spec = sources.get('kafka')!;
+    const { value, problems } = validateConfig(
+      spec.config,
+      { brokers: [broker.bootstrap], group_id: 'g-bp', topics: ['bp'], start_from: 'earliest', max_bytes_per_partition: 8192 },
+      'sources.bp',
+    );
+    expect(problems).toEqual([]);
+    const source = spec.create(value!, ctx);
+    const kAdmin = kafka.admin();
+    await kAdmin.connect();
+    try {
+      await source.start();
+      await until(() => (channel.topic('bp')?.high ?? 0) > 0, { timeoutMs: 30_000, what: 'the first events' });
+      channel.commit([{ consumer: 'sink:slow', topic: 'bp', next: 0, protects: true }]);
+      // stalls below N, refused by the channel
+      let stalledAt = -1;
+      await until(
+        async () => {
+          const h = channel.topic('bp')!.high;
+          const same = h === stalledAt;
+          stalledAt = h;
+          await new Promise((r) => setTimeout(r, 700));
+          return same && ctx.counts.rejected > 0;
+        },
+        { timeoutMs: 30_000, what: 'the source to stall on a full channel' },
+      );
+      expect(stalledAt).toBeLessThan(N);
+      const committed = await kAdmin.fetchOffsets({ groupId: 'g-bp', topics: ['bp'] });
+      expect(Number(committed[0].partitions[0].offset)).toBeLessThanOrEqual(stalledAt); // never past what the channel holds
+
+      // the slow sink now delivers whatever arrives: space is freed, the source resumes
+      let delivering = true;
+      const drain = (async () => {
+        while (delivering) {
+          channel.commit([{ consumer: 'sink:slow', topic: 'bp', next: channel.topic('bp')!.high, protects: true }]);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+      await until(() => channel.topic('bp')!.high >= N, { timeoutMs: 60_000, what: 'all records after the channel had room again' });
+      delivering = false;
+      await drain;
+      expect(channel.topic('bp')!.high).toBe(N); // none twice, none dropped (offsets are dense)
+    } finally {
+      await source.stop();
+      await kAdmin.disconnect();
+      unprotect();
+      await channel.close();
+      removeDir(dir);
+    }
+  }, 180_000);
 });

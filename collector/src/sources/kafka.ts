@@ -25,7 +25,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { errorMessage, isRetriable } from '../../../shared/src/errors.ts';
+import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../shared/src/errors.ts';
 import { isValidTopic, type EventDraft, type Headers } from '../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../shared/src/spec.ts';
 import type { StateWrite } from '../channel/channel.ts';
@@ -141,6 +141,7 @@ export class KafkaSource implements Source {
       floor = -1n;
     }
     const drafts: EventDraft[] = [];
+    const draftOffsets: string[] = [];
     const sluiceTopic = this.#mapTopic(topic);
     for (const message of batch.messages) {
       if (BigInt(message.offset) < floor) {
@@ -148,6 +149,7 @@ export class KafkaSource implements Source {
         continue;
       }
       drafts.push(this.#toDraft(message, sluiceTopic, topic, partition));
+      draftOffsets.push(message.offset);
     }
     if (drafts.length < batch.messages.length) {
       this.#ctx.log.info(
@@ -159,14 +161,28 @@ export class KafkaSource implements Source {
     // control records (transactions) may follow the last message: the next offset is past them
     const next = (BigInt(batch.lastOffset()) + 1n).toString();
     if (drafts.length > 0) {
-      const state: StateWrite[] = [{ namespace: this.#namespace, key: `${this.#config.group_id}/${id}`, value: next }];
+      // Usually one append. The channel refuses for good an append larger than all of it (a
+      // fetch returns at least one whole record batch, whatever max_bytes_per_partition says):
+      // then the batch goes in halves, each with the offset stored up to where it ends.
+      const pending: [number, number][] = [[0, drafts.length]];
       const backoff = new Backoff({ initialMs: 50, maxMs: 2000 });
-      for (;;) {
+      while (pending.length > 0) {
         if (!isRunning() || isStale() || this.#stop.signal.aborted) return; // not committed: re-delivered later
+        const [from, to] = pending[0];
+        const upTo = to === drafts.length ? next : draftOffsets[to];
+        const state: StateWrite[] = [{ namespace: this.#namespace, key: `${this.#config.group_id}/${id}`, value: upTo }];
         try {
-          await this.#ctx.ingest(drafts, { state });
-          break;
+          await this.#ctx.ingest(from === 0 && to === drafts.length ? drafts : drafts.slice(from, to), { state });
+          this.#stored.set(id, BigInt(upTo));
+          this.stats.events += to - from;
+          pending.shift();
+          backoff.reset();
         } catch (error) {
+          if (isSluiceError(error) && error.code === ErrorCodes.TOO_LARGE && to - from > 1) {
+            const mid = (from + to) >> 1;
+            pending.splice(0, 1, [from, mid], [mid, to]);
+            continue;
+          }
           if (!isRetriable(error)) throw error;
           const delay = backoff.next();
           if (backoff.attempt === 1) this.#ctx.log.warn({ topic, partition, err: errorMessage(error) }, `source "${this.#ctx.name}": channel refuses events; pausing ${id}`);
@@ -174,7 +190,6 @@ export class KafkaSource implements Source {
           await heartbeat(); // throws on a rebalance: the batch is then re-delivered to the new owner
         }
       }
-      this.stats.events += drafts.length;
     }
     this.stats.batches++;
     this.#stored.set(id, BigInt(next));
