@@ -5,13 +5,14 @@
  * arrive intact; a collector killed with SIGKILL while records stream in loses none and, thanks
  * to the offsets stored in the channel with the events, stores none twice.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { Channel } from '../../collector/src/channel/channel.ts';
 import { sources } from '../../collector/src/sources/index.ts';
 import { createTestContext } from '../../collector/src/sources/testing.ts';
 import { validateConfig } from '../../shared/src/spec.ts';
-import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 import { createTopic, kafkaAvailable, kafkaSkipMessage, KAFKA_VERSION, startBroker, type Broker } from './broker.ts';
 
 const avail = kafkaAvailable();
@@ -34,6 +35,24 @@ async function readAll(c: CollectorProcess, topic: string): Promise<ApiEvent[]> 
     if (page.events.length === 0 || page.next >= page.high) return out;
     from = page.next;
   }
+}
+
+/**
+ * The events of a topic as `sluice tail TOPIC --from 0 --no-follow` prints them (NDJSON), when
+ * this checkout has the tail command; else through the admin API it reads from.
+ */
+async function readWithTail(c: CollectorProcess, topic: string): Promise<{ via: string; events: ApiEvent[] }> {
+  const help = spawnSync(process.execPath, [SLUICE, 'tail', '--help'], { encoding: 'utf8' });
+  if (help.status !== 0) return { via: 'GET /api/v1/topics/:topic/events (no `sluice tail` in this checkout)', events: await readAll(c, topic) };
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawn(process.execPath, [SLUICE, 'tail', topic, '--admin', c.adminUrl, '--from', '0', '--no-follow'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    p.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`sluice tail exited ${code}: ${stderr}`))));
+  });
+  return { via: 'sluice tail --no-follow', events: out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ApiEvent) };
 }
 
 async function count(c: CollectorProcess, topic: string): Promise<number> {
@@ -178,7 +197,8 @@ describe.skipIf(!avail.ok)(`Kafka ${KAFKA_VERSION} → kafka source → channel`
     await until(async () => (await count(c, 'kafka.flow')) >= produced, { timeoutMs: 90_000, what: `all ${produced} records in the channel` });
     await new Promise((r) => setTimeout(r, 1000)); // anything re-delivered late would show now
 
-    const events = await readAll(c, 'kafka.flow');
+    const { via, events } = await readWithTail(c, 'kafka.flow');
+    console.log(`[kafka] collector kill -9 ×3 while consuming: ${produced} records produced, ${events.length} events read back via ${via}`);
     const seqs = events.map((e) => (e.body as { seq: number }).seq);
     const unique = new Set(seqs);
     for (let i = 0; i < produced; i++) if (!unique.has(i)) throw new Error(`record ${i} of ${produced} is missing from the channel`);
