@@ -74,6 +74,12 @@ export interface SinkContext {
   readonly log: Logger;
   readonly signal: AbortSignal;
   readonly collectorId: string;
+  /**
+   * The channel the sink's runner reads from, for small durable state of the sink's own
+   * (`getState`/`putState`, e.g. the forward sink's instance id) and its `cursor` events. Optional:
+   * a sink MUST work without it (tests, embedded use), more weakly if need be.
+   */
+  readonly channel?: Channel;
   /** Builds a nested sink (for failover / load_balance groups) from a `{ type, ... }` config. */
   createSink(config: Record<string, unknown>, path: string, name: string): Sink;
 }

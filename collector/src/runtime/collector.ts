@@ -240,6 +240,7 @@ export class Collector {
       log: this.log.child({ sink: name }),
       signal,
       collectorId: this.config.collectorId,
+      channel: this.channel,
       createSink: (memberConfig, memberPath, memberName) => {
         const problems: ConfigProblem[] = [];
         const member = validateSink(memberName, memberConfig, memberPath, problems, true);

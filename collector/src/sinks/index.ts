@@ -2,6 +2,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { sinks, type SinkSpec } from '../components.ts';
 import { fileSink } from './file.ts';
+import { forwardSink } from './forward/forward.ts';
 import { failoverSink, loadBalanceSink } from './group.ts';
 import { httpSink } from './http.ts';
 import { kafkaSink } from './kafka.ts';
@@ -15,6 +16,7 @@ register(stdoutSink);
 register(fileSink);
 register(httpSink);
 register(kafkaSink);
+register(forwardSink);
 register(failoverSink);
 register(loadBalanceSink);
 

@@ -1,6 +1,7 @@
 /** Registers every built-in source once. Importing this module twice registers nothing twice (ES modules evaluate once). */
 import type { TSchema } from '@sinclair/typebox';
 import { sources, type SourceSpec } from '../components.ts';
+import { forwardSource } from './forward/forward.ts';
 import { generatorSource } from './generator.ts';
 import { httpSource } from './http/http.ts';
 import { kafkaSource } from './kafka.ts';
@@ -16,5 +17,6 @@ register(syslogSource);
 register(tailSource);
 register(generatorSource);
 register(kafkaSource);
+register(forwardSource);
 
 export { sources };

@@ -1,0 +1,325 @@
+/**
+ * One forward client connection on the hub side: a stream decoder, the optional shared-key
+ * handshake, and an in-order queue of event frames, each stored with one `ingest` call and
+ * acknowledged only after it committed.
+ *
+ *   connect ─▶ [HELO ─▶ PING ─▶ PONG]  (only with shared_key) ─▶ frames ─▶ ingest ─▶ {ack: chunk}
+ *
+ * Invariants:
+ * - frames of a connection are stored one after another, in wire order: a frame is not handed to
+ *   the channel before the previous one committed, so a refused frame is never overtaken by a
+ *   later one of the same client (its events would otherwise land out of order);
+ * - an ack is written only after the frame's events committed (or were found to be a duplicate of
+ *   a committed chunk);
+ * - any protocol error closes the connection with a logged reason; frames not yet stored are
+ *   dropped unacknowledged, so the client resends them.
+ */
+import { createHash, getRandomValues } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
+import type { EventDraft } from '../../../../shared/src/event.ts';
+import {
+  checkPing,
+  createPong,
+  createRequestDecoder,
+  encodeAck,
+  encodeHelo,
+  encodePong,
+  recordToEvent,
+  type EventFrame,
+  type ForwardDecoder,
+  type HeloFrame,
+  type PingFrame,
+  type RequestFrame,
+} from '../../../../shared/src/protocol/forward/index.ts';
+import type { SourceContext } from '../../components.ts';
+import { Backoff, sleep } from '../../retry.ts';
+
+export const sha512Hex = (data: Uint8Array): string => createHash('sha512').update(data).digest('hex');
+const gunzip = (data: Uint8Array, max: number): Uint8Array => gunzipSync(data, { maxOutputLength: max });
+
+/** The header that keeps a fluent tag when the topic differs from it (mapped or fixed topic). */
+export const TAG_HEADER = 'fluent.tag';
+
+/** Where stored chunk ids are remembered (the channel's state table), shared by every forward source of a hub. */
+export const CHUNK_NAMESPACE = 'forward.chunks';
+
+/** Decoded frames waiting for the channel: reading the socket pauses above either bound. */
+const QUEUE_MAX_BYTES = 4 * 1024 * 1024;
+const QUEUE_MAX_FRAMES = 256;
+
+export interface HandshakeSettings {
+  hostname: string;
+  sharedKey: string;
+  /** username → password; empty: no user authentication. */
+  users: ReadonlyMap<string, string>;
+  timeoutMs: number;
+}
+
+export interface ConnectionSettings {
+  ctx: SourceContext;
+  maxFrameBytes: number;
+  maxDecompressedBytes: number;
+  handshake: HandshakeSettings | null;
+  /** The topic for a tag, or a reason to refuse the frame. */
+  topicOf(tag: string): { topic: string } | { refuse: string };
+  /** How long to stop reading after the channel refused a chunk, before closing. */
+  refusedPauseMs: number;
+  /** Rate-limited warnings (one per connection is fine; a flood of bad peers is not). */
+  warn(message: string, fields?: Record<string, unknown>): void;
+  stats: ForwardStats;
+  /** Aborted when the source stops. */
+  signal: AbortSignal;
+}
+
+export interface ForwardStats {
+  connections: number;
+  frames: number;
+  events: number;
+  /** Chunks that were stored before and were acknowledged again without storing. */
+  duplicates: number;
+  /** Connections closed for a protocol, size or authentication problem. */
+  refused: number;
+  /** Chunks not acknowledged because the channel refused them (back-pressure). */
+  backPressured: number;
+}
+
+export function peerOf(socket: Socket): string {
+  const host = socket.remoteAddress ?? 'unknown';
+  return `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? 0}`;
+}
+
+export class ForwardConnection {
+  readonly peer: string;
+  readonly #socket: Socket;
+  readonly #s: ConnectionSettings;
+  readonly #decoder: ForwardDecoder<RequestFrame>;
+  readonly #queue: { frame: EventFrame; topic: string }[] = [];
+  #queuedBytes = 0;
+  #pausedForQueue = false;
+  #pumping: Promise<void> | null = null;
+  #closed = false;
+  /** The HELO we sent, until the client passed the handshake. */
+  #helo: HeloFrame | null = null;
+  #handshakeTimer: NodeJS.Timeout | null = null;
+
+  constructor(socket: Socket, settings: ConnectionSettings) {
+    this.#socket = socket;
+    this.#s = settings;
+    this.peer = peerOf(socket);
+    this.#decoder = createRequestDecoder({ gunzip, maxFrameBytes: settings.maxFrameBytes, maxDecompressedBytes: settings.maxDecompressedBytes });
+    socket.setNoDelay(true); // acks are tiny: Nagle plus delayed ACKs would add tens of ms per chunk
+    socket.setKeepAlive(true, 60_000);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onEnd());
+    socket.on('error', (error) => this.#s.ctx.log.debug({ err: errorMessage(error), peer: this.peer }, 'forward connection error'));
+    socket.on('close', () => this.#onClose());
+    if (settings.handshake) this.#sendHelo(settings.handshake);
+  }
+
+  /** Settles when the frame being stored (if any) has committed and been acknowledged. */
+  get idle(): Promise<void> {
+    return this.#pumping ?? Promise.resolve();
+  }
+
+  /** Stops reading; what is queued is still stored and acknowledged. */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  destroy(): void {
+    this.#closed = true;
+    this.#socket.destroy();
+  }
+
+  // ─── Reading ──────────────────────────────────────────────────────────────────────────────
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    let frames: RequestFrame[];
+    try {
+      frames = this.#decoder.push(chunk);
+    } catch (error) {
+      this.#refuse(errorMessage(error), error);
+      return;
+    }
+    for (const frame of frames) {
+      if (frame.kind === 'heartbeat') continue;
+      if (frame.kind === 'ping') {
+        if (!this.#onPing(frame)) return;
+        continue;
+      }
+      if (this.#helo) {
+        this.#refuse('event frame before the handshake (this listener requires a shared key: configure shared_key on the client)');
+        return;
+      }
+      const mapped = this.#s.topicOf(frame.tag);
+      if ('refuse' in mapped) {
+        this.#refuse(mapped.refuse);
+        return;
+      }
+      this.#queue.push({ frame, topic: mapped.topic });
+      this.#queuedBytes += frame.bytes;
+    }
+    if (this.#queue.length > 0) {
+      if (this.#queuedBytes >= QUEUE_MAX_BYTES || this.#queue.length >= QUEUE_MAX_FRAMES) {
+        this.#pausedForQueue = true;
+        this.#socket.pause();
+      }
+      this.#pumping ??= this.#pump();
+    }
+  }
+
+  #onEnd(): void {
+    if (this.#closed) return;
+    try {
+      this.#decoder.finish();
+    } catch (error) {
+      // The client went away in the middle of a frame: nothing of that frame is stored.
+      this.#s.ctx.log.debug({ peer: this.peer, err: errorMessage(error) }, 'forward client closed inside a frame');
+    }
+  }
+
+  #onClose(): void {
+    this.#closed = true;
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+  }
+
+  /** Logs why, and closes: a byte stream cannot be resynchronised after a bad frame. */
+  #refuse(reason: string, error?: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#s.stats.refused++;
+    this.#queue.length = 0;
+    this.#queuedBytes = 0;
+    const code = isSluiceError(error) ? error.code : ErrorCodes.PROTOCOL;
+    this.#s.warn(`forward: ${reason} from ${this.peer}; connection closed`, { peer: this.peer, code });
+    this.#socket.destroySoon();
+  }
+
+  // ─── Handshake ────────────────────────────────────────────────────────────────────────────
+
+  #sendHelo(h: HandshakeSettings): void {
+    const helo: HeloFrame = {
+      kind: 'helo',
+      nonce: getRandomValues(new Uint8Array(16)),
+      auth: h.users.size > 0 ? getRandomValues(new Uint8Array(16)) : new Uint8Array(0),
+      keepalive: true,
+    };
+    this.#helo = helo;
+    this.#socket.write(encodeHelo(helo));
+    this.#handshakeTimer = setTimeout(() => this.#refuse(`no PING within ${h.timeoutMs} ms of HELO (handshake required)`), h.timeoutMs);
+    this.#handshakeTimer.unref();
+  }
+
+  /** Answers a PING; false when the connection is being closed. */
+  #onPing(ping: PingFrame): boolean {
+    const h = this.#s.handshake;
+    if (!h) {
+      this.#refuse('unexpected PING: this listener has no shared_key (remove shared_key from the client)');
+      return false;
+    }
+    const helo = this.#helo;
+    if (!helo) {
+      this.#refuse('a second PING after the handshake');
+      return false;
+    }
+    const secret = { hostname: h.hostname, sharedKey: h.sharedKey, helo, passwordOf: (u: string) => h.users.get(u) };
+    const result = checkPing(ping, secret, sha512Hex);
+    this.#socket.write(encodePong(createPong(ping, secret, result, sha512Hex)));
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    if (!result.ok) {
+      this.#refuse(`handshake failed for client "${ping.clientHostname}"${ping.username ? ` (user "${ping.username}")` : ''}: ${result.reason}`);
+      return false;
+    }
+    this.#helo = null;
+    return true;
+  }
+
+  // ─── Storing ──────────────────────────────────────────────────────────────────────────────
+
+  async #pump(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const { frame, topic } = this.#queue.shift()!;
+        this.#queuedBytes -= frame.bytes;
+        if (this.#pausedForQueue && this.#queuedBytes < QUEUE_MAX_BYTES / 2 && this.#queue.length < QUEUE_MAX_FRAMES / 2) {
+          this.#pausedForQueue = false;
+          this.#socket.resume();
+        }
+        if (!(await this.#store(frame, topic))) break;
+      }
+    } finally {
+      this.#pumping = null;
+    }
+  }
+
+  /** Stores one frame and acknowledges it; false when the connection is closed because of it. */
+  async #store(frame: EventFrame, topic: string): Promise<boolean> {
+    const { ctx } = this.#s;
+    const events = toEvents(frame, topic);
+    const chunk = frame.option.chunk;
+    const options = chunk === undefined ? undefined : { dedupe: { namespace: CHUNK_NAMESPACE, key: chunk } };
+    const backoff = new Backoff({ initialMs: 50, maxMs: 2000 });
+    for (;;) {
+      try {
+        const result = await ctx.ingest(events, options);
+        this.#s.stats.frames++;
+        if (result.duplicate) {
+          this.#s.stats.duplicates++;
+          ctx.log.info({ peer: this.peer, chunk, topic }, `forward: chunk ${chunk} from ${this.peer} was stored before; acknowledged again, not stored twice`);
+        } else {
+          this.#s.stats.events += events.length;
+        }
+        if (chunk !== undefined && this.#socket.writable) this.#socket.write(encodeAck(chunk));
+        return true;
+      } catch (error) {
+        if (!isRetriable(error)) {
+          ctx.log.error({ peer: this.peer, err: errorMessage(error), topic }, `forward: cannot store a frame of ${events.length} events for "${topic}" from ${this.peer}: ${errorMessage(error)}; connection closed`);
+          this.#closed = true;
+          this.#socket.destroy();
+          return false;
+        }
+        if (chunk !== undefined) {
+          // No ack: the client resends the chunk. Stop reading for a moment, then close, so the
+          // client notices at once instead of waiting for its ack timeout; frames queued behind
+          // this one are dropped unacknowledged and come again after it, in order.
+          this.#s.stats.backPressured++;
+          this.#s.warn(`forward: ${errorMessage(error)}; chunk from ${this.peer} not acknowledged, closing the connection so the client resends`, { peer: this.peer });
+          this.#closed = true;
+          this.#queue.length = 0;
+          this.#queuedBytes = 0;
+          this.#socket.pause();
+          const pauseMs = Math.max(this.#s.refusedPauseMs, isSluiceError(error) ? (error.retryAfterMs ?? 0) : 0);
+          await sleep(pauseMs, this.#s.signal);
+          this.#socket.destroy();
+          return false;
+        }
+        // A frame without a chunk id cannot be refused: hold the connection until it fits.
+        this.#socket.pause();
+        const delay = backoff.next();
+        if (backoff.attempt === 1) this.#s.warn(`forward: ${errorMessage(error)}; holding the connection from ${this.peer} until the channel takes its frame (it carries no chunk id to resend)`, { peer: this.peer });
+        if (!(await sleep(delay, this.#s.signal))) {
+          this.#socket.destroy();
+          return false;
+        }
+        if (!this.#pausedForQueue && !this.#closed) this.#socket.resume();
+      }
+    }
+  }
+}
+
+/** A frame's entries as events of `topic`; the tag is kept in a header when it is not the topic. */
+export function toEvents(frame: EventFrame, topic: string): EventDraft[] {
+  const { entries } = frame;
+  const out: EventDraft[] = new Array(entries.length);
+  const keepTag = topic !== frame.tag;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    const event = recordToEvent(topic, e.time, e.record);
+    if (keepTag) event.headers[TAG_HEADER] = frame.tag;
+    out[i] = event;
+  }
+  return out;
+}
