@@ -50,12 +50,12 @@ function rawRowsToEvents(rows: { offset: number; ts: number; key: string | null;
 
 // ─── channel.append ──────────────────────────────────────────────────────────────────────────
 
-interface AppendRun {
+export interface AppendRun {
   rate: number;
   commits: number;
 }
 
-async function channelAppend(file: string, total: number): Promise<AppendRun> {
+export async function channelAppend(file: string, total: number): Promise<AppendRun> {
   const channel = Channel.open({ file, synchronous: 'full', retentionIntervalMs: 0, maxBytes: 1024 ** 4, defaults: { retentionMs: null } });
   const now = Date.now();
   const batches = Array.from({ length: PRODUCERS }, (_, p) => Array.from({ length: PRODUCER_BATCH }, (_, i) => event(p * PRODUCER_BATCH + i, now)));

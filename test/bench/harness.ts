@@ -61,6 +61,8 @@ export interface BenchModule {
   /** The file's stem: `channel` for channel.bench.ts. Figure names start with `<name>.`. */
   name: string;
   summary: string;
+  /** Other figure-name prefixes this module owns (e.g. `http` for `http.ingest` in the collector module). */
+  prefixes?: string[];
   run(b: BenchContext): Promise<void> | void;
 }
 
@@ -112,7 +114,8 @@ export function createContext(module: BenchModule, options: { quick: boolean; fi
       return dir;
     },
     figure(name, input) {
-      if (!name.startsWith(`${module.name}.`)) throw new Error(`bench "${module.name}": figure "${name}" must be named "${module.name}.<figure>"`);
+      const prefixes = [module.name, ...(module.prefixes ?? [])];
+      if (!prefixes.some((p) => name.startsWith(`${p}.`))) throw new Error(`bench "${module.name}": figure "${name}" must be named "${prefixes.join('|')}.<figure>"`);
       if (figures[name]) throw new Error(`bench "${module.name}": figure "${name}" recorded twice`);
       if (!Number.isFinite(input.value)) throw new Error(`bench "${module.name}": figure "${name}" has no finite value (${input.value})`);
       const ratio = ratioOf(input);

@@ -1,0 +1,161 @@
+/**
+ * The collector as a process: HTTP and syslog ingest over real sockets into a real `sluice start`
+ * child process, and its memory idle and under load. The baseline for ingest is `channel.append`
+ * measured in the same run (the cost of durability alone, without sockets and parsing).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { freePort, removeDir, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { channelAppend } from './channel.bench.ts';
+import { defineBench, median } from './harness.ts';
+
+const BODY = (i: number) => `{"seq":${i},"host":"edge-${i % 17}","level":"info","msg":"${'x'.repeat(140)}"}`;
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+async function topicHigh(c: CollectorProcess, topic: string): Promise<number> {
+  const { topics } = await c.api<{ topics: { name: string; high: number }[] }>('/api/v1/topics');
+  return topics.find((t) => t.name === topic)?.high ?? 0;
+}
+
+/**
+ * `clients` concurrent HTTP clients POST `perPost`-event NDJSON bodies until `total` events were
+ * acknowledged. The clients run in their own process, as real producers would.
+ */
+function httpLoad(port: number, topic: string, total: number, clients: number, perPost: number): Promise<number> {
+  const script = `
+    const body = Array.from({ length: ${perPost} }, (_, i) => ${JSON.stringify(BODY(0))}.replace('"seq":0', '"seq":' + i)).join('\\n');
+    let sent = 0;
+    const started = performance.now();
+    Promise.all(Array.from({ length: ${clients} }, async () => {
+      while (sent < ${total}) {
+        sent += ${perPost};
+        const r = await fetch('http://127.0.0.1:${port}/${topic}', { method: 'POST', body, headers: { 'content-type': 'application/x-ndjson' } });
+        if (!r.ok) throw new Error('http source answered ' + r.status + ': ' + await r.text());
+        await r.arrayBuffer();
+      }
+    })).then(() => console.log(sent / ((performance.now() - started) / 1000)), (e) => { console.error(e.message); process.exit(1); });
+  `;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`http load client exited ${code}`))));
+  });
+}
+
+/** Sends `total` RFC 5424 messages with octet-counting over `connections` TCP connections; events/s until all are stored. */
+async function syslogLoad(c: CollectorProcess, port: number, total: number, connections: number, round: number): Promise<number> {
+  const per = Math.ceil(total / connections);
+  const frames: Buffer[] = [];
+  for (let n = 0; n < connections; n++) {
+    const parts: string[] = [];
+    for (let i = 0; i < per; i++) {
+      const msg = `<134>1 2026-11-25T10:00:00.000Z edge-${n} app 42 ID7 - ${BODY(i)}`;
+      parts.push(`${Buffer.byteLength(msg)} ${msg}`);
+    }
+    frames.push(Buffer.from(parts.join('')));
+  }
+  const started = performance.now();
+  await Promise.all(
+    frames.map(
+      (frame) =>
+        new Promise<void>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1', () => socket.end(frame));
+          socket.on('error', reject);
+          socket.on('close', () => resolve());
+        }),
+    ),
+  );
+  await until(async () => (await topicHigh(c, 'syslog')) >= per * connections * (round + 1), { timeoutMs: 300_000, intervalMs: 20, what: 'syslog events stored' });
+  return (per * connections) / ((performance.now() - started) / 1000);
+}
+
+function idleNodeRssMb(): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    setTimeout(() => {
+      const mb = rssMb(child.pid!);
+      child.kill('SIGKILL');
+      resolve(mb);
+    }, 1500);
+  });
+}
+
+export default defineBench({
+  name: 'collector',
+  prefixes: ['http', 'syslog'],
+  summary: 'HTTP and syslog ingest into a real collector process; its memory idle and under load',
+  async run(b) {
+    const total = b.quick ? 50_000 : 400_000;
+    const rounds = b.quick ? 1 : 3;
+    const dir = b.tempDir();
+    const [admin, http, syslog] = [await freePort(), await freePort(), await freePort()];
+    const config = `channel:\n  path: ${join(dir, 'data')}\n  max_bytes: 8GiB\nadmin:\n  listen: 127.0.0.1:${admin}\nsources:\n  web:\n    type: http\n    listen: 127.0.0.1:${http}\n  logs:\n    type: syslog\n    listen: 127.0.0.1:${syslog}\n    protocols: [tcp]\n    topic: syslog\n`;
+    const c = await startCollector({ config, dir: b.tempDir('collector') });
+    try {
+      const pid = c.proc.pid!;
+      await new Promise((r) => setTimeout(r, 3000));
+      const idle = rssMb(pid);
+      const nodeIdle = await idleNodeRssMb();
+      if (b.wants('collector.rss_idle')) {
+        b.figure('collector.rss_idle', {
+          value: idle,
+          unit: 'MB',
+          better: 'lower',
+          baseline: nodeIdle,
+          notes: `RSS of \`sluice start\` (http + syslog sources, admin API, empty channel) 3 s after start. Baseline: an idle \`node -e\` process on the same machine.`,
+        });
+      }
+
+      const httpRates: number[] = [];
+      const appendRates: number[] = [];
+      let peak = idle;
+      const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 100);
+      for (let r = 0; r < rounds; r++) {
+        httpRates.push(await httpLoad(http, `bench${r}`, total, 8, 1000));
+        appendRates.push((await channelAppend(join(dir, `append-${r}.db`), total)).rate);
+        b.log(`round ${r + 1}: http ${Math.round(httpRates[r])} ev/s, channel.append ${Math.round(appendRates[r])} ev/s`);
+      }
+      clearInterval(sampler);
+      if (b.wants('http.ingest') || b.wants('collector.rss_load')) {
+        b.figure('http.ingest', {
+          value: median(httpRates),
+          unit: 'events/s',
+          better: 'higher',
+          baseline: median(appendRates),
+          goal: 0.6,
+          notes: `${total} events per round as 1,000-event NDJSON POSTs (~200-byte JSON events) from 8 concurrent clients (fetch, in a separate process) to a real collector process; each POST answered after its commit (synchronous=FULL). Baseline: channel.append (64 producers, same event size, in this process) in the same run. Median of ${rounds} alternating rounds; http ${httpRates.map(Math.round).join(' / ')}, channel ${appendRates.map(Math.round).join(' / ')} events/s. Client and collector share the 2 cores.`,
+        });
+      }
+      if (b.wants('collector.rss_load')) {
+        b.figure('collector.rss_load', {
+          value: peak,
+          unit: 'MB',
+          better: 'lower',
+          baseline: idle,
+          notes: `Peak RSS of the collector sampled every 100 ms during the http.ingest rounds (${rounds * total} events). Baseline: the same process idle.`,
+        });
+      }
+      if (b.wants('syslog.ingest')) {
+        const rates: number[] = [];
+        for (let r = 0; r < rounds; r++) rates.push(await syslogLoad(c, syslog, total, 4, r));
+        b.figure('syslog.ingest', {
+          value: median(rates),
+          unit: 'events/s',
+          better: 'higher',
+          baseline: median(appendRates),
+          notes: `RFC 5424 messages with octet-counting framing over 4 TCP connections into a real collector process, timed until all are stored (polling the admin API). Baseline: channel.append from the http.ingest rounds. Rounds: ${rates.map(Math.round).join(' / ')} events/s.`,
+        });
+      }
+    } finally {
+      await c.stop();
+      removeDir(c.dir);
+    }
+  },
+});
