@@ -19,6 +19,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** For an error answer of the API: its HTTP status and error code. */
+    readonly api?: { status: number; code?: string },
   ) {
     super(message);
   }
@@ -77,9 +79,9 @@ export class AdminClient {
             return;
           }
           if ((res.statusCode ?? 500) >= 400) {
-            const e = (json as { error?: { message?: string; problems?: { path: string; message: string }[] } } | null)?.error;
+            const e = (json as { error?: { code?: string; message?: string; problems?: { path: string; message: string }[] } } | null)?.error;
             const problems = e?.problems?.length ? `\n${e.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}` : '';
-            reject(new CliError(`${e?.message ?? `${method} ${url.pathname}: HTTP ${res.statusCode}`}${problems}`));
+            reject(new CliError(`${e?.message ?? `${method} ${url.pathname}: HTTP ${res.statusCode}`}${problems}`, 1, { status: res.statusCode ?? 500, code: e?.code }));
             return;
           }
           resolve(json as T);

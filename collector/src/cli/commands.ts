@@ -1,8 +1,10 @@
 /** Every sluice subcommand; each file registers one. */
 import type { Command } from 'commander';
 import { registerInspect } from './inspect.ts';
+import { registerProduce } from './produce.ts';
 import { registerReplay } from './replay.ts';
 import { registerCheck, registerStart } from './start.ts';
+import { registerTail } from './tail.ts';
 import { registerTopics } from './topics.ts';
 
-export const commands: ((program: Command) => void)[] = [registerStart, registerCheck, registerTopics, registerReplay, registerInspect];
+export const commands: ((program: Command) => void)[] = [registerStart, registerCheck, registerTopics, registerReplay, registerInspect, registerTail, registerProduce];
