@@ -70,6 +70,8 @@ export class KafkaSource implements Source {
   /** Next offset to read per `<topic>/<partition>`, as stored in the channel (the dedupe floor). */
   readonly #stored = new Map<string, bigint>();
   readonly stats = { events: 0, batches: 0, skipped: 0, commitFailures: 0 };
+  #joining: Promise<void> = Promise.resolve();
+  #joined = false;
   /** Offset commits to Kafka, in order. */
   #commits: Promise<void> = Promise.resolve();
 
@@ -92,35 +94,57 @@ export class KafkaSource implements Source {
     ctx.signal.addEventListener('abort', () => this.#stop.abort(), { once: true });
   }
 
+  /**
+   * Resolves at once: joining the group happens in the background, retried with backoff, so a
+   * collector starts (and its other sources take events) while Kafka is unreachable.
+   */
   async start(): Promise<void> {
     const prefix = `${this.#config.group_id}/`;
     for (const { key, value } of this.#ctx.channel.listState(this.#namespace)) {
       if (key.startsWith(prefix) && /^\d+$/.test(value)) this.#stored.set(key.slice(prefix.length), BigInt(value));
     }
-    const what = `source "${this.#ctx.name}": joining group "${this.#config.group_id}"`;
-    try {
-      await this.#consumer.connect();
-      const topics: (string | RegExp)[] = [...this.#config.topics];
-      if (this.#config.topic_pattern) topics.push(new RegExp(`^(?:${this.#config.topic_pattern})$`));
-      await this.#consumer.subscribe({ topics, fromBeginning: this.#config.start_from === 'earliest' });
-    } catch (error) {
-      await this.#consumer.disconnect().catch(() => undefined);
-      throw kafkaError(error, what, this.#config.brokers, this.#config.topics);
-    }
     this.#consumer.on(this.#consumer.events.CRASH, (e) => {
       const { error, restart } = e.payload;
       this.#ctx.log.error({ err: errorMessage(error), restart }, kafkaError(error, `source "${this.#ctx.name}": consumer crashed${restart ? ', restarting' : ''}`, this.#config.brokers).message);
     });
-    await this.#consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.#config.partitions_concurrently,
-      eachBatch: (payload) => this.#eachBatch(payload),
-    });
+    this.#joining = this.#join();
+  }
+
+  /** Whether the consumer has joined and runs (for tests and diagnostics). */
+  get joined(): boolean {
+    return this.#joined;
+  }
+
+  async #join(): Promise<void> {
+    const what = `source "${this.#ctx.name}": joining group "${this.#config.group_id}"`;
+    const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
+    const topics: (string | RegExp)[] = [...this.#config.topics];
+    if (this.#config.topic_pattern) topics.push(new RegExp(`^(?:${this.#config.topic_pattern})$`));
+    while (!this.#stop.signal.aborted) {
+      try {
+        await this.#consumer.connect();
+        await this.#consumer.subscribe({ topics, fromBeginning: this.#config.start_from === 'earliest' });
+        await this.#consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: this.#config.partitions_concurrently,
+          eachBatch: (payload) => this.#eachBatch(payload),
+        });
+        this.#joined = true;
+        if (backoff.attempt > 0) this.#ctx.log.info({}, `source "${this.#ctx.name}": consuming from Kafka again`);
+        return;
+      } catch (error) {
+        await this.#consumer.disconnect().catch(() => undefined);
+        const delay = backoff.next();
+        this.#ctx.log.error({ err: errorMessage(error) }, `${kafkaError(error, what, this.#config.brokers, this.#config.topics).message}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${backoff.attempt})`);
+        if (!(await sleep(delay, this.#stop.signal))) return;
+      }
+    }
   }
 
   async stop(): Promise<void> {
     this.#stop.abort();
+    await this.#joining;
     await this.#commits;
     await this.#consumer.disconnect();
   }
