@@ -99,6 +99,7 @@ export class ForwardConnection {
   #queuedBytes = 0;
   #pausedForQueue = false;
   #pumping: Promise<void> | null = null;
+  /** Set when we close the connection (refusal, shutdown): nothing more is read or stored. */
   #closed = false;
   /** The HELO we sent, until the client passed the handshake. */
   #helo: HeloFrame | null = null;
@@ -182,7 +183,7 @@ export class ForwardConnection {
   }
 
   #onClose(): void {
-    this.#closed = true;
+    // Frames already read are still stored: a client that sent and hung up counts them as sent.
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
   }
 

@@ -132,6 +132,15 @@ describe('forward source: frames and acks', () => {
     ]);
   });
 
+  it('stores every frame a client sent before it hung up', async () => {
+    const hub = await startHub();
+    const client = await Client.connect(hub.port);
+    const frames = Array.from({ length: 500 }, (_, i) => encodeMessageMode('burst', { time: 1_700_000_000_000 + i, record: { seq: i } }));
+    client.socket.end(Buffer.concat(frames));
+    await waitUntil(() => readAll(hub.t.channel, 'burst').length === 500, 10_000, 'all 500 events');
+    expect(readAll(hub.t.channel, 'burst').map((e) => JSON.parse(fromUtf8(e.body)).seq)).toEqual(Array.from({ length: 500 }, (_, i) => i));
+  });
+
   it('acks a repeated chunk again but stores it once', async () => {
     const hub = await startHub();
     const frame = encodePackedForward('edge.logs', [0, 1, 2].map((i) => eventToEntry(sluiceEvent(i))), { chunk: 'same-id' });

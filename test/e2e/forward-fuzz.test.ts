@@ -1,0 +1,249 @@
+/**
+ * Thousands of random and mutated frames thrown at a real hub's forward port over real sockets,
+ * one connection each, several at a time, while a well-behaved edge (a real `sluice start`
+ * process) streams to the same port. The hub never crashes; from the frames it stores exactly
+ * what a correct decoder accepts (each case is classified here with the codec and the hub's
+ * limits: a case either decodes completely — then every event of it must be stored — or fails
+ * before its first complete frame — then nothing of it may be); and the edge's events all arrive,
+ * once, in order. SLUICE_FUZZ_SEED / SLUICE_FUZZ_CASES explore further.
+ */
+import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterAll, expect, it } from 'vitest';
+import { Channel } from '../../collector/src/channel/channel.ts';
+import { tagToTopic } from '../../collector/src/sources/forward/forward.ts';
+import {
+  createRequestDecoder,
+  encodeForwardMode,
+  encodeHeartbeat,
+  encodeMessageMode,
+  encodePackedForward,
+  encodePing,
+  type FluentRecord,
+  type RequestFrame,
+} from '../../shared/src/protocol/forward/index.ts';
+import { checkTopic, edgeConfig, high, hubConfig, post } from '../helpers/forward.ts';
+import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+
+const SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 0xf0f0);
+const CASES = Number(process.env.SLUICE_FUZZ_CASES ?? 3000);
+const WORKERS = 8;
+const EDGE_TOPIC = 'edge.stream';
+const EDGE_EVENTS = 20_000;
+const LIMITS = { maxFrameBytes: 64 * 1024, maxDecompressedBytes: 256 * 1024 };
+const gunzip = (data: Uint8Array, max: number) => gunzipSync(data, { maxOutputLength: max });
+
+type Rand = () => number;
+
+function mulberry32(seed: number): Rand {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const int = (rand: Rand, n: number) => Math.floor(rand() * n);
+const pick = <T>(rand: Rand, xs: readonly T[]): T => xs[int(rand, xs.length)];
+
+function value(rand: Rand, depth: number): unknown {
+  const r = rand();
+  if (depth > 3 || r < 0.5) return pick(rand, [0, 1, -1, 300, 2 ** 40, 0.5, true, false, null, '', 'text', 'é✓😀', new Uint8Array([0, 1, 255]), 'x'.repeat(int(rand, 300))]);
+  if (r < 0.75) return Array.from({ length: int(rand, 4) }, () => value(rand, depth + 1));
+  return record(rand, depth + 1);
+}
+
+function record(rand: Rand, depth = 0): FluentRecord {
+  const out: FluentRecord = {};
+  for (let i = int(rand, 5); i > 0; i--) out[pick(rand, ['log', 'message', 'level', 'k', '_sluice_headers', '_sluice_body', 'ü'])] = value(rand, depth + 1);
+  return out;
+}
+
+const TAGS = ['fuzz.app', 'fuzz.a.b', 'fuzz/odd tag', 'fuzz.é', 'x'.repeat(300), 'fuzz.k8s_pod-1'];
+
+function validFrame(rand: Rand): Uint8Array {
+  const entries = Array.from({ length: 1 + int(rand, 6) }, () => ({ time: 1_600_000_000_000 + int(rand, 1e11), record: record(rand) }));
+  const tag = pick(rand, TAGS);
+  const chunk = rand() < 0.6 ? `fz-${int(rand, 1e9)}` : undefined;
+  switch (int(rand, 5)) {
+    case 0:
+      return encodeMessageMode(tag, entries[0], chunk ? { chunk } : undefined);
+    case 1:
+      return encodeForwardMode(tag, entries, chunk ? { chunk, size: entries.length } : undefined);
+    case 2:
+      return encodePackedForward(tag, entries, { chunk, gzip: (d) => gzipSync(d) });
+    case 3:
+      return encodeHeartbeat();
+    default:
+      return encodePackedForward(tag, entries, { chunk });
+  }
+}
+
+function mutate(rand: Rand, bytes: Uint8Array): Uint8Array {
+  const b = Buffer.from(bytes);
+  switch (int(rand, 6)) {
+    case 0:
+      for (let i = 1 + int(rand, 4); i > 0; i--) b[int(rand, b.length)] = int(rand, 256);
+      return b;
+    case 1:
+      return b.subarray(0, int(rand, b.length));
+    case 2:
+      return Buffer.concat([b.subarray(0, int(rand, b.length)), Buffer.from(Array.from({ length: 1 + int(rand, 8) }, () => int(rand, 256)))]);
+    case 3: {
+      const at = int(rand, b.length);
+      return Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + int(rand, 4))]);
+    }
+    case 4:
+      b[int(rand, Math.min(b.length, 12))] ^= 1 << int(rand, 8);
+      return b;
+    default:
+      return Buffer.concat([b, b.subarray(0, int(rand, b.length))]);
+  }
+}
+
+/** A frame-sized byte string: valid, mutated, hostile by design, or noise. */
+function fuzzCase(rand: Rand): Uint8Array {
+  const r = rand();
+  if (r < 0.25) return validFrame(rand);
+  if (r < 0.7) return mutate(rand, validFrame(rand));
+  if (r < 0.75) return Buffer.from([0x93, 0xa3, 0x61, 0x62, 0x63, 0xc6, 0x04, 0x60, 0x00, 0x00]); // bin32 of 70 MiB: refused from the header
+  if (r < 0.8) {
+    // a gzip bomb: a small frame whose entries inflate past max_decompressed_bytes
+    return encodePackedForward('fuzz.bomb', [{ time: 1_700_000_000_000, record: { log: 'a'.repeat(1024 * 1024) } }], { chunk: 'bomb', gzip: (d) => gzipSync(d) });
+  }
+  if (r < 0.83) return encodePing({ clientHostname: 'fuzzer', sharedKeySalt: new Uint8Array(16), sharedKeyHexdigest: 'ab', username: '', passwordHexdigest: '' });
+  if (r < 0.84) return Buffer.from([0x93, 0xa0, 0x01, 0x80]); // an empty tag: no topic to map it to
+  if (r < 0.86) return Buffer.from(pick(rand, ['GET / HTTP/1.1\r\n\r\n', '{"tag":"x"}', '["fuzz.json",1,{}]', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03']));
+  if (r < 0.89) return Buffer.concat([Buffer.from([0x93, 0xa8, ...Buffer.from('fuzz.dep')]), Buffer.alloc(200, 0x91)]); // nesting too deep
+  return Buffer.from(Array.from({ length: 1 + int(rand, 200) }, () => int(rand, 256)));
+}
+
+type Verdict = { kind: 'clean'; events: number } | { kind: 'refused' } | { kind: 'ambiguous' };
+
+/** What the hub must do with a case sent alone on a connection and then closed. */
+function classify(bytes: Uint8Array): Verdict {
+  const decoder = createRequestDecoder({ gunzip, ...LIMITS });
+  let frames: RequestFrame[];
+  try {
+    frames = decoder.push(bytes);
+    decoder.finish();
+  } catch {
+    return decoder.consumedBytes === 0 ? { kind: 'refused' } : { kind: 'ambiguous' };
+  }
+  let events = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i];
+    if (f.kind === 'heartbeat') continue;
+    const bad = f.kind === 'ping' || tagToTopic(f.tag) === null;
+    if (bad) return i === 0 ? { kind: 'refused' } : { kind: 'ambiguous' };
+    if (tagToTopic(f.tag) === EDGE_TOPIC) return { kind: 'ambiguous' };
+    events += f.entries.length;
+  }
+  return { kind: 'clean', events };
+}
+
+/** Sends a case on its own connection, in up to three writes, then closes; resolves when the hub has closed too. */
+function throwAt(port: number, bytes: Uint8Array, rand: Rand): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const cuts = [0, ...Array.from({ length: int(rand, 3) }, () => int(rand, bytes.length)).sort((a, b) => a - b), bytes.length];
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve());
+    socket.on('data', () => undefined);
+    socket.once('connect', async () => {
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        if (socket.destroyed) break;
+        socket.write(bytes.subarray(cuts[i], cuts[i + 1]));
+        await new Promise((r) => setImmediate(r));
+      }
+      socket.end();
+    });
+    setTimeout(() => socket.destroy(), 10_000).unref();
+  });
+}
+
+const dir = tempDir('sluice-forward-fuzz-');
+const running: CollectorProcess[] = [];
+afterAll(async () => {
+  for (const c of running) await c.kill();
+  removeDir(dir);
+});
+
+it(`forward: ${CASES} random and mutated frames while an edge streams — the hub stays up, stores only what is valid, and the edge's events arrive once, in order`, async () => {
+  const rand = mulberry32(SEED);
+  const cases: { bytes: Uint8Array; verdict: Verdict }[] = [];
+  while (cases.length < CASES) {
+    const bytes = fuzzCase(rand);
+    const verdict = classify(bytes);
+    if (verdict.kind !== 'ambiguous') cases.push({ bytes, verdict });
+  }
+  const expectedFuzzEvents = cases.reduce((n, c) => n + (c.verdict.kind === 'clean' ? c.verdict.events : 0), 0);
+  const refused = cases.filter((c) => c.verdict.kind === 'refused').length;
+
+  const hubDir = join(dir, 'hub');
+  const edgeDir = join(dir, 'edge');
+  mkdirSync(hubDir);
+  mkdirSync(edgeDir);
+  const hubPorts = { admin: await freePort(), forward: await freePort() };
+  const edgePorts = { admin: await freePort(), http: await freePort() };
+  const hub = await startCollector({
+    config: hubConfig(hubDir, hubPorts, `    max_frame_bytes: ${LIMITS.maxFrameBytes}\n    max_decompressed_bytes: ${LIMITS.maxDecompressedBytes}\n`),
+    dir: hubDir,
+  });
+  running.push(hub);
+  const edge = await startCollector({
+    config: edgeConfig(edgeDir, edgePorts, [hubPorts.forward], '    max_frame_bytes: 64KiB\n    chunk_max_bytes: 32KiB\n'),
+    dir: edgeDir,
+  });
+  running.push(edge);
+
+  // The well-behaved edge streams all along: its events are spread over the fuzzing.
+  let fuzzing = true;
+  let edgeFed = 0;
+  const feeding = (async () => {
+    for (; edgeFed < EDGE_EVENTS; edgeFed += 1000) {
+      await post(edgePorts.http, EDGE_TOPIC, edgeFed, 1000);
+      if (fuzzing) await new Promise((r) => setTimeout(r, 600));
+    }
+  })();
+  let next = 0;
+  const worker = async () => {
+    const local = mulberry32(SEED ^ (next + 1));
+    while (next < cases.length) await throwAt(hubPorts.forward, cases[next++].bytes, local);
+  };
+  const started = Date.now();
+  await Promise.all(Array.from({ length: WORKERS }, worker));
+  const fuzzMs = Date.now() - started;
+  const edgeDuringFuzz = edgeFed;
+  fuzzing = false;
+  await feeding;
+  expect(edgeDuringFuzz).toBeGreaterThan(EDGE_EVENTS / 2);
+
+  expect(hub.proc.exitCode).toBeNull();
+  const fuzzTotal = async () => {
+    const { topics } = await hub.api<{ topics: { name: string; high: number }[] }>('/api/v1/topics');
+    return topics.filter((t) => t.name !== EDGE_TOPIC).reduce((n, t) => n + t.high, 0);
+  };
+  await until(async () => (await fuzzTotal()) >= expectedFuzzEvents && (await high(hub.adminUrl, EDGE_TOPIC)) >= EDGE_EVENTS, { timeoutMs: 60_000, what: 'the valid frames and the edge events' });
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(await fuzzTotal()).toBe(expectedFuzzEvents);
+  expect((await hub.api<{ status: string }>('/api/v1/health')).status).toBe('ok');
+  console.log(
+    `forward fuzz: ${CASES} cases in ${(fuzzMs / 1000).toFixed(1)} s (${refused} refused, ${CASES - refused} valid carrying ${expectedFuzzEvents} events); hub up; the edge sent ${edgeDuringFuzz} of its ${EDGE_EVENTS} events meanwhile, all arrived once, in order`,
+  );
+
+  expect(await hub.stop()).toBe(0); // a clean shutdown: it was never wedged
+  const channelFile = join(hubDir, 'data', 'channel.db');
+  expect(checkTopic(channelFile, EDGE_TOPIC, EDGE_EVENTS)).toEqual({ topic: EDGE_TOPIC, events: EDGE_EVENTS, duplicates: [], missing: [], inOrder: true, dense: true });
+  const channel = Channel.open({ file: channelFile, readonly: true, retentionIntervalMs: 0 });
+  const stored = channel.topics().filter((t) => t.name !== EDGE_TOPIC).reduce((n, t) => n + t.high, 0); // high: retention may already have removed old-dated ones
+  await channel.close();
+  expect(stored).toBe(expectedFuzzEvents);
+  expect(hub.stderr()).toMatch(/forward: .* from 127\.0\.0\.1:\d+; connection closed/);
+  expect(await edge.stop()).toBe(0);
+}, 300_000);
