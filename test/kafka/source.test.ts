@@ -125,7 +125,9 @@ describe.skipIf(!avail.ok)(`Kafka ${KAFKA_VERSION} → kafka source → channel`
     const admin = await freePort();
     const c = await startCollector({ config: config(admin, 'src', 'g-src') });
     running.push(c);
-    await until(async () => (await count(c, 'kafka.src')) === N, { timeoutMs: 60_000, what: `${N} events in kafka.src` });
+    await until(async () => (await count(c, 'kafka.src')) === N, { timeoutMs: 120_000, what: `${N} events in kafka.src` }).catch((error: Error) => {
+      throw new Error(`${error.message}\n--- collector stderr ---\n${c.stderr().slice(-4000)}`);
+    });
     const events = await readAll(c, 'kafka.src');
     expect(events).toHaveLength(N);
     const perPartition = new Map<string, number[]>();
