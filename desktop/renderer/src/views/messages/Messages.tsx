@@ -15,6 +15,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useMemo, useRef, useState, type CSSProperties, type FormEvent, type KeyboardEvent } from 'react';
 import type { ApiEvent } from '../../../../../shared/src/api/events.ts';
+import { AdminApiError } from '../../api/errors.ts';
 import { ErrorBox } from '../../components/ErrorBox.tsx';
 import { Empty, Loading, PageHeader } from '../../components/ui.tsx';
 import { preview } from '../../lib/bytes.ts';
@@ -44,11 +45,19 @@ interface Props {
 
 export function MessagesView({ topic, params, onParams }: Props) {
   const client = useClient();
-  const info = useQuery({
-    queryKey: [client.connection.id, 'topic', topic],
-    queryFn: ({ signal }) => client.topic(topic, signal),
+  // The topic list (shared with the Topics view, so opening a topic from there costs no request)
+  // gives the offsets the table needs.
+  const topics = useQuery({
+    queryKey: [client.connection.id, 'topics'],
+    queryFn: ({ signal }) => client.topics(signal),
     refetchInterval: 2000,
   });
+  const found = topics.data?.topics.find((t) => t.name === topic);
+  const info = {
+    data: found,
+    error: topics.error ?? (topics.data && !found ? new AdminApiError(`Opening topic "${topic}"`, `topic "${topic}" does not exist on this collector`, 'Pick a topic from the Topics view; a topic appears once a source wrote to it.', 404, 'SLUICE_TOPIC_NOT_FOUND') : null),
+    refetch: topics.refetch,
+  };
   const [filters, setFilters] = useState<Filters>(() => ({ ...NO_FILTERS, ...pickFilters(params) }));
   const [exporting, setExporting] = useState(false);
 
@@ -144,6 +153,15 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 15,
+    // Start where the table opens (the newest events, or the offset asked for), so the first
+    // window fetched is the one shown — not the top of the topic.
+    initialOffset: () => {
+      const p = pendingScroll.current;
+      if (!p) return 0;
+      const index = p.newest ? rowCount : (p.offset ?? base) - base;
+      const height = scroller.current?.clientHeight ?? 600;
+      return Math.max(0, index * ROW_HEIGHT - (p.newest ? height : height / 2));
+    },
   });
   const items = virtualizer.getVirtualItems();
 
