@@ -2,6 +2,7 @@
  * The desktop UI in Chromium against a real collector (token required): connect, see topics,
  * open one, jump to an offset and to a time, filter, open an event's detail — as a user does it.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, removeDir, until, type CollectorProcess } from '../../helpers/process.ts';
 import { collectorConfig, ensureRendererBuilt, hasChromium, openBrowser, ports, produce, screenshot, startE2eCollector, visit, type BrowserSession, type Ports } from './harness.ts';
@@ -167,6 +168,24 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
     await page.keyboard.press('Escape');
     await until(async () => (await page.locator('.detail-pane').count()) === 0, { what: 'detail to close' });
     expect(s.problems).toEqual([]);
+  });
+
+  it('exports a range as CSV (a download in the browser)', async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/messages/orders`);
+    await page.getByRole('button', { name: 'Export…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Export' });
+    await dialog.locator('select').selectOption('csv');
+    await dialog.getByLabel('From offset').fill('10');
+    await dialog.getByLabel('To offset (exclusive)').fill('15');
+    const [download] = await Promise.all([page.waitForEvent('download'), dialog.getByRole('button', { name: 'Export', exact: true }).click()]);
+    expect(download.suggestedFilename()).toBe('orders-10-14.csv');
+    const path = await download.path();
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(6); // a header and 5 events
+    expect(lines[1]).toContain('10');
+    await dialog.getByText('Downloaded orders-10-14.csv').waitFor();
+    await screenshot(page, 'desktop-export');
   });
 
   it('switches to the dark theme', async () => {

@@ -22,7 +22,7 @@ export function GroupsView({ navigate }: { navigate: (r: { view: Route['view']; 
             <span className="muted">total lag {formatCount(g.lag)}</span>
           </div>
           <table className="grid compact">
-            <thead><tr><th>Topic</th><th className="num">Committed</th><th className="num">High</th><th className="num">Lag</th><th>Committed</th><th /></tr></thead>
+            <thead><tr><th>Topic</th><th className="num">Committed</th><th className="num">High</th><th className="num">Lag</th><th>Updated</th><th /></tr></thead>
             <tbody>
               {g.topics.map((t) => (
                 <tr key={t.topic}>

@@ -132,7 +132,7 @@ export function ReplayView({ initialSink }: { initialSink: string | null }) {
       <form className="card form replay-form" onSubmit={submit} aria-label="Replay">
         <div className="row">
           <label>Consumer
-            <select value={kind} onChange={(e) => { setKind(e.target.value as Kind); setName(''); setPicked(null); reset(); }}>
+            <select name="consumer" value={kind} onChange={(e) => { setKind(e.target.value as Kind); setName(''); setPicked(null); reset(); }}>
               <option value="sink">Sink</option>
               <option value="group">Consumer group</option>
             </select>
