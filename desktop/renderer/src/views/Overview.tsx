@@ -52,7 +52,7 @@ export function OverviewView({ history, navigate }: { history: Sample[]; navigat
 
       <section className="charts">
         <div className="card">
-          {charts.throughput.length > 0 ? <TimeChart title="Throughput (events/s accepted per source)" times={charts.times} series={charts.throughput} unit="/s" /> : <Empty>Throughput appears after two samples (every 2 s).</Empty>}
+          {charts.throughput.length > 0 ? <TimeChart title="Throughput (events/s accepted per source)" times={charts.times} series={charts.throughput} unit="/s" /> : <Empty>{sources.data?.sources.length === 0 ? 'No sources: nothing flows in.' : 'Throughput appears after two samples (every 2 s).'}</Empty>}
         </div>
         <div className="card">
           {charts.lag.length > 0 ? <TimeChart title="Lag (events not yet delivered, per sink)" times={charts.times} series={charts.lag} unit="" /> : <Empty>No sinks: nothing to lag behind.</Empty>}
