@@ -88,8 +88,8 @@ describe.skipIf(!hasChromium)('desktop UI: replay', () => {
 
   it('shows consumer groups with their lag, and replays a group', async () => {
     const { page } = s;
-    // A group that has read 100 of the 120 events (the consumer API commits the same cursors).
-    await collector.api('/api/v1/groups/billing/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topics: ['payments'], to: { offset: 100 }, execute: true }) });
+    // A consumer group that has read and committed 100 of the 120 events, through the consumer API.
+    await collector.api('/api/v1/groups/billing/commit', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offsets: [{ topic: 'payments', offset: 100 }] }) });
     await visit(page, `${collector.adminUrl}/#/groups`);
     const card = page.locator('[data-group="billing"]');
     await card.getByText('total lag 20').waitFor();

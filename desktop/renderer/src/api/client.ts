@@ -13,17 +13,11 @@ import type {
   TopicDetailResponse,
   TopicsResponse,
 } from '../../../../shared/src/api/core.ts';
+import type { GroupsResponse } from '../../../../shared/src/api/consumers.ts';
 import type { BrowseQuery, BrowseResponse, ExportQuery, TailMessage, TailQuery } from '../../../../shared/src/api/events.ts';
 import type { ApplyRequest, ApplyResponse, ChainResponse, ComponentsResponse, PreviewRequest, PreviewResponse, ValidateResponse } from '../../../../shared/src/api/interceptors.ts';
 import type { ReplayRequest, ReplayResponse } from '../../../../shared/src/api/replay.ts';
 import { AdminApiError, hintFor } from './errors.ts';
-
-/** A consumer group as the UI shows it: its committed offsets and lag per topic. */
-export interface ConsumerGroup {
-  name: string;
-  lag: number;
-  topics: { topic: string; next: number; lag: number; low: number; high: number; updatedAt: number }[];
-}
 
 export interface Connection {
   id: string;
@@ -214,22 +208,9 @@ export class AdminClient {
     return this.request(`${request.execute ? 'Replaying' : 'Planning a replay of'} group "${group}"`, `/api/v1/groups/${encodeURIComponent(group)}/replay`, { method: 'POST', body: request });
   }
 
-  /** Consumer groups with lag, gathered from the cursors each topic reports (`group:<name>`). */
-  async groupsFromTopics(signal?: AbortSignal): Promise<ConsumerGroup[]> {
-    const { topics } = await this.topics(signal);
-    const details = await Promise.all(topics.map((t) => this.topic(t.name, signal)));
-    const groups = new Map<string, ConsumerGroup>();
-    for (const d of details) {
-      for (const c of d.cursors) {
-        if (!c.consumer.startsWith('group:')) continue;
-        const name = c.consumer.slice('group:'.length);
-        const g = groups.get(name) ?? { name, lag: 0, topics: [] };
-        g.topics.push({ topic: d.name, next: c.next, lag: c.lag, low: d.low, high: d.high, updatedAt: c.updatedAt });
-        g.lag += c.lag;
-        groups.set(name, g);
-      }
-    }
-    return [...groups.values()].sort((a, b) => a.name.localeCompare(b.name));
+  /** Consumer groups with committed offsets and lag per topic (the consumer API's groups). */
+  groups(signal?: AbortSignal): Promise<GroupsResponse> {
+    return this.request('Loading consumer groups', '/api/v1/groups', { signal });
   }
 
   // ─── Interceptor chains and components ──────────────────────────────────────────────────

@@ -8,10 +8,11 @@ import { useClient } from '../state.tsx';
 
 export function GroupsView({ navigate }: { navigate: (r: { view: Route['view']; arg?: string | null; params?: Record<string, string> }) => void }) {
   const client = useClient();
-  const groups = useQuery({ queryKey: [client.connection.id, 'groups-from-topics'], queryFn: ({ signal }) => client.groupsFromTopics(signal), refetchInterval: 2000 });
+  const query = useQuery({ queryKey: [client.connection.id, 'groups'], queryFn: ({ signal }) => client.groups(signal), refetchInterval: 2000 });
+  const groups = { ...query, data: query.data?.groups };
   return (
     <div className="view groups-view">
-      <PageHeader title="Consumer groups" subtitle="Consumers that pull topics through the consumer API, with their committed offsets and lag." />
+      <PageHeader title="Consumer groups" subtitle="Consumers that pull topics through the consumer API (GET /api/v1/topics/:topic/fetch), with their committed offsets and lag." />
       {groups.error && <ErrorBox error={groups.error} onRetry={() => void groups.refetch()} />}
       {!groups.data && !groups.error && <Loading what="consumer groups" />}
       {groups.data?.length === 0 && <Empty>No consumer group has committed an offset on this collector yet.</Empty>}
@@ -22,16 +23,17 @@ export function GroupsView({ navigate }: { navigate: (r: { view: Route['view']; 
             <span className="muted">total lag {formatCount(g.lag)}</span>
           </div>
           <table className="grid compact">
-            <thead><tr><th>Topic</th><th className="num">Committed</th><th className="num">High</th><th className="num">Lag</th><th>Updated</th><th /></tr></thead>
+            <thead><tr><th>Topic</th><th className="num">Committed</th><th className="num">High</th><th className="num">Lag</th><th className="num" title="Events retention removed before the group read them">Lost</th><th>Updated</th><th /></tr></thead>
             <tbody>
               {g.topics.map((t) => (
                 <tr key={t.topic}>
                   <td>{t.topic}</td>
-                  <td className="num">{formatCount(t.next)}</td>
+                  <td className="num">{formatCount(t.committed)}</td>
                   <td className="num">{formatCount(t.high)}</td>
                   <td className={`num${t.lag > 0 ? ' strong' : ''}`}>{formatCount(t.lag)}</td>
+                  <td className={`num${t.lost > 0 ? ' warn-text' : ''}`}>{formatCount(t.lost)}</td>
                   <td>{formatAgo(t.updatedAt)}</td>
-                  <td><button type="button" className="link" onClick={() => navigate({ view: 'messages', arg: t.topic, params: { offset: String(Math.min(t.next, Math.max(t.low, t.high - 1))) } })}>Show at cursor</button></td>
+                  <td><button type="button" className="link" onClick={() => navigate({ view: 'messages', arg: t.topic, params: { offset: String(Math.min(Math.max(t.committed, t.low), Math.max(t.low, t.high - 1))) } })}>Show at cursor</button></td>
                 </tr>
               ))}
             </tbody>

@@ -20,7 +20,7 @@ export function ReplayView({ initialSink }: { initialSink: string | null }) {
   const client = useClient();
   const id = client.connection.id;
   const sinks = useQuery({ queryKey: [id, 'sinks'], queryFn: ({ signal }) => client.sinks(signal), refetchInterval: 1000 });
-  const groups = useQuery({ queryKey: [id, 'groups-from-topics'], queryFn: ({ signal }) => client.groupsFromTopics(signal), refetchInterval: 2000 });
+  const groups = useQuery({ queryKey: [id, 'groups'], queryFn: ({ signal }) => client.groups(signal), refetchInterval: 1000 });
   const [kind, setKind] = useState<Kind>('sink');
   const [name, setName] = useState<string>(initialSink ?? '');
   const [picked, setPicked] = useState<Set<string> | null>(null);
@@ -34,7 +34,7 @@ export function ReplayView({ initialSink }: { initialSink: string | null }) {
   const [lagHistory, setLagHistory] = useState<{ t: number; lag: number }[]>([]);
 
   const sinkList = sinks.data?.sinks ?? [];
-  const groupList = groups.data ?? [];
+  const groupList = groups.data?.groups ?? [];
   useEffect(() => {
     if (!name && kind === 'sink' && sinkList[0]) setName(sinkList[0].name);
     if (!name && kind === 'group' && groupList[0]) setName(groupList[0].name);
@@ -43,7 +43,7 @@ export function ReplayView({ initialSink }: { initialSink: string | null }) {
   const sink = kind === 'sink' ? sinkList.find((s) => s.name === name) : undefined;
   const group = kind === 'group' ? groupList.find((g) => g.name === name) : undefined;
   const topicRows = useMemo(
-    () => (kind === 'sink' ? sink?.topics.map((t) => ({ topic: t.topic, cursor: t.cursor, lag: t.lag, high: t.high })) ?? [] : group?.topics.map((t) => ({ topic: t.topic, cursor: t.next, lag: t.lag, high: t.high })) ?? []),
+    () => (kind === 'sink' ? sink?.topics.map((t) => ({ topic: t.topic, cursor: t.cursor, lag: t.lag, high: t.high })) ?? [] : group?.topics.map((t) => ({ topic: t.topic, cursor: t.committed, lag: t.lag, high: t.high })) ?? []),
     [kind, sink, group],
   );
   const totalLag = topicRows.reduce((a, t) => a + t.lag, 0);
