@@ -60,7 +60,7 @@ export function validateConfig<S extends TSchema>(schema: S, input: unknown, bas
   return { value: deepFreeze(withDefaults as Static<S>), problems };
 }
 
-function describeSchemaError(message: string, schema: TSchema, value: unknown): string {
+function describeSchemaError(message: string, schema: TSchema, _value: unknown): string {
   if (/unexpected property|additional propert/i.test(message)) return 'unknown key';
   const choices = unionChoices(schema);
   if (choices && /union/i.test(message)) return `expected one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;

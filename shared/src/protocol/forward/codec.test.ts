@@ -1,7 +1,7 @@
-/* eslint-disable no-restricted-imports -- tests run in Node only and inject node:zlib / node:crypto exactly as the collector does; the codec itself imports no node:* */
+ 
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-/* eslint-enable no-restricted-imports */
+ 
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, SluiceError } from '../../errors.ts';
 import {

@@ -5,7 +5,7 @@
  * SluiceError coded PROTOCOL or TOO_LARGE. A failure prints the seed and case to reproduce it:
  *   FUZZ_SEED=<seed> FUZZ_CASES=<n> npx vitest run shared/src/protocol/forward/fuzz.test.ts
  */
-// eslint-disable-next-line no-restricted-imports -- tests run in Node only and inject node:zlib / node:crypto exactly as the collector does; the codec itself imports no node:*
+ 
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, SluiceError } from '../../errors.ts';

@@ -2,7 +2,7 @@
  * Frames as real fluent clients put them on the wire, built byte by byte from the spec and the
  * clients' sources (not with our encoder), then decoded and mapped to events.
  */
-// eslint-disable-next-line no-restricted-imports -- tests run in Node only and inject node:zlib / node:crypto exactly as the collector does; the codec itself imports no node:*
+ 
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { fromUtf8 } from '../../event.ts';

@@ -1,4 +1,4 @@
-// eslint-disable-next-line no-restricted-imports -- tests run in Node only and inject node:zlib / node:crypto exactly as the collector does; the codec itself imports no node:*
+ 
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../errors.ts';
