@@ -11,6 +11,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
+import { checkTlsFiles } from './net.ts';
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { ErrorCodes, SluiceError } from '../../shared/src/errors.ts';
@@ -102,16 +103,7 @@ export function createKafka(config: KafkaConnectionConfig, options: { path: stri
 
 export function connectionProblems(config: KafkaConnectionConfig, path: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (config.tls && Boolean(config.tls.cert) !== Boolean(config.tls.key)) problems.push({ path: `${path}.tls`, message: 'cert and key go together' });
-  for (const key of ['ca', 'cert', 'key'] as const) {
-    const file = config.tls?.[key];
-    if (!file) continue;
-    try {
-      readFileSync(file);
-    } catch (error) {
-      problems.push({ path: `${path}.tls.${key}`, message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
-    }
-  }
+  problems.push(...checkTlsFiles(config.tls, path));
   return problems;
 }
 

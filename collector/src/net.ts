@@ -49,11 +49,12 @@ export function tlsOptions(tls: TlsConfig): { cert: Buffer; key: Buffer; ca?: Bu
   };
 }
 
-/** Problems with a TLS block: files that cannot be read. */
-export function checkTlsFiles(tls: TlsConfig | undefined, path: string): ConfigProblem[] {
+/** Problems with a TLS block: files that cannot be read, a certificate without its key. */
+export function checkTlsFiles(tls: Partial<TlsConfig> | undefined, path: string): ConfigProblem[] {
   if (!tls) return [];
   const problems: ConfigProblem[] = [];
-  for (const key of ['cert', 'key', 'ca'] as const) {
+  if (Boolean(tls.cert) !== Boolean(tls.key)) problems.push({ path: `${path}.tls`, message: 'cert and key go together' });
+  for (const key of ['ca', 'cert', 'key'] as const) {
     const file = tls[key];
     if (!file) continue;
     try {

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import picomatch from 'picomatch';
+import type { TopicInfo } from '../../../shared/src/api/core.ts';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
@@ -81,19 +82,8 @@ export interface AppendResult {
   ranges: OffsetRange[];
 }
 
-export interface TopicInfo {
-  name: string;
-  /** First offset still stored (equals `high` when the topic is empty). */
-  low: number;
-  /** Next offset to be assigned. */
-  high: number;
-  count: number;
-  bytes: number;
-  dropped: number;
-  expired: number;
-  createdAt: number;
-  lastTs: number | null;
-}
+/** A topic's watermarks and counts, as the admin API shows them (shared/src/api/core.ts). */
+export type { TopicInfo };
 
 export interface CursorInfo {
   consumer: string;

@@ -19,6 +19,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
+import { checkTlsFiles } from '../net.ts';
 import http from 'node:http';
 import https from 'node:https';
 import { promisify } from 'node:util';
@@ -306,16 +307,7 @@ export const httpSink: SinkSpec<typeof HttpConfig> = {
       problems.push({ path: `${path}.url`, message: `not a URL: ${config.url}` });
     }
     if (config.tls && !config.url.startsWith('https:')) problems.push({ path: `${path}.tls`, message: 'tls is set but url is not https://' });
-    if (config.tls && Boolean(config.tls.cert) !== Boolean(config.tls.key)) problems.push({ path: `${path}.tls`, message: 'cert and key go together' });
-    for (const key of ['ca', 'cert', 'key'] as const) {
-      const file = config.tls?.[key];
-      if (!file) continue;
-      try {
-        readFileSync(file);
-      } catch (error) {
-        problems.push({ path: `${path}.tls.${key}`, message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
-      }
-    }
+    problems.push(...checkTlsFiles(config.tls, path));
     return problems;
   },
 };

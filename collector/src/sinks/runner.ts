@@ -12,6 +12,7 @@
  *   overwrite it and re-reads from the new position.
  */
 import picomatch from 'picomatch';
+import type { SinkError, SinkState, SinkStatus, SinkTopicStatus } from '../../../shared/src/api/core.ts';
 import type { StoredEvent } from '../../../shared/src/event.ts';
 import { errorMessage, isRetriable, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
 import type { Channel } from '../channel/channel.ts';
@@ -19,8 +20,6 @@ import type { Sink } from '../components.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { Backoff, sleep } from '../retry.ts';
-
-export type SinkState = 'starting' | 'running' | 'backing_off' | 'failed' | 'stopped';
 
 export interface SinkRunnerOptions {
   name: string;
@@ -37,36 +36,8 @@ export interface SinkRunnerOptions {
   onRejected: 'park' | 'stop';
 }
 
-export interface SinkError {
-  message: string;
-  code: string;
-  at: number;
-  retriable: boolean;
-}
-
-export interface SinkTopicStatus {
-  topic: string;
-  cursor: number;
-  high: number;
-  low: number;
-  lag: number;
-}
-
-export interface SinkStatus {
-  name: string;
-  state: SinkState;
-  topics: SinkTopicStatus[];
-  lag: number;
-  lastError: SinkError | null;
-  /** When backing off: when the next attempt is due (ms epoch). */
-  nextAttemptAt: number | null;
-  attempt: number;
-  sentEvents: number;
-  sentBatches: number;
-  parkedEvents: number;
-  lastSuccessAt: number | null;
-  detail?: Record<string, unknown>;
-}
+/** The status shapes are the admin API's (shared/src/api/core.ts): one definition for both sides. */
+export type { SinkError, SinkState, SinkStatus, SinkTopicStatus };
 
 export function cursorConsumer(sinkName: string): string {
   return `sink:${sinkName}`;
