@@ -118,9 +118,13 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
           }
         }
       }
-      if (predicate && s + PREDICATE_GROUP < events.length && Date.now() >= deadline) {
-        stopped = 'time';
-        return s + segment.length;
+      if (predicate && s + PREDICATE_GROUP < events.length) {
+        if (Date.now() >= deadline) {
+          stopped = 'time';
+          return s + segment.length;
+        }
+        // JSONata is the slow filter: give ingestion a turn between groups, not only between chunks.
+        await yieldToLoop();
       }
     }
     return events.length;
