@@ -59,7 +59,7 @@ it(`forward: the hub SIGKILLed ${ROUNDS} times mid-stream, ${ROUNDS / 2} of them
     return hub;
   };
   let hub = await startHub();
-  const edge = await startCollector({ config: edgeConfig(edgeDir, edgePorts, [proxy.port], '    chunk_max_events: 500\n'), dir: edgeDir });
+  const edge = await startCollector({ config: edgeConfig(edgeDir, edgePorts, [proxy.port], '    chunk_max_events: 500\n    body_as: bytes\n'), dir: edgeDir });
   running.push(edge);
 
   // The producer: 1,000-event POSTs to the edge, alternating topics, about 8,000 events/s.

@@ -89,11 +89,11 @@ function edgeChannel(): TestChannel {
 }
 
 describe('forward sink', () => {
-  it('delivers a batch in acknowledged chunks, pipelined, in order, exactly as stored on the edge', async () => {
+  it.each(['fields', 'bytes'])('delivers a batch in acknowledged chunks, pipelined, in order, exactly as stored on the edge (body_as: %s)', async (bodyAs) => {
     const hub = await startHub();
     const edge = edgeChannel();
     const events = await edgeEvents(edge, 'app', 2500);
-    const sink = makeSink({ servers: [`127.0.0.1:${hub.port}`], chunk_max_events: 300, in_flight: 3 }, edge.channel);
+    const sink = makeSink({ servers: [`127.0.0.1:${hub.port}`], chunk_max_events: 300, in_flight: 3, body_as: bodyAs }, edge.channel);
     await sink.send(events, 'app');
     // send resolved: every chunk was acknowledged, so everything is committed on the hub.
     const stored = readAll(hub.t.channel, 'app');

@@ -37,6 +37,7 @@ import type { Sink, SinkContext, SinkSpec } from '../../components.ts';
 import { Duration, Size, toBytes, toMs } from '../../config/schema.ts';
 import { parseListen } from '../../net.ts';
 import { cursorConsumer } from '../runner.ts';
+import { bytesPackedForward } from './bytes-frame.ts';
 import { ServerConnection, type ConnectOptions, type ServerAddress } from './connection.ts';
 
 const ForwardConfig = Type.Object(
@@ -72,6 +73,11 @@ const ForwardConfig = Type.Object(
     chunk_max_bytes: Size('About the most bytes of bodies and headers per chunk', '1MiB'),
     max_frame_bytes: Size('Never send a frame larger than this (keep it at or below the server\'s limit; a Sluice hub takes 16MiB by default): larger chunks are split, a single larger event is parked', '16MiB'),
     in_flight: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Chunks of a batch sent before the first ack is awaited' }),
+    body_as: Type.Union([Type.Literal('fields'), Type.Literal('bytes')], {
+      default: 'fields',
+      description:
+        '`fields`: JSON and msgpack objects travel as record fields and text as `message`, so any fluent server sees ordinary records. `bytes`: every body travels verbatim as the binary `_sluice_body` field — about 3× cheaper on both sides; for Sluice hubs (other servers see a binary field)',
+    }),
     json_fields: Type.Union([Type.Literal('exact'), Type.Literal('always')], {
       default: 'exact',
       description: 'JSON bodies travel as record fields when re-serializing reproduces their bytes (`exact`), or whenever they are objects (`always`: other fluent servers always see fields; a Sluice hub then stores the same JSON value, compactly)',
@@ -243,10 +249,16 @@ export class ForwardSink implements Sink {
   *#frame(events: readonly StoredEvent[], topic: string, from: number, to: number, withIds: boolean): Generator<Frame> {
     const chunk = withIds ? chunkId(this.#edgeFor(topic), topic, events[from].offset, events[to - 1].offset) : '';
     if (withIds && this.#acked.has(chunk)) return; // acknowledged in an earlier attempt at this batch
-    const entries: ForwardEntry[] = new Array(to - from);
-    const options = { jsonFields: this.#config.json_fields };
-    for (let i = from; i < to; i++) entries[i - from] = eventToEntry(events[i], options);
-    const bytes = encodePackedForward(topic, entries, { chunk: withIds ? chunk : undefined, gzip: this.#gzip });
+    let bytes: Uint8Array;
+    const chunkOption = withIds ? chunk : undefined;
+    if (this.#config.body_as === 'bytes') {
+      bytes = bytesPackedForward(topic, events, from, to, { chunk: chunkOption, gzip: this.#gzip });
+    } else {
+      const entries: ForwardEntry[] = new Array(to - from);
+      const options = { jsonFields: this.#config.json_fields };
+      for (let i = from; i < to; i++) entries[i - from] = eventToEntry(events[i], options);
+      bytes = encodePackedForward(topic, entries, { chunk: chunkOption, gzip: this.#gzip });
+    }
     if (bytes.length <= this.#maxFrameBytes) {
       yield { chunk, bytes };
       return;
@@ -379,6 +391,7 @@ export const forwardSink: SinkSpec<typeof ForwardConfig> = {
   config: ForwardConfig,
   examples: [
     { title: 'To a hub on this machine', config: { servers: ['127.0.0.1:24224'] } },
+    { title: 'To a Sluice hub, fastest: bodies as bytes, big batches cut into pipelined chunks', config: { servers: ['hub.example.net:24224'], body_as: 'bytes', batch: { max_events: 10000 } } },
     {
       title: 'To two hubs over TLS with a shared key and a user, gzip',
       config: {

@@ -6,9 +6,10 @@
  *   connect ─▶ [HELO ─▶ PING ─▶ PONG]  (only with shared_key) ─▶ frames ─▶ ingest ─▶ {ack: chunk}
  *
  * Invariants:
- * - frames of a connection are stored one after another, in wire order: a frame is not handed to
- *   the channel before the previous one committed, so a refused frame is never overtaken by a
- *   later one of the same client (its events would otherwise land out of order);
+ * - frames of a connection are stored in wire order: frames that arrived while the previous ones
+ *   were being committed are stored together in the next transaction (one `ingest`, all or
+ *   nothing), never before the previous transaction committed, so a refused frame is never
+ *   overtaken by a later one of the same client (its events would otherwise land out of order);
  * - an ack is written only after the frame's events committed (or were found to be a duplicate of
  *   a committed chunk);
  * - any protocol error closes the connection with a logged reason; frames not yet stored are
@@ -33,7 +34,7 @@ import {
   type PingFrame,
   type RequestFrame,
 } from '../../../../shared/src/protocol/forward/index.ts';
-import type { SourceContext } from '../../components.ts';
+import type { IngestOptions, IngestResult, SourceContext } from '../../components.ts';
 import { Backoff, sleep } from '../../retry.ts';
 
 export const sha512Hex = (data: Uint8Array): string => createHash('sha512').update(data).digest('hex');
@@ -48,6 +49,15 @@ export const CHUNK_NAMESPACE = 'forward.chunks';
 /** Decoded frames waiting for the channel: reading the socket pauses above either bound. */
 const QUEUE_MAX_BYTES = 4 * 1024 * 1024;
 const QUEUE_MAX_FRAMES = 256;
+/** Frames waiting in the queue are stored together, one transaction for up to this many. */
+const GROUP_MAX_FRAMES = 32;
+const GROUP_MAX_EVENTS = 50_000;
+const GROUP_MAX_BYTES = 16 * 1024 * 1024;
+
+interface Queued {
+  frame: EventFrame;
+  topic: string;
+}
 
 export interface HandshakeSettings {
   hostname: string;
@@ -95,7 +105,7 @@ export class ForwardConnection {
   readonly #socket: Socket;
   readonly #s: ConnectionSettings;
   readonly #decoder: ForwardDecoder<RequestFrame>;
-  readonly #queue: { frame: EventFrame; topic: string }[] = [];
+  readonly #queue: Queued[] = [];
   #queuedBytes = 0;
   #pausedForQueue = false;
   #pumping: Promise<void> | null = null;
@@ -243,51 +253,116 @@ export class ForwardConnection {
   async #pump(): Promise<void> {
     try {
       while (this.#queue.length > 0 && !this.#closed) {
-        const { frame, topic } = this.#queue.shift()!;
-        this.#queuedBytes -= frame.bytes;
+        const group = this.#takeGroup();
         if (this.#pausedForQueue && this.#queuedBytes < QUEUE_MAX_BYTES / 2 && this.#queue.length < QUEUE_MAX_FRAMES / 2) {
           this.#pausedForQueue = false;
           this.#socket.resume();
         }
-        if (!(await this.#store(frame, topic))) break;
+        if (!(await this.#store(group))) break;
       }
     } finally {
       this.#pumping = null;
     }
   }
 
-  /** Stores one frame and acknowledges it; false when the connection is closed because of it. */
-  async #store(frame: EventFrame, topic: string): Promise<boolean> {
+  /**
+   * The frames at the head of the queue that can be stored in one transaction: all with chunk ids
+   * or all without (a refused group is handled one way), no chunk id twice, within size bounds.
+   */
+  #takeGroup(): Queued[] {
+    const first = this.#queue.shift()!;
+    const group = [first];
+    let events = first.frame.entries.length;
+    let bytes = first.frame.bytes;
+    const chunked = first.frame.option.chunk !== undefined;
+    const ids = new Set<string>();
+    if (chunked) ids.add(first.frame.option.chunk!);
+    while (this.#queue.length > 0 && group.length < GROUP_MAX_FRAMES) {
+      const next = this.#queue[0];
+      const chunk = next.frame.option.chunk;
+      if ((chunk !== undefined) !== chunked || (chunk !== undefined && ids.has(chunk))) break;
+      if (events + next.frame.entries.length > GROUP_MAX_EVENTS || bytes + next.frame.bytes > GROUP_MAX_BYTES) break;
+      this.#queue.shift();
+      group.push(next);
+      events += next.frame.entries.length;
+      bytes += next.frame.bytes;
+      if (chunk !== undefined) ids.add(chunk);
+    }
+    for (const q of group) this.#queuedBytes -= q.frame.bytes;
+    return group;
+  }
+
+  /**
+   * Stores a group of frames in one `ingest` and acknowledges each; false when the connection is
+   * closed because of it. Chunk ids go in the same transaction: the first as the dedupe key, the
+   * others as state writes, after checking that none was stored before (a group with a known
+   * chunk is stored frame by frame, so the channel's dedupe decides for each).
+   */
+  async #store(group: Queued[]): Promise<boolean> {
+    if (group.length > 1) {
+      const chunks = group.map((q) => q.frame.option.chunk).filter((c): c is string => c !== undefined);
+      await waitForOthers(chunks);
+      if (chunks.some((c) => this.#s.ctx.channel.getState(CHUNK_NAMESPACE, c) !== null)) {
+        for (const q of group) if (!(await this.#store([q]))) return false;
+        return true;
+      }
+    }
     const { ctx } = this.#s;
-    const events = toEvents(frame, topic);
-    const chunk = frame.option.chunk;
-    const options = chunk === undefined ? undefined : { dedupe: { namespace: CHUNK_NAMESPACE, key: chunk } };
+    let events: EventDraft[] = [];
+    for (const q of group) {
+      const part = toEvents(q.frame, q.topic);
+      if (group.length === 1) events = part;
+      else for (const e of part) events.push(e);
+    }
+    const chunks = group.map((q) => q.frame.option.chunk).filter((c): c is string => c !== undefined);
+    const topics = [...new Set(group.map((q) => q.topic))].join(', ');
     const backoff = new Backoff({ initialMs: 50, maxMs: 2000 });
     for (;;) {
+      const now = String(Date.now());
+      const options: IngestOptions | undefined =
+        chunks.length === 0
+          ? undefined
+          : { dedupe: { namespace: CHUNK_NAMESPACE, key: chunks[0] }, state: chunks.slice(1).map((key) => ({ namespace: CHUNK_NAMESPACE, key, value: now })) };
       try {
-        const result = await ctx.ingest(events, options);
-        this.#s.stats.frames++;
+        await waitForOthers(chunks);
+        const pending = ctx.ingest(events, options);
+        for (const c of chunks) inFlightChunks.set(c, pending);
+        let result: IngestResult;
+        try {
+          result = await pending;
+        } finally {
+          for (const c of chunks) if (inFlightChunks.get(c) === pending) inFlightChunks.delete(c);
+        }
+        if (result.duplicate && group.length > 1) {
+          // Stored by someone else meanwhile: nothing of the group was stored; decide frame by frame.
+          for (const q of group) if (!(await this.#store([q]))) return false;
+          return true;
+        }
+        this.#s.stats.frames += group.length;
         if (result.duplicate) {
           this.#s.stats.duplicates++;
-          ctx.log.info({ peer: this.peer, chunk, topic }, `forward: chunk ${chunk} from ${this.peer} was stored before; acknowledged again, not stored twice`);
+          ctx.log.info({ peer: this.peer, chunk: chunks[0], topic: topics }, `forward: chunk ${chunks[0]} from ${this.peer} was stored before; acknowledged again, not stored twice`);
         } else {
           this.#s.stats.events += events.length;
         }
-        if (chunk !== undefined && this.#socket.writable) this.#socket.write(encodeAck(chunk));
+        if (chunks.length > 0 && this.#socket.writable) {
+          const acks = chunks.map(encodeAck);
+          this.#socket.write(acks.length === 1 ? acks[0] : Buffer.concat(acks));
+        }
         return true;
       } catch (error) {
         if (!isRetriable(error)) {
-          ctx.log.error({ peer: this.peer, err: errorMessage(error), topic }, `forward: cannot store a frame of ${events.length} events for "${topic}" from ${this.peer}: ${errorMessage(error)}; connection closed`);
+          ctx.log.error({ peer: this.peer, err: errorMessage(error), topic: topics }, `forward: cannot store ${events.length} events for "${topics}" from ${this.peer}: ${errorMessage(error)}; connection closed`);
           this.#closed = true;
           this.#socket.destroy();
           return false;
         }
-        if (chunk !== undefined) {
-          // No ack: the client resends the chunk. Stop reading for a moment, then close, so the
+        if (chunks.length > 0) {
+          // No ack: the client resends its chunks. Stop reading for a moment, then close, so the
           // client notices at once instead of waiting for its ack timeout; frames queued behind
-          // this one are dropped unacknowledged and come again after it, in order.
-          this.#s.stats.backPressured++;
-          this.#s.warn(`forward: ${errorMessage(error)}; chunk from ${this.peer} not acknowledged, closing the connection so the client resends`, { peer: this.peer });
+          // these are dropped unacknowledged and come again after them, in order.
+          this.#s.stats.backPressured += group.length;
+          this.#s.warn(`forward: ${errorMessage(error)}; ${chunks.length === 1 ? 'chunk' : `${chunks.length} chunks`} from ${this.peer} not acknowledged, closing the connection so the client resends`, { peer: this.peer });
           this.#closed = true;
           this.#queue.length = 0;
           this.#queuedBytes = 0;
@@ -297,10 +372,10 @@ export class ForwardConnection {
           this.#socket.destroy();
           return false;
         }
-        // A frame without a chunk id cannot be refused: hold the connection until it fits.
+        // Frames without chunk ids cannot be refused: hold the connection until they fit.
         this.#socket.pause();
         const delay = backoff.next();
-        if (backoff.attempt === 1) this.#s.warn(`forward: ${errorMessage(error)}; holding the connection from ${this.peer} until the channel takes its frame (it carries no chunk id to resend)`, { peer: this.peer });
+        if (backoff.attempt === 1) this.#s.warn(`forward: ${errorMessage(error)}; holding the connection from ${this.peer} until the channel takes its frames (they carry no chunk id to resend)`, { peer: this.peer });
         if (!(await sleep(delay, this.#s.signal))) {
           this.#socket.destroy();
           return false;
@@ -308,6 +383,20 @@ export class ForwardConnection {
         if (!this.#pausedForQueue && !this.#closed) this.#socket.resume();
       }
     }
+  }
+}
+
+/**
+ * Chunk ids being stored right now, by any connection of any forward source of this process. A
+ * chunk a client resends on a new connection while the old one is still storing it waits for
+ * that, so the channel's dedupe sees it committed.
+ */
+const inFlightChunks = new Map<string, Promise<unknown>>();
+
+async function waitForOthers(chunks: readonly string[]): Promise<void> {
+  for (const c of chunks) {
+    const other = inFlightChunks.get(c);
+    if (other) await other.catch(() => undefined);
   }
 }
 

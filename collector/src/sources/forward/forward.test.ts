@@ -168,6 +168,48 @@ describe('forward source: frames and acks', () => {
   });
 });
 
+describe('forward source: frames stored together', () => {
+  const chunkOf = (c: number, topic = 'grouped') => encodePackedForward(topic, Array.from({ length: 20 }, (_, i) => eventToEntry(sluiceEvent(c * 20 + i, topic))), { chunk: `g${c}` });
+
+  it('stores frames that arrived during a commit in one transaction, in order, each acknowledged', async () => {
+    const hub = await startHub();
+    const client = await Client.connect(hub.port);
+    const before = hub.t.channel.stats().commits;
+    client.send(Buffer.concat(Array.from({ length: 60 }, (_, c) => chunkOf(c))));
+    await waitUntil(() => client.acks().length === 60, 10_000, 'every ack');
+    expect(client.acks()).toEqual(Array.from({ length: 60 }, (_, c) => `g${c}`));
+    expect(readAll(hub.t.channel, 'grouped').map((e) => e.headers.n)).toEqual(Array.from({ length: 1200 }, (_, i) => String(i)));
+    expect(hub.t.channel.stats().commits - before).toBeLessThan(60);
+    for (let c = 0; c < 60; c++) expect(hub.t.channel.getState(CHUNK_NAMESPACE, `g${c}`)).not.toBeNull();
+  });
+
+  it('a group holding a chunk stored before is stored frame by frame: the old one once, the new ones once', async () => {
+    const hub = await startHub();
+    const first = await Client.connect(hub.port);
+    first.send(chunkOf(1));
+    await waitUntil(() => first.acks().length === 1, 5000, 'first ack');
+    const again = await Client.connect(hub.port);
+    again.send(Buffer.concat([chunkOf(0), chunkOf(1), chunkOf(2), chunkOf(3)]));
+    await waitUntil(() => again.acks().length === 4, 5000, 'four acks');
+    expect(again.acks()).toEqual(['g0', 'g1', 'g2', 'g3']);
+    const seen = readAll(hub.t.channel, 'grouped').map((e) => Number(e.headers.n));
+    expect(seen.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => 20 + i)); // chunk 1, stored first
+    expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 80 }, (_, i) => i));
+    expect(hub.source.stats.duplicates).toBe(1);
+  });
+
+  it('the same chunk on two connections at once is stored once', async () => {
+    const hub = await startHub();
+    const a = await Client.connect(hub.port);
+    const b = await Client.connect(hub.port);
+    const frames = Buffer.concat([chunkOf(0), chunkOf(1), chunkOf(2)]);
+    a.send(frames);
+    b.send(frames);
+    await waitUntil(() => a.acks().length === 3 && b.acks().length === 3, 5000, 'acks on both');
+    expect(readAll(hub.t.channel, 'grouped')).toHaveLength(60);
+  });
+});
+
 describe('forward source: refusals close one connection only', () => {
   it('closes a connection sending an oversized frame, says why and from where, stores nothing; others go on', async () => {
     const hub = await startHub({ max_frame_bytes: '64KiB' });

@@ -16,7 +16,7 @@
  * decoded by msgpackr. Any problem throws a SluiceError: PROTOCOL, or TOO_LARGE for size limits.
  */
 import { ErrorCodes, SluiceError } from '../../errors.ts';
-import { Kind, Reader, describe, formatBytes, protocolError, unpackr } from './msgpack.ts';
+import { Kind, Reader, describe, formatBytes, protocolError, viewUnpackr } from './msgpack.ts';
 import { GROUP_MARKER, TIME_UNSET, readTime } from './time.ts';
 import type { EventFrame, FluentRecord, ForwardEntry, ForwardOption, Gunzip, RequestFrame, ResponseFrame } from './types.ts';
 
@@ -108,7 +108,7 @@ function decodeForwardMode(r: Reader, tag: string, hasOption: boolean, bytes: nu
   const shapes: EntryShape[] = [];
   for (let i = 0; i < count; i++) scanEntry(entries, i, shapes);
   checkSize(option, count);
-  const values = count === 0 ? [] : (unpack(() => unpackr.unpack(r.buf, { start: entriesAt, end: entriesEnd }), 'entries') as unknown[]);
+  const values = count === 0 ? [] : (unpack(() => viewUnpackr.unpack(r.buf.slice(entriesAt, entriesEnd)), 'entries') as unknown[]);
   const out = buildEntries(values, shapes, new FrameClock(ctx.now));
   return { kind: 'forward', tag, entries: out, option, bytes };
 }
@@ -119,6 +119,7 @@ function decodePackedMode(r: Reader, tag: string, hasOption: boolean, bytes: num
   checkSignal(option);
   let stream: Reader;
   let kind: EventFrame['kind'];
+  // The entries are decoded from bytes this frame owns (see viewUnpackr): a copy of the region, or gunzip's output.
   // fluentd's out_forward sends compressed: "text" for uncompressed entries
   if (option.compressed === undefined || option.compressed === 'text') {
     kind = 'packed';
@@ -134,7 +135,8 @@ function decodePackedMode(r: Reader, tag: string, hasOption: boolean, bytes: num
   const start = stream.pos;
   while (!stream.atEnd) scanEntry(stream, shapes.length, shapes);
   checkSize(option, shapes.length);
-  const values = shapes.length === 0 ? [] : (unpack(() => unpackr.unpackMultiple(plain(stream.buf.subarray(start, stream.end))), 'entries') as unknown[]);
+  const owned = kind === 'compressed' ? plain(stream.buf.subarray(start, stream.end)) : stream.buf.slice(start, stream.end);
+  const values = shapes.length === 0 ? [] : (unpack(() => viewUnpackr.unpackMultiple(owned), 'entries') as unknown[]);
   return { kind, tag, entries: buildEntries(values, shapes, new FrameClock(ctx.now)), option, bytes };
 }
 

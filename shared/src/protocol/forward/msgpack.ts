@@ -22,6 +22,14 @@ export const packr = new Packr({ useRecords: false, mapsAsObjects: true, variabl
  */
 export const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', copyBuffers: true });
 
+/**
+ * The same decoder for bytes the caller owns (a copy of a frame's entries, or gunzip output): bin
+ * values are views into them. Copying a PackedForward's entry stream once and decoding it with
+ * this is several times cheaper than a copy per bin value — a small typed-array allocation costs
+ * about as much as decoding the whole entry it belongs to. The views keep that one buffer alive.
+ */
+export const viewUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
 /** msgpack bytes of a value as a plain Uint8Array of their own (msgpackr returns Buffer views of a shared block). */
 export function pack(value: unknown): Uint8Array {
   return new Uint8Array(packr.pack(value));
