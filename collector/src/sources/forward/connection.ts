@@ -299,14 +299,6 @@ export class ForwardConnection {
    * chunk is stored frame by frame, so the channel's dedupe decides for each).
    */
   async #store(group: Queued[]): Promise<boolean> {
-    if (group.length > 1) {
-      const chunks = group.map((q) => q.frame.option.chunk).filter((c): c is string => c !== undefined);
-      await waitForOthers(chunks);
-      if (chunks.some((c) => this.#s.ctx.channel.getState(CHUNK_NAMESPACE, c) !== null)) {
-        for (const q of group) if (!(await this.#store([q]))) return false;
-        return true;
-      }
-    }
     const { ctx } = this.#s;
     let events: EventDraft[] = [];
     for (const q of group) {
@@ -324,17 +316,17 @@ export class ForwardConnection {
           ? undefined
           : { dedupe: { namespace: CHUNK_NAMESPACE, key: chunks[0] }, state: chunks.slice(1).map((key) => ({ namespace: CHUNK_NAMESPACE, key, value: now })) };
       try {
-        await waitForOthers(chunks);
-        const pending = ctx.ingest(events, options);
-        for (const c of chunks) inFlightChunks.set(c, pending);
-        let result: IngestResult;
+        // While we hold the claim no other connection stores these chunks, so what the state
+        // table says about them stays true until our transaction commits.
+        const release = await claim(chunks);
+        let result: IngestResult | 'known';
         try {
-          result = await pending;
+          result = group.length > 1 && chunks.some((c) => ctx.channel.getState(CHUNK_NAMESPACE, c) !== null) ? 'known' : await ctx.ingest(events, options);
         } finally {
-          for (const c of chunks) if (inFlightChunks.get(c) === pending) inFlightChunks.delete(c);
+          release();
         }
-        if (result.duplicate && group.length > 1) {
-          // Stored by someone else meanwhile: nothing of the group was stored; decide frame by frame.
+        if (result === 'known' || (result.duplicate && group.length > 1)) {
+          // A chunk of the group was stored before: decide frame by frame (nothing of the group was stored).
           for (const q of group) if (!(await this.#store([q]))) return false;
           return true;
         }
@@ -389,15 +381,26 @@ export class ForwardConnection {
 /**
  * Chunk ids being stored right now, by any connection of any forward source of this process. A
  * chunk a client resends on a new connection while the old one is still storing it waits for
- * that, so the channel's dedupe sees it committed.
+ * that commit, so the channel's dedupe sees it.
  */
-const inFlightChunks = new Map<string, Promise<unknown>>();
+const inFlightChunks = new Map<string, Promise<void>>();
 
-async function waitForOthers(chunks: readonly string[]): Promise<void> {
-  for (const c of chunks) {
-    const other = inFlightChunks.get(c);
-    if (other) await other.catch(() => undefined);
+/** Claims chunk ids for one store (waiting while another connection holds any); returns the release. */
+async function claim(chunks: readonly string[]): Promise<() => void> {
+  for (;;) {
+    let busy: Promise<void> | undefined;
+    for (const c of chunks) busy ??= inFlightChunks.get(c);
+    if (!busy) break;
+    await busy;
   }
+  // Synchronous from the check to here: nobody else can claim in between.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  for (const c of chunks) inFlightChunks.set(c, held);
+  return () => {
+    for (const c of chunks) if (inFlightChunks.get(c) === held) inFlightChunks.delete(c);
+    release();
+  };
 }
 
 /** A frame's entries as events of `topic`; the tag is kept in a header when it is not the topic. */
