@@ -147,7 +147,12 @@ export class ForwardSink implements Sink {
       const high = this.#sentHigh.get(topic);
       if (who === consumer && high !== undefined && next <= high) this.#bumpGeneration(topic, next);
     };
-    this.#channel?.events.on('cursor', this.#onCursor);
+    const events = this.#channel?.events;
+    if (events) {
+      // one more listener per forward sink, next to the runners' own: not a leak
+      if (events.listenerCount('cursor') + 1 > events.getMaxListeners()) events.setMaxListeners(events.listenerCount('cursor') + 8);
+      events.on('cursor', this.#onCursor);
+    }
     ctx.signal.addEventListener('abort', () => this.#conn?.close(), { once: true });
   }
 
