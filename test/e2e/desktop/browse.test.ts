@@ -186,6 +186,8 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
     expect(lines[1]).toContain('10');
     await dialog.getByText('Downloaded orders-10-14.csv').waitFor();
     await screenshot(page, 'desktop-export');
+    await page.keyboard.press('Escape');
+    await until(async () => (await dialog.count()) === 0, { what: 'the export dialog to close on Escape' });
   });
 
   it('switches to the dark theme', async () => {

@@ -2,7 +2,7 @@
  * A time-series chart with uPlot: x is seconds since the epoch, one line per series. The chart is
  * created once and fed with setData; it follows its container's width and the theme's colours.
  */
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
@@ -17,6 +17,7 @@ export function TimeChart({ title, times, series, unit, height = 180 }: { title:
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const shape = series.map((s) => s.label).join('\u0000');
+  const theme = useThemeAttribute();
 
   useEffect(() => {
     const el = box.current;
@@ -47,14 +48,26 @@ export function TimeChart({ title, times, series, unit, height = 180 }: { title:
       chart.destroy();
       plot.current = null;
     };
-    // Rebuilt only when the set of series changes; data goes through setData below.
-  }, [shape, title, unit, height]);
+    // Rebuilt only when the set of series or the theme changes (uPlot paints axis and grid colours
+    // once, from the custom properties of the moment); data goes through setData below.
+  }, [shape, title, unit, height, theme]);
 
   useEffect(() => {
     plot.current?.setData([times, ...series.map((s) => s.values)] as uPlot.AlignedData);
   }, [times, series]);
 
   return <div className="chart" ref={box} />;
+}
+
+/** The html element's data-theme, followed as the user switches themes. */
+function useThemeAttribute(): string {
+  const [theme, setTheme] = useState(() => document.documentElement.dataset.theme ?? '');
+  useEffect(() => {
+    const watch = new MutationObserver(() => setTheme(document.documentElement.dataset.theme ?? ''));
+    watch.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] });
+    return () => watch.disconnect();
+  }, []);
+  return theme;
 }
 
 /** HH:MM:SS local time of a uPlot x value (seconds since the epoch). */

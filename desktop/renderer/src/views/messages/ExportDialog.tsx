@@ -1,5 +1,5 @@
 /** Export a range of a topic (with the current filters) as NDJSON or CSV. */
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { ErrorBox } from '../../components/ErrorBox.tsx';
 import { formatCount } from '../../lib/format.ts';
 import { saveText } from '../../lib/save.ts';
@@ -15,6 +15,14 @@ export function ExportDialog({ topic, low, high, filters, onClose }: { topic: st
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [result, setResult] = useState<string | null>(null);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') onClose();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [onClose]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
