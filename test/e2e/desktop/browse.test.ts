@@ -117,6 +117,25 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
     await screenshot(page, 'desktop-jump-time');
   });
 
+  it('answers input mistakes inline: a time it cannot read, an offset past the end', async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/messages/orders`);
+    await page.locator('[data-offset="299"]').waitFor();
+    await page.getByPlaceholder(/Time/).fill('yesterday-ish');
+    await page.getByPlaceholder(/Time/).press('Enter');
+    const problem = page.locator('.error-box');
+    await problem.getByText('"yesterday-ish" is not a time').waitFor();
+    expect(await problem.textContent()).toContain('Check what you entered');
+    expect(await page.getByText('Something went wrong').count()).toBe(0);
+
+    await page.getByPlaceholder('Offset').fill('999999');
+    await page.getByPlaceholder('Offset').press('Enter');
+    await problem.getByText(/Offset 999,999 is past the end: the topic holds offsets 0 … 299/).waitFor();
+    const row299 = page.locator('[data-offset="299"]');
+    await until(async () => (await row299.getAttribute('aria-selected')) === 'true', { what: 'the newest offset selected' });
+    await screenshot(page, 'desktop-input-problem');
+  });
+
   it('filters on the server: header, then JSONata', async () => {
     const { page } = s;
     await visit(page, `${collector.adminUrl}/#/messages/orders`);

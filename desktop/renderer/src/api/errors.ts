@@ -21,6 +21,17 @@ export class AdminApiError extends Error {
   }
 }
 
+/**
+ * A mistake in what the user typed or picked (not a fault): shown inline beside the input, with
+ * what to type instead — never the "something went wrong" page.
+ */
+export class InputProblem extends Error {
+  constructor(message: string, readonly hint = 'Correct it and try again.') {
+    super(message);
+    this.name = 'InputProblem';
+  }
+}
+
 export function hintFor(status: number | null, code: string | null, baseUrl: string, pageOrigin: string | null): string {
   if (status === null) {
     const cors = pageOrigin && !sameOrigin(baseUrl, pageOrigin)
@@ -54,6 +65,7 @@ export function describeError(error: unknown): { title: string; message: string;
     const problems = error.problems.map((p) => `${p.path}: ${p.message}`).join('\n');
     return { title: `${error.what} failed`, message: problems ? `${error.message}\n${problems}` : error.message, hint: error.hint };
   }
+  if (error instanceof InputProblem) return { title: 'Check what you entered', message: error.message, hint: error.hint };
   const message = error instanceof Error ? error.message : String(error);
   return { title: 'Something went wrong', message, hint: 'Reload the page; if it happens again, report it with the steps that led here.' };
 }

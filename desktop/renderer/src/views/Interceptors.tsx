@@ -9,6 +9,7 @@ import { useEffect, useMemo, useState } from 'react';
 import type { InterceptorEntry } from '../../../../shared/src/api/core.ts';
 import type { ApiEvent } from '../../../../shared/src/api/events.ts';
 import type { ApplyResponse, ComponentInfo, PreviewItem, PreviewResponse } from '../../../../shared/src/api/interceptors.ts';
+import { InputProblem } from '../api/errors.ts';
 import { ErrorBox } from '../components/ErrorBox.tsx';
 import { asSchema, SchemaForm, type ConfigValue } from '../components/SchemaForm.tsx';
 import { Empty, Loading, PageHeader } from '../components/ui.tsx';
@@ -118,7 +119,7 @@ function ChainEditor({ source }: { source: string }) {
 
   const runPreview = async () => {
     if (!sampleTopic) {
-      setPreviewError(new Error('Pick a topic to sample events from.'));
+      setPreviewError(new InputProblem('Pick a topic to sample events from.'));
       return;
     }
     setBusy('preview');

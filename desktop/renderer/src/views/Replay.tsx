@@ -8,6 +8,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { ReplayResponse, ReplayTarget } from '../../../../shared/src/api/replay.ts';
 import { TimeChart } from '../components/Chart.tsx';
+import { InputProblem } from '../api/errors.ts';
 import { ErrorBox } from '../components/ErrorBox.tsx';
 import { Empty, PageHeader, StatusDot } from '../components/ui.tsx';
 import { formatCount, formatTime, parseTimeInput } from '../lib/format.ts';
@@ -86,15 +87,15 @@ export function ReplayView({ initialSink }: { initialSink: string | null }) {
   const run = async (execute: boolean) => {
     const to = target();
     if (typeof to === 'string') {
-      setError(new Error(to));
+      setError(new InputProblem(to));
       return;
     }
     if (!name) {
-      setError(new Error(kind === 'sink' ? 'Pick a sink.' : 'Type or pick a consumer group.'));
+      setError(new InputProblem(kind === 'sink' ? 'Pick a sink.' : 'Type or pick a consumer group.'));
       return;
     }
     if (selectedTopics.size === 0 && (kind === 'sink' || topicRows.length > 0)) {
-      setError(new Error('Pick at least one topic.'));
+      setError(new InputProblem('Pick at least one topic.'));
       return;
     }
     setBusy(true);

@@ -1,5 +1,6 @@
 /** Export a range of a topic (with the current filters) as NDJSON or CSV. */
 import { useEffect, useState, type FormEvent } from 'react';
+import { InputProblem } from '../../api/errors.ts';
 import { ErrorBox } from '../../components/ErrorBox.tsx';
 import { formatCount } from '../../lib/format.ts';
 import { saveText } from '../../lib/save.ts';
@@ -29,7 +30,7 @@ export function ExportDialog({ topic, low, high, filters, onClose }: { topic: st
     const f = Number(from);
     const t = Number(to);
     if (!Number.isInteger(f) || !Number.isInteger(t) || f < 0 || t <= f) {
-      setError(new Error(`The range must be two offsets with from < to (the topic holds ${low}…${high - 1}).`));
+      setError(new InputProblem(`The range must be two offsets with from < to (the topic holds ${low}…${high - 1}).`));
       return;
     }
     setBusy(true);

@@ -15,7 +15,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useMemo, useRef, useState, type CSSProperties, type FormEvent, type KeyboardEvent } from 'react';
 import type { ApiEvent } from '../../../../../shared/src/api/events.ts';
-import { AdminApiError } from '../../api/errors.ts';
+import { AdminApiError, InputProblem } from '../../api/errors.ts';
 import { ErrorBox } from '../../components/ErrorBox.tsx';
 import { Empty, Loading, PageHeader } from '../../components/ui.tsx';
 import { preview } from '../../lib/bytes.ts';
@@ -275,10 +275,13 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
     e.preventDefault();
     const o = Number(jumpOffset.trim());
     if (!jumpOffset.trim() || !Number.isInteger(o) || o < 0) {
-      setJumpProblem(new Error(`"${jumpOffset}" is not an offset: type a whole number between ${low} and ${Math.max(low, high - 1)}.`));
+      setJumpProblem(new InputProblem(`"${jumpOffset}" is not an offset: type a whole number between ${low} and ${Math.max(low, high - 1)}.`));
       return;
     }
-    setJumpProblem(null);
+    if (o >= high || o < low) {
+      const where = high > low ? `the topic holds offsets ${formatCount(low)} … ${formatCount(high - 1)}` : `the topic is empty (the next event gets offset ${formatCount(high)})`;
+      setJumpProblem(new InputProblem(`Offset ${formatCount(o)} is ${o >= high ? 'past the end' : 'before the oldest retained event'}: ${where}. Showing offset ${formatCount(Math.min(Math.max(o, low), Math.max(low, high - 1)))}.`, o >= high ? 'Events get offsets as they arrive: follow the newest, or type a smaller offset.' : 'Older events were removed by retention.'));
+    } else setJumpProblem(null);
     jumpTo(o);
   };
 
@@ -286,7 +289,7 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
     e.preventDefault();
     const ms = parseTimeInput(jumpTime);
     if (ms === null) {
-      setJumpProblem(new Error(`"${jumpTime}" is not a time: type e.g. 2025-11-25 14:03:00, 2025-11-25T14:03:00Z, a ms timestamp, or -5m.`));
+      setJumpProblem(new InputProblem(`"${jumpTime}" is not a time: type e.g. 2025-11-25 14:03:00, 2025-11-25T14:03:00Z, a ms timestamp, or -5m.`));
       return;
     }
     setJumpProblem(null);
@@ -300,7 +303,7 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
       const first = res.events[0];
       if (first) jumpTo(first.offset, 'start');
       else {
-        setJumpProblem(new Error(`No event at or after ${formatTime(ms)}: showing the newest.`));
+        setJumpProblem(new InputProblem(`No event at or after ${formatTime(ms)}: showing the newest.`, 'Pick an earlier time to see older events.'));
         jumpNewest();
       }
     } catch (error) {
