@@ -9,7 +9,8 @@ import { bridge } from './lib/bridge.ts';
 import { useHealth } from './lib/health.ts';
 import { useHistory } from './lib/history.ts';
 import { useRoute, type Route, type ViewName } from './lib/router.ts';
-import { useTheme } from './lib/theme.ts';
+import { setZoneMode, zoneLabel } from './lib/format.ts';
+import { useTheme, useZoneMode } from './lib/theme.ts';
 import { useConnections, useClient } from './state.tsx';
 import { ConnectionsView } from './views/Connections.tsx';
 import { GroupsView } from './views/Groups.tsx';
@@ -37,6 +38,8 @@ type Navigate = (r: { view: Route['view']; arg?: string | null; params?: Record<
 export function App() {
   const [route, navigate] = useRoute();
   const [theme, toggleTheme] = useTheme();
+  // Every view prints times through lib/format.ts: re-render them all when the zone switches.
+  useZoneMode();
   const { connections, active, setActive, loaded } = useConnections();
   const health = useHealth(active);
   const [lastTopic, setLastTopic] = useState<string | null>(null);
@@ -102,6 +105,7 @@ export function App() {
           <button type="button" className="theme-toggle" onClick={toggleTheme} aria-label={`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}>
             {theme === 'dark' ? '☀ Light' : '☾ Dark'}
           </button>
+          <ZoneSwitch />
           <div className="muted small">{bridge() ? `Desktop ${bridge()?.version}` : 'Web UI'}</div>
         </div>
       </aside>
@@ -150,4 +154,14 @@ function ActiveView({ route, navigate }: { route: Route; navigate: Navigate }) {
     default:
       return null;
   }
+}
+
+/** Local or UTC times for the whole UI; every view re-renders through useZoneMode. */
+function ZoneSwitch() {
+  const mode = useZoneMode();
+  return (
+    <button type="button" className="theme-toggle" onClick={() => setZoneMode(mode === 'utc' ? 'local' : 'utc')} aria-label={`Show times in ${mode === 'utc' ? 'local time' : 'UTC'}`} title="Times are shown in this zone">
+      Times: {mode === 'utc' ? 'UTC' : `local (${zoneLabel(Date.now(), 'local')})`}
+    </button>
+  );
 }

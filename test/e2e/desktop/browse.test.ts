@@ -209,6 +209,22 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
     await until(async () => (await dialog.count()) === 0, { what: 'the export dialog to close on Escape' });
   });
 
+  it('shows times with their zone, switches between local and UTC, and shows headers in the table', async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/messages/orders?offset=100`);
+    const row100 = page.locator('[data-offset="100"]');
+    await until(async () => ((await row100.textContent()) ?? '').includes('hour-1'), { what: 'offset 100 loaded' });
+    const head = page.locator('.table-head .c-time');
+    const utc = new Date(T0 + HOUR).toISOString().replace('T', ' ').replace('Z', '');
+    await page.getByRole('button', { name: 'Show times in UTC' }).click();
+    await until(async () => (await head.textContent()) === 'Time (UTC)', { what: 'the UTC column header' });
+    expect(await row100.locator('.c-time').textContent()).toBe(utc);
+    expect(await row100.locator('.c-headers').textContent()).toBe('level=error');
+    await screenshot(page, 'desktop-utc');
+    await page.getByRole('button', { name: 'Show times in local time' }).click();
+    await until(async () => /^Time \(UTC[+-]\d\d:\d\d\)$/.test((await head.textContent()) ?? ''), { what: 'the local zone in the column header' });
+  });
+
   it('switches to the dark theme', async () => {
     const { page } = s;
     await visit(page, `${collector.adminUrl}/#/messages/orders?offset=120`);

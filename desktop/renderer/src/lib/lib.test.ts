@@ -4,7 +4,7 @@ import { windowBase, MAX_ROWS } from '../views/messages/Messages.tsx';
 import { filterProblem, toFilterQuery } from '../views/messages/filters.ts';
 import { pageOf, PAGE_SIZE } from '../views/messages/pages.ts';
 import { decodeMsgpack, fromBase64, hexDump, preview, toBase64, toText } from './bytes.ts';
-import { formatBytes, parseTimeInput } from './format.ts';
+import { formatBytes, formatTime, formatTimeZoned, parseTimeInput, zoneLabel } from './format.ts';
 import { formatHash, parseHash } from './router.ts';
 import { buildQuery, normalizeUrl } from '../api/client.ts';
 import { hintFor } from '../api/errors.ts';
@@ -39,6 +39,11 @@ describe('inputs', () => {
     expect(parseTimeInput('2025-11-25T12:00:00Z')).toBe(now);
     expect(parseTimeInput('2025-11-25 14:03')).toBe(new Date(2025, 10, 25, 14, 3).getTime());
     expect(parseTimeInput('yesterday')).toBeNull();
+    // In UTC mode a typed wall-clock time is UTC, and times print in UTC with their zone.
+    expect(parseTimeInput('2025-11-25 14:03', now, 'utc')).toBe(Date.UTC(2025, 10, 25, 14, 3));
+    expect(formatTime(Date.UTC(2025, 10, 25, 14, 3, 7, 9), 'utc')).toBe('2025-11-25 14:03:07.009');
+    expect(formatTimeZoned(Date.UTC(2025, 10, 25, 14, 3), 'utc')).toBe('2025-11-25 14:03:00.000 UTC');
+    expect(zoneLabel(now, 'local')).toMatch(/^UTC[+-]\d\d:\d\d$/);
     expect(formatBytes(1536)).toBe('1.50 KiB');
   });
 

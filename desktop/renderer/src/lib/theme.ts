@@ -1,5 +1,6 @@
 /** Light and dark themes: follow the system until the user picks one, then remember it. */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
+import { getZoneMode, subscribeZoneMode, type ZoneMode } from './format.ts';
 
 export type Theme = 'light' | 'dark';
 const KEY = 'sluice.theme';
@@ -23,4 +24,9 @@ export function useTheme(): [Theme, () => void] {
     });
   }, []);
   return [theme, toggle];
+}
+
+/** The zone times are shown in (lib/format.ts keeps it); a component using it re-renders on a switch. */
+export function useZoneMode(): ZoneMode {
+  return useSyncExternalStore(subscribeZoneMode, getZoneMode);
 }

@@ -10,7 +10,7 @@ import { AdminApiError } from '../api/errors.ts';
 import { ErrorBox } from '../components/ErrorBox.tsx';
 import { Empty, PageHeader, StatusDot } from '../components/ui.tsx';
 import { preview } from '../lib/bytes.ts';
-import { formatCount, formatRate, formatTime } from '../lib/format.ts';
+import { formatCount, formatRate, formatTime, headerText, zoneLabel } from '../lib/format.ts';
 import { useClient } from '../state.tsx';
 import { EventDetail } from './messages/EventDetail.tsx';
 import { FilterBar } from './messages/FilterBar.tsx';
@@ -146,9 +146,10 @@ export function TailView({ topic }: { topic: string }) {
         <div className="table-pane">
           <div className="table-head" role="row">
             <div className="c-offset">Offset</div>
-            <div className="c-time">Time</div>
+            <div className="c-time">Time ({zoneLabel()})</div>
             <div className="c-key">Key</div>
             <div className="c-type">Type</div>
+            <div className="c-headers">Headers</div>
             <div className="c-body">Body</div>
           </div>
           {lines.length === 0 ? (
@@ -179,6 +180,7 @@ export function TailView({ topic }: { topic: string }) {
                       <div className="c-time mono">{formatTime(e.ts)}</div>
                       <div className="c-key mono">{e.key ?? ''}</div>
                       <div className="c-type">{e.contentType.replace('application/', '')}</div>
+                      <div className="c-headers mono" title={headerText(e.headers, '\n')}>{headerText(e.headers, ' · ')}</div>
                       <div className="c-body mono">{preview(e.body ?? `(${e.size} bytes)`)}</div>
                     </div>
                   );

@@ -8,7 +8,7 @@ import type { ApiEvent } from '../../../../../shared/src/api/events.ts';
 import { ErrorBox } from '../../components/ErrorBox.tsx';
 import { JsonTree } from '../../components/JsonTree.tsx';
 import { decodeMsgpack, fromBase64, hexDump, toBase64, toText } from '../../lib/bytes.ts';
-import { formatBytes, formatCount, formatTime } from '../../lib/format.ts';
+import { formatBytes, formatCount, formatTimeZoned } from '../../lib/format.ts';
 import { useClient } from '../../state.tsx';
 
 type Tab = 'json' | 'msgpack' | 'text' | 'hex';
@@ -58,7 +58,7 @@ function EventBody({ topic, event }: { topic: string; event: ApiEvent }) {
   return (
     <div className="detail-body">
       <dl className="kv">
-        <dt>Time</dt><dd className="mono">{formatTime(event.ts)} <span className="muted">({event.ts})</span></dd>
+        <dt>Time</dt><dd className="mono">{formatTimeZoned(event.ts)} <span className="muted">({event.ts})</span></dd>
         <dt>Key</dt><dd className="mono">{event.key ?? <span className="muted">none</span>}</dd>
         <dt>Type</dt><dd>{event.contentType} · {formatBytes(event.size)}{event.decodeError && <span className="warn-text"> · not decodable: {event.decodeError}</span>}</dd>
       </dl>

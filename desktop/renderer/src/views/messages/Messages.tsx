@@ -19,7 +19,7 @@ import { AdminApiError, InputProblem } from '../../api/errors.ts';
 import { ErrorBox } from '../../components/ErrorBox.tsx';
 import { Empty, Loading, PageHeader } from '../../components/ui.tsx';
 import { preview } from '../../lib/bytes.ts';
-import { formatCount, formatTime, parseTimeInput } from '../../lib/format.ts';
+import { formatCount, formatTime, headerText, parseTimeInput, zoneLabel } from '../../lib/format.ts';
 import { useClient } from '../../state.tsx';
 import { EventDetail } from './EventDetail.tsx';
 import { ExportDialog } from './ExportDialog.tsx';
@@ -410,9 +410,10 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
         <div className="table-pane">
           <div className="table-head" role="row">
             <div className="c-offset">Offset</div>
-            <div className="c-time">Time</div>
+            <div className="c-time">Time ({zoneLabel()})</div>
             <div className="c-key">Key</div>
             <div className="c-type">Type</div>
+            <div className="c-headers">Headers</div>
             <div className="c-body">Body</div>
           </div>
           {search.state.error !== null && <ErrorBox error={search.state.error} compact onRetry={search.loadMore} />}
@@ -484,6 +485,7 @@ function Row({ offset, event, failed, selected, style, onClick }: { offset: numb
       <div className="c-time mono">{event ? formatTime(event.ts) : ''}</div>
       <div className="c-key mono" title={event?.key ?? undefined}>{event?.key ?? ''}</div>
       <div className="c-type" title={event ? `${event.contentType}, ${event.size} bytes, ${headerCount} headers` : undefined}>{event ? shortType(event.contentType) : ''}</div>
+      <div className="c-headers mono" title={event ? headerText(event.headers, '\n') : undefined}>{event ? headerText(event.headers, ' · ') : ''}</div>
       <div className="c-body mono">{event ? preview(event.body ?? (event.decodeError ? `⚠ ${event.decodeError}` : `(${event.size} bytes binary)`)) : failed ? '⚠ could not load' : '…'}</div>
     </div>
   );
