@@ -160,8 +160,8 @@ function ActiveView({ route, navigate }: { route: Route; navigate: Navigate }) {
 function ZoneSwitch() {
   const mode = useZoneMode();
   return (
-    <button type="button" className="theme-toggle" onClick={() => setZoneMode(mode === 'utc' ? 'local' : 'utc')} aria-label={`Show times in ${mode === 'utc' ? 'local time' : 'UTC'}`} title="Times are shown in this zone">
-      Times: {mode === 'utc' ? 'UTC' : `local (${zoneLabel(Date.now(), 'local')})`}
+    <button type="button" className="theme-toggle" onClick={() => setZoneMode(mode === 'utc' ? 'local' : 'utc')} aria-label={`Show times in ${mode === 'utc' ? 'local time' : 'UTC'}`} title={`Times are shown in ${mode === 'utc' ? 'UTC' : `local time, ${zoneLabel(Date.now(), 'local')}`}`}>
+      Times: {mode === 'utc' ? 'UTC' : 'local'}
     </button>
   );
 }

@@ -1,7 +1,8 @@
 /**
  * The interceptor editor in Chromium against a real collector: edit a step with the form made from
- * its schema, add a step, preview the draft on sampled events (before/after side by side, the
- * drop marked), apply it live, and see new events change accordingly — and the config file too.
+ * its schema, add a step, with a live preview on sampled events as it is typed (before/after side
+ * by side, changed lines and the drop marked with its reason), apply it live, and see new events
+ * change accordingly — and the config file too.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,34 +39,45 @@ describe.skipIf(!hasChromium)('desktop UI: interceptors', () => {
     const step1 = page.locator('.chain-item[data-step="0"]');
     await step1.getByText('value: dev').waitFor();
 
-    // Edit step 1 through its generated form.
+    // The preview is live from the start: the running chain on the newest events of "app".
+    await page.locator('select[name="sampleTopic"]').selectOption('app');
+    const summary = page.locator('.preview-summary');
+    const summaryText = async () => ((await summary.textContent()) ?? '').replace(/\s+/g, ' ');
+    await until(async () => (await summaryText()).includes('5 sampled from app · 5 kept · 0 dropped'), { what: 'the live preview of the running chain' });
+
+    // Edit step 1 through its generated form: the preview follows every keystroke, before "Update draft".
     await step1.getByRole('button', { name: 'Edit' }).click();
     await page.locator('#step-0-value').fill('prod');
+    const changed = page.locator('.preview-cell[data-changed="true"]');
+    await until(async () => (await changed.count()) === 5, { what: 'the preview to show the edited value' });
     await page.getByRole('button', { name: 'Update draft' }).click();
     await step1.getByText('value: prod').waitFor();
 
-    // Add a step: drop anything mentioning "debug".
+    // Add a step: drop anything mentioning "debug". While it is typed, the preview already drops it.
     await page.getByLabel('Interceptor type to add').selectOption('regex_filter');
     await page.getByRole('button', { name: 'Add', exact: true }).click();
     await page.locator('#step-new-pattern').fill('debug');
     await page.locator('#step-new-exclude').check();
+    await until(async () => (await summaryText()).includes('5 sampled from app · 4 kept · 1 dropped'), { what: 'the live preview with the step being typed' });
     await screenshot(page, 'desktop-interceptors-form');
     await page.getByRole('button', { name: 'Add to draft' }).click();
-    await page.locator('.chain-item[data-step="1"][data-type="regex_filter"]').waitFor();
+    const step2 = page.locator('.chain-item[data-step="1"][data-type="regex_filter"]');
+    await step2.waitFor();
+    // A collapsed step says what defines it first, and not the settings left at their defaults.
+    const step2Config = (await step2.locator('.config').textContent()) ?? '';
+    expect(step2Config).toBe('pattern: debug · exclude: true');
     await page.getByText(/Unsaved draft/).waitFor();
 
-    // Preview the draft on the newest events of "app": before and after, the drop marked.
-    await page.locator('select[name="sampleTopic"]').selectOption('app');
-    await page.getByRole('button', { name: 'Preview the draft' }).click();
-    const summary = page.locator('.preview-summary');
-    await summary.waitFor();
-    expect((await summary.textContent())?.replace(/\s+/g, ' ')).toContain('5 sampled from app · 4 kept · 1 dropped');
+    // Before and after side by side: the drop marked with its step and reason, changes marked line by line.
+    await until(async () => (await summaryText()).includes('5 sampled from app · 4 kept · 1 dropped'), { what: 'the preview of the draft' });
     const dropped = page.locator('.preview-cell[data-dropped="true"]');
     expect(await dropped.count()).toBe(1);
     expect(await dropped.textContent()).toContain('Dropped by step 2 (regex_filter)');
-    const changed = page.locator('.preview-cell[data-changed="true"]');
+    expect(await dropped.textContent()).toContain('matches /debug/ and the step excludes matches');
     expect(await changed.count()).toBe(4);
-    for (const text of await changed.allTextContents()) expect(text).toContain('env: prod');
+    for (const text of await changed.locator('[data-diff="added"]').allTextContents()) expect(text).toBe('env: prod');
+    expect(await changed.locator('[data-diff="added"]').count()).toBe(4);
+    expect(await page.locator('.preview-cell [data-diff="removed"]').allTextContents()).toEqual(Array(4).fill('env: dev'));
     await screenshot(page, 'desktop-interceptors-preview');
     // Nothing is applied by a preview.
     await produce(p.http, 'app', [{ msg: 'between preview and apply' }]);

@@ -1,11 +1,13 @@
 /**
  * Interceptor chains: a source's chain as a list to reorder, add to (forms generated from the
  * component schemas), edit and remove. Changes are a draft until applied: the draft is validated
- * as you go, previewed on events sampled from a topic — before and after side by side, drops
- * marked with the step that dropped them — and applied live (and written to the config file).
+ * as you go and previewed live on events sampled from a topic as it is typed (debounced; the step
+ * being edited included) — before and after side by side with the differences marked, drops
+ * marked with the step that dropped them and why — and applied live (and written to the config
+ * file, only what changed).
  */
 import { useQuery } from '@tanstack/react-query';
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { InterceptorEntry } from '../../../../shared/src/api/core.ts';
 import type { ApiEvent } from '../../../../shared/src/api/events.ts';
 import type { ApplyResponse, ComponentInfo, PreviewItem, PreviewResponse } from '../../../../shared/src/api/interceptors.ts';
@@ -99,7 +101,6 @@ function ChainEditor({ source }: { source: string }) {
 
   const update = (next: InterceptorEntry[]) => {
     setDraft(next);
-    setPreview(null);
     setApplied(null);
   };
   const move = (i: number, d: -1 | 1) => {
@@ -117,22 +118,48 @@ function ChainEditor({ source }: { source: string }) {
     setEditing(null);
   };
 
-  const runPreview = async () => {
+  // What the preview runs: the draft with the step being edited in place (or appended), so every
+  // keystroke in a step's form shows its effect before "Add to draft".
+  const previewChain = useMemo(() => {
+    if (!editing) return current;
+    const entry: InterceptorEntry = { type: editing.type, ...editing.config };
+    return editing.index === null ? [...current, entry] : current.map((e, j) => (j === editing.index ? entry : e));
+  }, [current, editing]);
+  const previewKey = JSON.stringify([previewChain, sampleTopic, sampleLast]);
+  const previewRun = useRef(0);
+
+  const runPreview = async (signal?: AbortSignal) => {
     if (!sampleTopic) {
       setPreviewError(new InputProblem('Pick a topic to sample events from.'));
       return;
     }
+    const run = ++previewRun.current;
     setBusy('preview');
-    setPreviewError(null);
     try {
-      setPreview(await client.previewChain(source, { interceptors: current, sample: { topic: sampleTopic, last: sampleLast } }));
+      const result = await client.previewChain(source, { interceptors: previewChain, sample: { topic: sampleTopic, last: sampleLast } }, signal);
+      if (run !== previewRun.current) return;
+      setPreview(result);
+      setPreviewError(null);
     } catch (error) {
-      setPreview(null);
+      if (run !== previewRun.current || signal?.aborted) return;
+      // A half-typed step (an unfinished regex, say) is reported beside the last good preview.
       setPreviewError(error);
     } finally {
-      setBusy(null);
+      if (run === previewRun.current) setBusy(null);
     }
   };
+
+  // Live: preview again 300 ms after the chain, the step being edited or the sample changed.
+  useEffect(() => {
+    if (!sampleTopic) return;
+    const abort = new AbortController();
+    const timer = setTimeout(() => void runPreview(abort.signal), 300);
+    return () => {
+      clearTimeout(timer);
+      abort.abort();
+    };
+    // runPreview reads the values previewKey stands for.
+  }, [previewKey]);
 
   const apply = async () => {
     setBusy('apply');
@@ -166,7 +193,7 @@ function ChainEditor({ source }: { source: string }) {
               <span className="index">{i + 1}</span>
               <div>
                 <div><strong>{entry.type}</strong> <span className="muted small">{specs.get(entry.type)?.summary ?? ''}</span></div>
-                <div className="config" title={JSON.stringify(configOf(entry))}>{describeConfig(entry)}</div>
+                <div className="config" title={JSON.stringify(configOf(entry))}>{describeConfig(entry, specs.get(entry.type))}</div>
               </div>
               <div className="item-actions">
                 <button type="button" aria-label={`Move step ${i + 1} up`} disabled={i === 0} onClick={() => move(i, -1)}>↑</button>
@@ -199,7 +226,7 @@ function ChainEditor({ source }: { source: string }) {
         )}
 
         <div className="card apply-bar">
-          {dirty ? <div className="dirty-note">Unsaved draft: the collector still runs version {chain.data.chainVersion}. Preview it, then apply.</div> : <div className="muted">The chain shown is the one running.</div>}
+          {dirty ? <div className="dirty-note">Unsaved draft: the collector still runs version {chain.data.chainVersion}. Check the preview, then apply.</div> : <div className="muted">The chain shown is the one running.</div>}
           <label className="inline"><input type="checkbox" checked={persist} onChange={(e) => setPersist(e.target.checked)} /> Also write it to the config file (comments are kept)</label>
           <div className="form-actions">
             <button type="button" className="primary" disabled={!dirty || problems.length > 0 || busy !== null} onClick={() => void apply()}>{busy === 'apply' ? 'Applying…' : 'Apply'}</button>
@@ -218,7 +245,7 @@ function ChainEditor({ source }: { source: string }) {
         <h2>Preview</h2>
         <div className="row preview-controls">
           <label>Sample from topic
-            <select name="sampleTopic" value={sampleTopic} onChange={(e) => { setSampleTopic(e.target.value); setPreview(null); }}>
+            <select name="sampleTopic" value={sampleTopic} onChange={(e) => setSampleTopic(e.target.value)}>
               {topicNames.map((t) => <option key={t} value={t}>{t}</option>)}
             </select>
           </label>
@@ -227,11 +254,14 @@ function ChainEditor({ source }: { source: string }) {
               {[10, 20, 50, 100, 500].map((n) => <option key={n} value={n}>{n} events</option>)}
             </select>
           </label>
-          <button type="button" className="primary" disabled={busy !== null || topicNames.length === 0} onClick={() => void runPreview()}>{busy === 'preview' ? 'Running…' : `Preview ${dirty ? 'the draft' : 'the chain'}`}</button>
+          <button type="button" disabled={busy !== null || topicNames.length === 0} onClick={() => void runPreview()}>{busy === 'preview' ? 'Running…' : 'Sample again'}</button>
+        </div>
+        <div className="muted small" role="note">
+          Live: {editing ? `the draft with ${editing.index === null ? 'the new step' : `step ${editing.index + 1}`} as you edit it` : dirty ? 'the draft' : 'the running chain'}, on the newest {sampleLast} events of the topic — updated as you type.
         </div>
         {topicNames.length === 0 && <div className="muted">No topic holds events yet: send some to preview on.</div>}
         {previewError !== null && <ErrorBox error={previewError} compact />}
-        {preview && <PreviewTable preview={preview} />}
+        {preview && <PreviewTable preview={preview} chain={previewChain} specs={specs} />}
       </section>
     </div>
   );
@@ -289,7 +319,7 @@ function StepEditor({ editing, spec, onChange, onSave, onCancel }: { editing: Ed
   );
 }
 
-function PreviewTable({ preview }: { preview: PreviewResponse }) {
+function PreviewTable({ preview, chain, specs }: { preview: PreviewResponse; chain: InterceptorEntry[]; specs: Map<string, ComponentInfo> }) {
   return (
     <div aria-label="Preview result">
       <p className="preview-summary" role="status">
@@ -298,30 +328,35 @@ function PreviewTable({ preview }: { preview: PreviewResponse }) {
       <div className="preview-grid">
         <div className="ph">Before (as stored)</div>
         <div className="ph">After the chain</div>
-        {preview.events.map((item) => <PreviewRow key={item.offset} item={item} topic={preview.topic} />)}
+        {preview.events.map((item) => <PreviewRow key={item.offset} item={item} topic={preview.topic} chain={chain} specs={specs} />)}
       </div>
     </div>
   );
 }
 
-function PreviewRow({ item, topic }: { item: PreviewItem; topic: string }) {
+function PreviewRow({ item, topic, chain, specs }: { item: PreviewItem; topic: string; chain: InterceptorEntry[]; specs: Map<string, ComponentInfo> }) {
   const rerouted = item.afterTopic !== null && item.afterTopic !== topic;
-  const changed = item.after !== null && (rerouted || eventText(item.before) !== eventText(item.after));
+  const before = eventLines(item.before);
+  const after = item.after === null ? [] : eventLines(item.after);
+  const changed = item.after !== null && (rerouted || before.join('\n') !== after.join('\n'));
+  const afterSet = new Set(after);
+  const beforeSet = new Set(before);
+  const step = item.droppedBy ? chain[item.droppedBy.index] : undefined;
   return (
     <>
       <div className="preview-cell" data-offset={item.offset}>
         <div className="muted">#{item.offset}</div>
-        <EventText event={item.before} />
+        <Lines lines={before} mark={(l) => (item.after !== null && !afterSet.has(l) ? 'removed' : null)} />
       </div>
       {item.after === null ? (
         <div className="preview-cell dropped" data-dropped="true">
           ✕ Dropped{item.droppedBy ? ` by step ${item.droppedBy.index + 1} (${item.droppedBy.type})` : ''}
-          {item.droppedBy?.error && <div className="small">{item.droppedBy.error}</div>}
+          <div className="small drop-reason">{dropReason(item, step, step ? specs.get(step.type) : undefined)}</div>
         </div>
       ) : (
         <div className={`preview-cell${changed ? ' changed' : ''}`} data-changed={changed ? 'true' : 'false'}>
           {rerouted && <div className="strong">→ topic {item.afterTopic}</div>}
-          <EventText event={item.after} />
+          <Lines lines={after} mark={(l) => (beforeSet.has(l) ? null : 'added')} />
           {item.errors?.map((e) => <div key={e.index} className="warn-text small">step {e.index + 1} ({e.type}) failed: {e.message}</div>)}
         </div>
       )}
@@ -329,18 +364,44 @@ function PreviewRow({ item, topic }: { item: PreviewItem; topic: string }) {
   );
 }
 
-function eventText(e: ApiEvent): string {
-  return JSON.stringify([e.key, Object.entries(e.headers).sort(), e.body ?? e.raw, e.ts]);
+/** Why a step dropped an event, in the step's own terms. */
+function dropReason(item: PreviewItem, step: InterceptorEntry | undefined, spec: ComponentInfo | undefined): string {
+  if (item.droppedBy?.error) return `the step failed (${item.droppedBy.error}) and its on_error drops the event`;
+  if (!step) return 'a step returned no event';
+  const c = configOf(step);
+  switch (step.type) {
+    case 'regex_filter':
+      return c.exclude === true ? `matches /${String(c.pattern)}/ and the step excludes matches` : `does not match /${String(c.pattern)}/ (the step keeps only matches)`;
+    case 'sample':
+      return 'not picked by the sampler';
+    default:
+      return `the step (${describeConfig(step, spec)}) returned no event`;
+  }
 }
 
-function EventText({ event }: { event: ApiEvent }) {
-  const headers = Object.entries(event.headers).sort(([a], [b]) => a.localeCompare(b));
-  const body = event.body === null || event.body === undefined ? `(${event.size} bytes ${event.contentType})` : typeof event.body === 'string' ? event.body : JSON.stringify(event.body, null, 1);
+/** An event as lines (key, headers, body), the unit the preview compares before and after. */
+function eventLines(e: ApiEvent): string[] {
+  const lines: string[] = [];
+  if (e.key !== null) lines.push(`key: ${e.key}`);
+  for (const [k, v] of Object.entries(e.headers).sort(([a], [b]) => a.localeCompare(b))) lines.push(`${k}: ${v}`);
+  const body = e.body === null || e.body === undefined ? `(${e.size} bytes ${e.contentType})` : typeof e.body === 'string' ? e.body : JSON.stringify(e.body, null, 1);
+  lines.push(...(body.length > 600 ? `${body.slice(0, 600)}…` : body).split('\n'));
+  return lines;
+}
+
+function Lines({ lines, mark }: { lines: string[]; mark: (line: string) => 'added' | 'removed' | null }) {
   return (
     <>
-      {event.key !== null && <div><span className="hdr">key:</span> {event.key}</div>}
-      {headers.map(([k, v]) => <div key={k}><span className="hdr">{k}:</span> {v}</div>)}
-      <div>{body.length > 600 ? `${body.slice(0, 600)}…` : body}</div>
+      {lines.map((line, i) => {
+        const m = mark(line);
+        const colon = line.indexOf(': ');
+        const isField = i < lines.length && colon > 0 && !line.startsWith('{') && !line.startsWith(' ') && !line.startsWith('"');
+        return (
+          <div key={i} className={m ? `diff-${m}` : undefined} data-diff={m ?? undefined}>
+            {isField ? <><span className="hdr">{line.slice(0, colon + 1)}</span>{line.slice(colon + 1)}</> : line}
+          </div>
+        );
+      })}
     </>
   );
 }
@@ -350,8 +411,27 @@ function configOf(entry: InterceptorEntry): ConfigValue {
   return config;
 }
 
-function describeConfig(entry: InterceptorEntry): string {
-  const parts = Object.entries(configOf(entry)).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+/**
+ * A collapsed step in one line, what defines it first: the keys the step requires and that have no
+ * default, in the schema's order, then the others that differ from their defaults;
+ * settings left at their defaults are not listed.
+ */
+function describeConfig(entry: InterceptorEntry, spec?: ComponentInfo): string {
+  const config = configOf(entry);
+  const schema = asSchema(spec?.schema);
+  // Defining keys: required and without a default (a filter's pattern, a field's path).
+  const required = (schema.required ?? []).filter((k) => schema.properties?.[k]?.default === undefined);
+  const order = [...required, ...Object.keys(schema.properties ?? {}).filter((k) => !required.includes(k)), ...Object.keys(config)];
+  const seen = new Set<string>();
+  const parts: string[] = [];
+  for (const k of order) {
+    if (seen.has(k) || !(k in config)) continue;
+    seen.add(k);
+    const v = config[k];
+    const d = schema.properties?.[k]?.default;
+    if (!required.includes(k) && d !== undefined && JSON.stringify(d) === JSON.stringify(v)) continue;
+    parts.push(`${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  }
   return parts.length ? parts.join(' · ') : '(defaults)';
 }
 
