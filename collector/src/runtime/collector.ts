@@ -7,13 +7,12 @@
  * in flight and commit cursors, the channel commits what is pending and closes.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { parseDocument } from 'yaml';
 import type { EventDraft } from '../../../shared/src/event.ts';
 import { ErrorCodes, errorMessage, SluiceError } from '../../../shared/src/errors.ts';
-import { buildChain } from '../../../shared/src/interceptors/index.ts';
+import { buildChain, interceptors } from '../../../shared/src/interceptors/index.ts';
+import { writeChainToYaml } from '../config/write-back.ts';
 import type { Interceptor, InterceptorConfig, InterceptorContext } from '../../../shared/src/interceptors/types.ts';
 import type { ConfigProblem } from '../../../shared/src/spec.ts';
 import { Channel } from '../channel/channel.ts';
@@ -202,7 +201,7 @@ export class Collector {
     if (built.problems.length > 0) throw new ConfigError(built.problems, `sources.${sourceName}.interceptors`);
     let persisted = false;
     if (options.persist && this.config.file) {
-      writeChainToYaml(this.config.file, sourceName, chain);
+      writeChainToYaml(this.config.file, sourceName, chain, interceptorDefaults);
       persisted = true;
     }
     handle.chain = built.chain;
@@ -355,15 +354,10 @@ function splitListen(listen: string): { host: string; port: number } {
   return { host, port: Number(listen.slice(i + 1)) };
 }
 
-/** Rewrites `sources.<name>.interceptors` in a YAML file, keeping every comment and the layout of the rest. */
-export function writeChainToYaml(file: string, sourceName: string, chain: readonly InterceptorConfig[]): void {
-  const doc = parseDocument(readFileSync(file, 'utf8'));
-  if (!doc.hasIn(['sources', sourceName])) {
-    throw new SluiceError(ErrorCodes.NOT_FOUND, `${file}: no sources.${sourceName} to write the chain into`);
-  }
-  if (chain.length === 0) doc.deleteIn(['sources', sourceName, 'interceptors']);
-  else doc.setIn(['sources', sourceName, 'interceptors'], doc.createNode(structuredClone(chain)));
-  const tmp = `${file}.sluice-tmp`;
-  writeFileSync(tmp, doc.toString());
-  renameSync(tmp, file);
+/** The defaults of an interceptor type's settings, from its spec's schema (for the YAML write-back). */
+function interceptorDefaults(type: string): Record<string, unknown> {
+  const properties = (interceptors.get(type)?.config as { properties?: Record<string, { default?: unknown }> } | undefined)?.properties ?? {};
+  const out: Record<string, unknown> = {};
+  for (const [k, p] of Object.entries(properties)) if (p.default !== undefined) out[k] = p.default;
+  return out;
 }
