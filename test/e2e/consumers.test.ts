@@ -325,6 +325,10 @@ describe('sluice produce and sluice tail', () => {
     const beyond = await sluice(['tail', 'cli', '--from', '999999', '--no-follow', ...A]);
     expect(beyond.status).toBe(1);
     expect(beyond.stderr).toBe(`sluice: topic "cli": offset 999999 is beyond the end (high watermark ${N + 3})\n`);
+    const missing = await sluice(['tail', 'nosuchtopic', '--no-follow', ...A]);
+    expect(missing.status).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toBe('sluice: topic "nosuchtopic" does not exist (topics: cli)\n');
     const badTopic = await sluice(['produce', 'bad topic', ...A], 'x\n');
     expect(badTopic.status).toBe(1);
     expect(badTopic.stderr).toMatch(/^sluice: invalid topic name "bad topic".*; no line was produced\n$/);
