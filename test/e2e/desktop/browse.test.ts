@@ -21,7 +21,8 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
   beforeAll(async () => {
     await ensureRendererBuilt();
     p = await ports();
-    collector = await startE2eCollector(collectorConfig(p, { token: TOKEN }), TOKEN);
+    // A small per-request scan bound, so a search needs many requests to cross a 10,000-event topic.
+    collector = await startE2eCollector(collectorConfig(p, { token: TOKEN, admin: ['max_scan_rows: 1000'] }), TOKEN);
     // Three hours of orders, 100 an hour; every tenth one is an error.
     for (let h = 0; h < 3; h++) {
       const base = h * 100;
@@ -32,6 +33,9 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
       await produce(p.http, 'orders', info.map((n) => ({ id: n, amount: n % 250, customer: `c${n % 7}`, items: [{ sku: `A${n % 5}`, qty: 1 + (n % 3) }] })), { ts: T0 + h * HOUR + 1000, headers: { level: 'info' }, key: `hour-${h}` });
     }
     await produce(p.http, 'audit-log', [{ who: 'alice', what: 'login' }]);
+    // A haystack: 10,000 events, the 3 needles at its very end.
+    for (let i = 0; i < 10; i++) await produce(p.http, 'haystack', Array.from({ length: 1000 }, (_, j) => ({ n: i * 1000 + j })), { headers: { kind: 'hay' } });
+    await produce(p.http, 'haystack', [{ n: 'needle-1' }, { n: 'needle-2' }, { n: 'needle-3' }], { headers: { kind: 'needle' } });
     s = await openBrowser();
   }, 180_000);
 
@@ -157,6 +161,23 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
     await until(async () => /10\s*matches/.test((await status.textContent()) ?? ''), { what: '10 JSONata matches' });
     expect(page.url()).toContain('jsonata=');
     await screenshot(page, 'desktop-filter-jsonata');
+  });
+
+  it('a filter scan keeps going on its own, with progress, across many per-request bounds to the end', async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/messages/haystack`);
+    await page.locator('[data-offset="10002"]').waitFor();
+    await page.getByRole('button', { name: 'Oldest' }).click();
+    await page.getByPlaceholder('Header name:value').fill('kind:needle');
+    await page.getByRole('button', { name: 'Filter', exact: true }).click();
+    const status = page.locator('.search-status');
+    // Ten requests of at most 1,000 events each, none asked for by a click.
+    await until(async () => /reached the newest event/.test((await status.textContent()) ?? ''), { what: 'the scan to reach the end without a click' });
+    expect(await status.textContent()).toMatch(/3\s*matches[\s\S]*scanned 10,003 events/);
+    expect(await page.locator('.table-body .row[data-offset]').allTextContents()).toEqual([expect.stringContaining('needle-1'), expect.stringContaining('needle-2'), expect.stringContaining('needle-3')]);
+    expect(await status.getByRole('button', { name: 'Continue scanning' }).count()).toBe(0);
+    await expect.poll(() => status.getByLabel('Scan bound').inputValue()).toBe('1000000');
+    await screenshot(page, 'desktop-filter-scan');
   });
 
   it("opens an event's detail: headers, key, JSON tree, hex, copy as JSON; moves with the keyboard", async () => {
