@@ -146,7 +146,7 @@ function ActiveView({ route, navigate }: { route: Route; navigate: Navigate }) {
     case 'tail':
       return route.arg ? <TailView key={route.arg} topic={route.arg} /> : <TopicPicker title="Live tail" onPick={(t) => navigate({ view: 'tail', arg: t })} />;
     case 'replay':
-      return <ReplayView initialSink={route.arg} />;
+      return <ReplayView key={`${route.params.kind ?? 'sink'}:${route.arg ?? ''}`} initialSink={route.arg} initialKind={route.params.kind} />;
     case 'interceptors':
       return <InterceptorsView source={route.arg} onSource={(s) => navigate({ view: 'interceptors', arg: s }, { replace: true })} />;
     case 'groups':
