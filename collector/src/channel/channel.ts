@@ -886,6 +886,32 @@ export class Channel {
     return { deletedEvents, droppedEvents, freedBytes };
   }
 
+  /**
+   * Deletes a topic's events before `before`, as `kafka-delete-records` does, whatever sinks have
+   * delivered: whole record batches, so the new low is the first offset of the batch holding
+   * `before` (or the high watermark when `before` reaches it). Undelivered events of protecting
+   * cursors count as dropped, the rest as expired.
+   */
+  truncate(topic: string, before: number): { low: number; deletedEvents: number; droppedEvents: number; freedBytes: number } {
+    if (this.readonly) throw new SluiceError(ErrorCodes.BAD_INPUT, 'this is a read-only inspection of a channel file: cannot truncate');
+    const result = this.#db.transaction(() => {
+      const row = this.#stmt.topicByName.get(topic);
+      if (!row) throw new SluiceError(ErrorCodes.TOPIC_NOT_FOUND, `topic "${topic}" does not exist`);
+      const target = Math.min(before, row.next_offset);
+      const holding = target >= row.next_offset ? undefined : this.#stmt.firstKept.get(row.id, target, Number.MAX_SAFE_INTEGER);
+      const newLow = holding ? holding.base_offset : row.next_offset;
+      if (newLow <= row.low_offset) return { low: row.low_offset, deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
+      const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
+      const dropped = Math.min(n, Math.max(0, newLow - Math.max(this.protectBound(row), row.low_offset)));
+      this.#stmt.deletePrefix!.run(row.id, newLow);
+      this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+      return { low: newLow, deletedEvents: n, droppedEvents: dropped, freedBytes: b };
+    }).immediate();
+    this.#totalBytes -= result.freedBytes;
+    if (result.deletedEvents > 0) this.#decoded.clear();
+    return result;
+  }
+
   /** The offset up to which (exclusive) whole batches sum to at least `bytes`, not past `limit`. */
   #prefixEnd(row: TopicRow, bytes: number, limit: number): number {
     let freed = 0;
