@@ -28,10 +28,11 @@ export const COLLECTOR_INPUTS = ['collector/src', 'shared/src', 'package.json', 
 const UI_INPUTS = [join(UI_DIR), join(ROOT, 'desktop/bridge.ts'), join(ROOT, 'shared/src')];
 
 /**
- * Packages left outside the bundle, loaded from node_modules at run time: native addons and the
- * packages that load native addons or worker files by path.
+ * Packages left outside the bundle, loaded from node_modules at run time: native addons, the
+ * packages that load native addons or worker files by path, and the ones loaded only when the
+ * config names them (kafkajs, through createRequire in kafka-client.ts).
  */
-export const EXTERNAL = ['better-sqlite3', 'msgpackr', 'msgpackr-extract', 'pino', 'thread-stream', 'pino-pretty'];
+export const EXTERNAL = ['better-sqlite3', 'msgpackr', 'msgpackr-extract', 'pino', 'thread-stream', 'pino-pretty', 'kafkajs'];
 
 function say(message) {
   process.stderr.write(`sluice build: ${message}\n`);
