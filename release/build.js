@@ -34,6 +34,30 @@ const UI_INPUTS = [join(UI_DIR), join(ROOT, 'desktop/bridge.ts'), join(ROOT, 'sh
  */
 export const EXTERNAL = ['better-sqlite3', 'msgpackr', 'msgpackr-extract', 'pino', 'thread-stream', 'pino-pretty', 'kafkajs'];
 
+/**
+ * CommonJS packages whose default export is a function, loaded on its first call instead of at
+ * start-up: a JSONata interceptor or filter costs its ~10 MB only where one is used. The import
+ * is replaced by a stub that requires the package from node_modules when first called.
+ */
+export const LOADED_ON_FIRST_CALL = ['jsonata', 'jsonata/jsonata-es5.js'];
+
+const loadOnFirstCall = {
+  name: 'load-on-first-call',
+  setup(build) {
+    const filter = new RegExp(`^(${LOADED_ON_FIRST_CALL.map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`);
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'load-on-first-call' }));
+    build.onLoad({ filter: /.*/, namespace: 'load-on-first-call' }, (args) => ({
+      loader: 'js',
+      contents: `import { createRequire } from 'node:module';
+let loaded;
+export default function firstCall(...args) {
+  loaded ??= createRequire(import.meta.url)(${JSON.stringify(args.path)});
+  return loaded(...args);
+}`,
+    }));
+  },
+};
+
 function say(message) {
   process.stderr.write(`sluice build: ${message}\n`);
 }
@@ -88,6 +112,7 @@ export async function buildCollector({ force = false } = {}) {
     outdir: COLLECTOR_OUT,
     chunkNames: 'chunks/[name]-[hash]',
     external: EXTERNAL,
+    plugins: [loadOnFirstCall],
     // Bundled CommonJS packages call require() for node built-ins.
     banner: { js: "import { createRequire as __sluiceRequire } from 'node:module'; const require = __sluiceRequire(import.meta.url);" },
     // The version `sluice --version` prints, fixed at build time (no package.json read at start).
