@@ -209,6 +209,8 @@ export class Channel {
   #scanner: IntegrityScanner | null = null;
   #scanState: IntegrityStatus['scan'] = 'idle';
   #scanTimer: NodeJS.Immediate | null = null;
+  /** Topics whose retention is stuck on a damaged batch, with what to do. */
+  readonly #retentionBlocked = new Map<string, string>();
   readonly #stmt: ReturnType<Channel['prepare']>;
 
   private constructor(options: ChannelOptions) {
@@ -303,7 +305,7 @@ export class Channel {
       // Retention: the first batch that must stay, given a protect bound and an arrival cutoff
       // (never the events' own timestamps: an old event that just arrived is kept max_age).
       firstKept: db.prepare<[number, number, number], { base_offset: number }>(
-        'SELECT base_offset FROM batches WHERE topic_id = ? AND (last_offset >= ? OR arrived_at >= ?) ORDER BY last_offset LIMIT 1',
+        'SELECT base_offset FROM batches INDEXED BY batches_by_arrival WHERE topic_id = ? AND (last_offset >= ? OR arrived_at >= ?) ORDER BY last_offset LIMIT 1',
       ),
       prefixBatches: db.prepare<[number], { id: number; base_offset: number; last_offset: number; count: number; bytes: number }>(
         'SELECT id, base_offset, last_offset, count, bytes FROM batches WHERE topic_id = ? ORDER BY last_offset',
@@ -724,7 +726,13 @@ export class Channel {
   /** The integrity scan's progress and any problem with the file as a whole. */
   integrity(): IntegrityStatus {
     const s = this.#scanner;
-    return { scan: this.#scanState, checkedBatches: s?.checked ?? 0, uncheckedBatches: s?.unchecked ?? 0, fileProblem: s?.fileProblem ?? null };
+    return {
+      scan: this.#scanState,
+      checkedBatches: s?.checked ?? 0,
+      uncheckedBatches: s?.unchecked ?? 0,
+      fileProblem: s?.fileProblem ?? null,
+      retentionBlocked: [...this.#retentionBlocked].map(([topic, message]) => ({ topic, message })),
+    };
   }
 
   /** Damaged ranges found by reads and by the integrity scan that retention has not removed yet. */
@@ -946,15 +954,34 @@ export class Channel {
     let freedBytes = 0;
     const now = this.#now();
     const expired: { topic: string; reason: ExpiryReason; n: number }[] = [];
-    this.#db.transaction(() => {
+    // Each cut is its own transaction: SQLite cannot delete a row whose pages are damaged, and
+    // that error spoils the whole transaction it happens in; one topic's damage must not stop
+    // retention of the others. (Retention needs no atomicity across topics.)
+    {
       const rows = this.#stmt.allTopics.all();
       const cut = (row: TopicRow, newLow: number, protect: number, reason: ExpiryReason): void => {
         if (newLow <= row.low_offset) return;
-        const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
-        if (n === 0) return;
-        const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
-        this.#stmt.deletePrefix!.run(row.id, newLow);
-        this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+        let done: { n: number; b: number; dropped: number } | null;
+        try {
+          done = this.#db.transaction(() => {
+            const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
+            if (n === 0) return null;
+            const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
+            this.#stmt.deletePrefix!.run(row.id, newLow);
+            this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+            return { n, b, dropped };
+          }).immediate();
+        } catch (error) {
+          if (!isSqliteCorruption(error)) throw error;
+          this.#retentionBlocked.set(
+            row.name,
+            `retention cannot delete the damaged batches of topic "${row.name}" (${(error as Error).message}); salvage the channel with \`sluice doctor ${this.file} --out NEW.db\``,
+          );
+          return;
+        }
+        this.#retentionBlocked.delete(row.name);
+        if (!done) return;
+        const { n, b, dropped } = done;
         row.low_offset = newLow;
         row.bytes -= b;
         row.event_count -= n;
@@ -991,7 +1018,7 @@ export class Channel {
           cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!, 'capacity');
         }
       }
-    }).immediate();
+    }
     this.#totalBytes -= freedBytes;
     if (deletedEvents > 0) this.#decoded.clear();
     for (const e of expired) {

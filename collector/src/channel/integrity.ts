@@ -37,6 +37,8 @@ export interface IntegrityStatus {
   uncheckedBatches: number;
   /** A problem with the file as a whole (e.g. the offset index cannot be read), or null. */
   fileProblem: string | null;
+  /** Topics whose retention cannot delete a damaged batch (the channel may fill): salvage with doctor. */
+  retentionBlocked: { topic: string; message: string }[];
 }
 
 /** CRC-32 of a stored payload, as an unsigned 32-bit integer. */

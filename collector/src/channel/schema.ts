@@ -11,7 +11,9 @@
  *            append and checked on every read (integrity.ts); NULL means "unchecked": a batch
  *            written by schema version 1. `arrived_at` is when the batch was committed (ms since
  *            epoch, the channel's clock): retention by age counts from it, never from the events'
- *            own timestamps.
+ *            own timestamps. Both columns come after `payload` in the row (ADD COLUMN appends),
+ *            i.e. in its overflow pages: retention reads `arrived_at` from the covering index
+ *            batches_by_arrival, never from the row, so it never walks a payload.
  *   cursors  (consumer, topic) → next offset to deliver. `protects` cursors (sinks) hold back
  *            retention; consumer-group cursors do not, as in Kafka.
  *   state    small keyed values committed atomically with appends: tail positions, forward
@@ -56,6 +58,7 @@ CREATE TABLE batches (
 );
 CREATE UNIQUE INDEX batches_by_offset ON batches(topic_id, last_offset);
 CREATE INDEX batches_by_time ON batches(topic_id, time_index, last_offset);
+CREATE INDEX batches_by_arrival ON batches(topic_id, last_offset, arrived_at, base_offset);
 CREATE TABLE cursors (
   consumer    TEXT NOT NULL,
   topic_id    INTEGER NOT NULL REFERENCES topics(id),
@@ -129,6 +132,9 @@ function migrateFrom1(db: Database.Database): void {
   db.transaction(() => {
     db.exec(`ALTER TABLE batches ADD COLUMN crc INTEGER`);
     db.exec(`ALTER TABLE batches ADD COLUMN arrived_at INTEGER NOT NULL DEFAULT ${now}`);
+    // Old rows do not hold arrived_at (the default is in the schema): building this index reads
+    // only their record headers, never their payloads.
+    db.exec(`CREATE INDEX batches_by_arrival ON batches(topic_id, last_offset, arrived_at, base_offset)`);
     db.prepare(`INSERT INTO meta (key, value) VALUES ('migrated_from_1_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(new Date(now).toISOString());
     db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(String(SCHEMA_VERSION));
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
