@@ -269,10 +269,10 @@ ${sink}`;
 /** Node options that make a collector process write a CPU profile on exit, when SLUICE_BENCH_CPU_PROF=1. */
 function profileArgs(label: string): string[] | undefined {
   if (process.env.SLUICE_BENCH_CPU_PROF !== '1') return undefined;
-  const dir = join(import.meta.dirname, '../../bench/profiles');
+  // one folder per process: node writes a profile per thread (tsx's loader thread too); the main thread's is the big one
+  const dir = join(import.meta.dirname, '../../bench/profiles', `${label}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
-  const name = `${label}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`;
-  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`];
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 /** What a timed load got acknowledged, counted as it goes (`accepted` grows while it runs). */

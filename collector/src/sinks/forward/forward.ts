@@ -69,10 +69,10 @@ const ForwardConfig = Type.Object(
     }),
     ack_timeout: Duration('Give up on a chunk not acknowledged within this long (the connection is closed and the batch retried)', '30s'),
     connect_timeout: Duration('Give up connecting (and on the handshake) to a server after this long', '10s'),
-    chunk_max_events: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'Most events per chunk' }),
+    chunk_max_events: Type.Integer({ minimum: 1, maximum: 100_000, default: 2000, description: 'Most events per chunk' }),
     chunk_max_bytes: Size('About the most bytes of bodies and headers per chunk', '1MiB'),
     max_frame_bytes: Size('Never send a frame larger than this (keep it at or below the server\'s limit; a Sluice hub takes 16MiB by default): larger chunks are split, a single larger event is parked', '16MiB'),
-    in_flight: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Chunks of a batch sent before the first ack is awaited' }),
+    in_flight: Type.Integer({ minimum: 1, maximum: 64, default: 8, description: 'Chunks of a batch sent before the first ack is awaited' }),
     body_as: Type.Union([Type.Literal('fields'), Type.Literal('bytes')], {
       default: 'fields',
       description:
@@ -394,6 +394,9 @@ export const forwardSink: SinkSpec<typeof ForwardConfig> = {
   name: 'forward',
   summary: 'Sends batches to a Sluice hub or any Fluent Forward server as acknowledged PackedForward chunks, with failover between servers',
   config: ForwardConfig,
+  // Large runner batches (instead of every sink's 1,000 / 4MiB) so one batch makes several chunks
+  // that are pipelined (`in_flight`): measured in docs/decisions/edge-hub-throughput.md.
+  runnerDefaults: { batch: { max_events: 20_000, max_bytes: '32MiB' } },
   examples: [
     { title: 'To a hub on this machine', config: { servers: ['127.0.0.1:24224'] } },
     { title: 'To a Sluice hub, fastest: bodies as bytes, big batches cut into pipelined chunks', config: { servers: ['hub.example.net:24224'], body_as: 'bytes', batch: { max_events: 10000 } } },
