@@ -89,7 +89,7 @@ function edgeChannel(): TestChannel {
 }
 
 describe('forward sink', () => {
-  it.each(['fields', 'bytes'])('delivers a batch in acknowledged chunks, pipelined, in order, exactly as stored on the edge (body_as: %s)', async (bodyAs) => {
+  it.each(['fields', 'bytes', 'auto'])('delivers a batch in acknowledged chunks, pipelined, in order, exactly as stored on the edge (body_as: %s)', async (bodyAs) => {
     const hub = await startHub();
     const edge = edgeChannel();
     const events = await edgeEvents(edge, 'app', 2500);
@@ -99,6 +99,8 @@ describe('forward sink', () => {
     const stored = readAll(hub.t.channel, 'app');
     expect(view(stored)).toEqual(view(events));
     expect(sink.describe()).toMatchObject({ chunks: 9, events: 2500, connects: 1, connectedTo: `127.0.0.1:${hub.port}` });
+    // auto: the hub's acks said it is Sluice, so the rest went as bytes
+    expect(sink.describe().bodyAs).toBe(bodyAs === 'fields' ? 'fields' : 'bytes');
   });
 
   it('retries a batch whose acks were lost: the hub stores every event once', async () => {

@@ -73,10 +73,10 @@ const ForwardConfig = Type.Object(
     chunk_max_bytes: Size('About the most bytes of bodies and headers per chunk', '1MiB'),
     max_frame_bytes: Size('Never send a frame larger than this (keep it at or below the server\'s limit; a Sluice hub takes 16MiB by default): larger chunks are split, a single larger event is parked', '16MiB'),
     in_flight: Type.Integer({ minimum: 1, maximum: 64, default: 8, description: 'Chunks of a batch sent before the first ack is awaited' }),
-    body_as: Type.Union([Type.Literal('fields'), Type.Literal('bytes')], {
-      default: 'fields',
+    body_as: Type.Union([Type.Literal('auto'), Type.Literal('fields'), Type.Literal('bytes')], {
+      default: 'auto',
       description:
-        '`fields`: JSON and msgpack objects travel as record fields and text as `message`, so any fluent server sees ordinary records. `bytes`: every body travels verbatim as the binary `_sluice_body` field — about 3× cheaper on both sides; for Sluice hubs (other servers see a binary field)',
+        '`fields`: JSON and msgpack objects travel as record fields and text as `message`, so any fluent server sees ordinary records. `bytes`: every body travels verbatim as the binary `_sluice_body` field — about 3× cheaper on both sides; for Sluice hubs (other servers see a binary field). `auto`: `fields` until the server\'s acks say it is a Sluice hub, then `bytes` (the hub stores the same events either way)',
     }),
     json_fields: Type.Union([Type.Literal('exact'), Type.Literal('always')], {
       default: 'exact',
@@ -174,7 +174,7 @@ export class ForwardSink implements Sink {
     const conn = await this.#connection();
     try {
       if (this.#config.require_ack) await this.#sendAcked(conn, events, topic);
-      else for (const frame of this.#frames(events, topic, 0, events.length, false)) await conn.write(frame.bytes);
+      else for (const frame of this.#frames(conn, events, topic, 0, events.length, false)) await conn.write(frame.bytes);
     } catch (error) {
       this.#stats.lastError = errorMessage(error);
       if (error instanceof SluiceError && error.retriable) this.#drop(conn);
@@ -197,6 +197,7 @@ export class ForwardSink implements Sink {
       servers: this.#config.servers,
       connectedTo: this.#conn?.usable ? this.#conn.server : null,
       edgeId: this.#edge,
+      bodyAs: this.#config.body_as === 'auto' ? (this.#conn?.sluiceHub ? 'bytes' : 'fields') : this.#config.body_as,
       chunks: this.#stats.chunks,
       events: this.#stats.events,
       connects: this.#stats.connects,
@@ -214,7 +215,7 @@ export class ForwardSink implements Sink {
       if (outcome) throw outcome;
     };
     try {
-      for (const frame of this.#frames(events, topic, 0, events.length, true)) {
+      for (const frame of this.#frames(conn, events, topic, 0, events.length, true)) {
         if (pending.length >= this.#config.in_flight) await settle();
         pending.push(
           conn.request(frame.bytes, frame.chunk, this.#ackTimeoutMs).then(
@@ -237,7 +238,7 @@ export class ForwardSink implements Sink {
    * The batch's chunks, cut from `start` by count and estimated size; a chunk whose frame is over
    * `max_frame_bytes` is split in halves. Deterministic, so a retry makes the same chunk ids.
    */
-  *#frames(events: readonly StoredEvent[], topic: string, start: number, end: number, withIds: boolean): Generator<Frame> {
+  *#frames(conn: ServerConnection, events: readonly StoredEvent[], topic: string, start: number, end: number, withIds: boolean): Generator<Frame> {
     let from = start;
     while (from < end) {
       let to = from;
@@ -246,17 +247,19 @@ export class ForwardSink implements Sink {
         bytes += estimate(events[to]);
         to++;
       }
-      yield* this.#frame(events, topic, from, to, withIds);
+      // `auto`: decided per chunk, so the first ack of a Sluice hub switches the rest of the batch to bytes
+      const asBytes = this.#config.body_as === 'bytes' || (this.#config.body_as === 'auto' && conn.sluiceHub);
+      yield* this.#frame(events, topic, from, to, withIds, asBytes);
       from = to;
     }
   }
 
-  *#frame(events: readonly StoredEvent[], topic: string, from: number, to: number, withIds: boolean): Generator<Frame> {
+  *#frame(events: readonly StoredEvent[], topic: string, from: number, to: number, withIds: boolean, asBytes: boolean): Generator<Frame> {
     const chunk = withIds ? chunkId(this.#edgeFor(topic), topic, events[from].offset, events[to - 1].offset) : '';
     if (withIds && this.#acked.has(chunk)) return; // acknowledged in an earlier attempt at this batch
     let bytes: Uint8Array;
     const chunkOption = withIds ? chunk : undefined;
-    if (this.#config.body_as === 'bytes') {
+    if (asBytes) {
       bytes = bytesPackedForward(topic, events, from, to, { chunk: chunkOption, gzip: this.#gzip });
     } else {
       const entries: ForwardEntry[] = new Array(to - from);
@@ -276,8 +279,8 @@ export class ForwardSink implements Sink {
       );
     }
     const mid = from + ((to - from) >> 1);
-    yield* this.#frame(events, topic, from, mid, withIds);
-    yield* this.#frame(events, topic, mid, to, withIds);
+    yield* this.#frame(events, topic, from, mid, withIds, asBytes);
+    yield* this.#frame(events, topic, mid, to, withIds, asBytes);
   }
 
   async #connection(): Promise<ServerConnection> {
@@ -399,7 +402,7 @@ export const forwardSink: SinkSpec<typeof ForwardConfig> = {
   runnerDefaults: { batch: { max_events: 20_000, max_bytes: '32MiB' } },
   examples: [
     { title: 'To a hub on this machine', config: { servers: ['127.0.0.1:24224'] } },
-    { title: 'To a Sluice hub, fastest: bodies as bytes, big batches cut into pipelined chunks', config: { servers: ['hub.example.net:24224'], body_as: 'bytes', batch: { max_events: 10000 } } },
+    { title: 'To a Sluice hub, bodies as bytes from the first chunk on', config: { servers: ['hub.example.net:24224'], body_as: 'bytes' } },
     {
       title: 'To two hubs over TLS with a shared key and a user, gzip',
       config: {
