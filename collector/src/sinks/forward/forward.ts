@@ -16,7 +16,8 @@
  * made once per channel file and kept in the channel's state table (namespace
  * `forward.sink.<name>`): offsets restart at 0 in a recreated channel file, and ids must not repeat
  * then. A replay that moves this sink's cursor back bumps the topic's replay generation (also
- * kept there), so replayed events get new ids and the hub stores them again, as asked. Chunks
+ * kept there), so replayed events get new ids and the hub stores them again, as asked — the
+ * runner says so through the sink contract (`rewound`), in a group too. Chunks
  * acknowledged during a failed attempt are not sent again when the runner retries the batch.
  *
  * Memory: one runner batch plus the chunks in flight; a server that is away for days grows the
@@ -118,7 +119,6 @@ export class ForwardSink implements Sink {
   readonly #sentHigh = new Map<string, number>();
   readonly #generations = new Map<string, number>();
   readonly #stats = { chunks: 0, events: 0, connects: 0, connectFailures: 0, lastError: null as string | null };
-  readonly #onCursor: (consumer: string, topic: string, next: number) => void;
 
   constructor(config: ForwardSinkConfig, ctx: SinkContext) {
     this.#config = config;
@@ -141,18 +141,8 @@ export class ForwardSink implements Sink {
         : undefined,
     };
     this.#edge = `${ctx.collectorId}/${ctx.name}/${this.#instance()}`;
-    const consumer = cursorConsumer(ctx.name);
-    for (const c of this.#channel?.cursors(consumer) ?? []) this.#sentHigh.set(c.topic, c.next - 1);
-    this.#onCursor = (who, topic, next) => {
-      const high = this.#sentHigh.get(topic);
-      if (who === consumer && high !== undefined && next <= high) this.#bumpGeneration(topic, next);
-    };
-    const events = this.#channel?.events;
-    if (events) {
-      // one more listener per forward sink, next to the runners' own: not a leak
-      if (events.listenerCount('cursor') + 1 > events.getMaxListeners()) events.setMaxListeners(events.listenerCount('cursor') + 8);
-      events.on('cursor', this.#onCursor);
-    }
+    // What earlier processes delivered (a top-level sink's cursors; a group member learns it from its sends).
+    for (const c of this.#channel?.cursors(cursorConsumer(ctx.name)) ?? []) this.#sentHigh.set(c.topic, c.next - 1);
     ctx.signal.addEventListener('abort', () => this.#conn?.close(), { once: true });
   }
 
@@ -184,9 +174,14 @@ export class ForwardSink implements Sink {
     this.#stats.events += events.length;
   }
 
+  /** The runner moved our cursor of `topic` back (a replay): what is sent again gets new chunk ids. */
+  rewound(topic: string, next: number): void {
+    const high = this.#sentHigh.get(topic);
+    if (high === undefined || next <= high) this.#bumpGeneration(topic, next);
+  }
+
   close(): Promise<void> {
     this.#closed = true;
-    this.#channel?.events.off('cursor', this.#onCursor);
     this.#conn?.close();
     this.#conn = null;
     return Promise.resolve();
