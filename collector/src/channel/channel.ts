@@ -326,6 +326,9 @@ export class Channel {
       batchByTime: db.prepare<[number, number], { id: number; last_offset: number }>(
         'SELECT id, last_offset FROM batches WHERE topic_id = ? AND time_index >= ? ORDER BY time_index, last_offset LIMIT 1',
       ),
+      batchMinTs: db.prepare<[number, number], { min_ts: number }>(
+        'SELECT min_ts FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset LIMIT 1',
+      ),
       firstBatch: db.prepare<[number], { base_offset: number }>(
         'SELECT base_offset FROM batches WHERE topic_id = ? ORDER BY last_offset LIMIT 1',
       ),
@@ -838,6 +841,16 @@ export class Channel {
   damaged(): DamagedRange[] {
     if (this.#damage.size === 0) return [];
     return this.#damage.list((topic) => this.#stmt.topicByName.get(topic)?.low_offset);
+  }
+
+  /**
+   * The earliest timestamp in the record batch holding `offset` (or the next one), without decoding
+   * it: what a sink's lag in seconds is measured from. Null when there is no such event.
+   */
+  oldestTs(topic: string, offset: number): number | null {
+    const row = this.#stmt.topicByName.get(topic);
+    if (!row) return null;
+    return this.#stmt.batchMinTs.get(row.id, offset)?.min_ts ?? null;
   }
 
   /** The topic's current watermarks and counts, or undefined if it does not exist. */

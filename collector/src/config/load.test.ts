@@ -23,6 +23,29 @@ describe('config validation', () => {
     expect(Object.isFrozen(config.sources[0].config)).toBe(true);
   });
 
+  it('a sink kind\'s runner defaults apply under the config\'s own batch keys (forward reads 20,000-event batches)', async () => {
+    const config = await loadConfigText(
+      `
+sinks:
+  plain:
+    type: forward
+    servers: [127.0.0.1:24224]
+  small:
+    type: forward
+    servers: [127.0.0.1:24224]
+    batch: { max_events: 500 }
+  out:
+    type: stdout
+`,
+      null,
+      { preflight: false },
+    );
+    const batch = (name: string) => config.sinks.find((s) => s.name === name)!.runner.batch;
+    expect(batch('plain')).toMatchObject({ maxEvents: 20_000, maxBytes: 32 * 1024 ** 2 });
+    expect(batch('small')).toMatchObject({ maxEvents: 500, maxBytes: 32 * 1024 ** 2 });
+    expect(batch('out')).toMatchObject({ maxEvents: 1000, maxBytes: 4 * 1024 ** 2 });
+  });
+
   it('reports five different mistakes in one pass, each with its path and line', async () => {
     const problems = await problemsOf(`
 channel:

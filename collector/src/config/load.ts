@@ -289,6 +289,10 @@ export function validateSink(name: string, value: Record<string, unknown>, path:
     if (k in SinkRunnerKeys && !nested) runnerRaw[k] = v;
     else own[k] = v;
   }
+  const batchDefaults = spec.runnerDefaults?.batch;
+  if (batchDefaults && (runnerRaw.batch === undefined || (typeof runnerRaw.batch === 'object' && runnerRaw.batch !== null && !Array.isArray(runnerRaw.batch)))) {
+    runnerRaw.batch = { ...batchDefaults, ...(runnerRaw.batch as Record<string, unknown> | undefined) };
+  }
   const runner = validateConfig(SinkRunnerSchema, runnerRaw, path);
   const r = validateConfig(spec.config, own, path);
   problems.push(...runner.problems, ...r.problems);
