@@ -3,9 +3,13 @@
  * /api/v1/, errors as `{ "error": { "code", "message" } }` with a proper status, Prometheus text
  * at /metrics, the web UI at /.
  *
- * Access: a bearer token, when configured, is required on every /api and /metrics request (the
- * config refuses a non-loopback listen without one). CORS allows only the UI's own origin and
- * the configured `admin.cors_origins`.
+ * Access: a bearer token, when configured, is required on every request except the web UI's
+ * static files (the config refuses a non-loopback listen without one). The check is made on the
+ * ROUTED request (the route fastify matched after decoding the path), never on the raw URL: a
+ * spelling such as `/%61pi/v1/topics` reaches the same route as `/api/v1/topics` and needs the
+ * same token. Routes are private unless they say `config: { public: true }`; a request that
+ * matches no route needs the token too. CORS allows only the UI's own origin and the configured
+ * `admin.cors_origins`.
  */
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
@@ -24,6 +28,10 @@ export interface AdminAppOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     collector: Collector;
+  }
+  interface FastifyContextConfig {
+    /** Served without the admin token (only the web UI's files, which hold no data). */
+    public?: boolean;
   }
 }
 
@@ -50,7 +58,7 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
   if (admin.token) {
     const expected = Buffer.from(`Bearer ${admin.token}`);
     app.addHook('onRequest', async (request, reply) => {
-      if (!needsToken(request.url)) return;
+      if (!needsToken(request)) return;
       const given = Buffer.from(request.headers.authorization ?? tokenFromQuery(request) ?? '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         reply.header('www-authenticate', 'Bearer');
@@ -81,9 +89,12 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
   return app;
 }
 
-/** The UI's static files need no token (they hold no data); the API and metrics do. */
-function needsToken(url: string): boolean {
-  return url.startsWith('/api/') || url.startsWith('/metrics');
+/**
+ * Whether a request needs the token, from the route it was routed to (fastify has decoded and
+ * matched the path by now): every route unless it is marked public, and unmatched requests.
+ */
+export function needsToken(request: FastifyRequest): boolean {
+  return request.routeOptions.config?.public !== true;
 }
 
 /** Browsers cannot set headers on a WebSocket: the tail accepts `?access_token=` too. */
