@@ -15,7 +15,8 @@ import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import { ErrorCodes, isSluiceError } from '../../../shared/src/errors.ts';
+import { ErrorCodes, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
+import { DEFAULT_JSON_MAX_DEPTH, jsonTextTooDeepAt } from '../../../shared/src/json-limits.ts';
 import type { Collector } from '../runtime/collector.ts';
 import { ConfigError } from '../config/load.ts';
 import { adminRoutes } from './routes/index.ts';
@@ -44,6 +45,19 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
     ...https,
   }) as unknown as FastifyInstance;
   app.decorate('collector', collector);
+
+  // JSON request bodies: nesting is bounded before parsing, so a hostile body gets a 400 instead
+  // of overflowing the stack wherever the value is walked later (produce re-serialises `value`).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const at = jsonTextTooDeepAt(body as string, DEFAULT_JSON_MAX_DEPTH);
+    if (at !== -1) {
+      done(new SluiceError(ErrorCodes.BAD_INPUT, `request body: JSON nested deeper than ${DEFAULT_JSON_MAX_DEPTH} levels at character ${at}`), undefined);
+      return;
+    }
+    parseJson(request, body as string, done);
+  });
 
   await app.register(cors, {
     origin: (origin, cb) => {
