@@ -31,7 +31,7 @@ beforeAll(async () => {
   f = await adminFixture();
   await f.collector.channel.appendEvents(
     't',
-    bodies.map(([type, body]) => ({ ts: 1, key: null, headers: { 'content-type': type }, body })),
+    bodies.map(([type, body]) => ({ ts: Date.now(), key: null, headers: { 'content-type': type }, body })),
   );
   base = await f.app.listen({ host: '127.0.0.1', port: 0 });
 }, 60_000);
@@ -114,7 +114,7 @@ describe('reads of a range holding bodies that cannot be shown as values', () =>
     const nd = await run(process.execPath, [SLUICE, 'tail', 't', '--from', '0', '--no-follow', '--admin', base], { timeout: 60_000, maxBuffer: 1 << 24 });
     checkAll(nd.stdout.trim().split('\n').map((l) => JSON.parse(l) as ApiEvent));
     const pretty = await run(process.execPath, [SLUICE, 'tail', 't', '--from', '0', '--no-follow', '--pretty', '--admin', base], { timeout: 60_000, maxBuffer: 1 << 24 });
-    expect(pretty.stdout.trim().split('\n')).toHaveLength(6);
+    expect(pretty.stdout.trim().split('\n'), pretty.stderr).toHaveLength(6);
   }, 90_000);
 
   it('produce refuses a JSON request nested deeper than 128 levels with 400, before anything walks it', async () => {
