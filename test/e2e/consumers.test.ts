@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FetchResponse, Group, GroupsResponse } from '../../shared/src/api/consumers.ts';
 import type { ApiEvent } from '../../shared/src/api/events.ts';
-import { freePort, removeDir, SLUICE, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, SLUICE, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 afterEach(async () => {
@@ -195,7 +195,7 @@ describe('consumer groups on a real collector', () => {
     // slow: everything, and again only what the dead consumer had not committed
     expect(new Set(slowSeen).size).toBe(TOTAL);
     expect(slowSeen.length).toBe(TOTAL + redelivered);
-  }, 180_000);
+  }, scaled(180_000));
 
   it('long-poll answers within milliseconds of an event; SIGTERM ends a pending long-poll at once; offsets survive a restart', async () => {
     const { c, admin, http } = await collector();
@@ -236,7 +236,7 @@ describe('consumer groups on a real collector', () => {
     await fetch(`http://127.0.0.1:${http}/orders`, { method: 'POST', body: '{"n":11}', headers: { 'content-type': 'application/json' } });
     const after = await fetchAs(again.c, 'orders', { group: 'g' });
     expect(after.events.map((e) => e.body)).toEqual([{ n: 11 }]);
-  }, 120_000);
+  }, scaled(120_000));
 });
 
 interface Run {
@@ -328,5 +328,5 @@ describe('sluice produce and sluice tail', () => {
     const badTopic = await sluice(['produce', 'bad topic', ...A], 'x\n');
     expect(badTopic.status).toBe(1);
     expect(badTopic.stderr).toMatch(/^sluice: invalid topic name "bad topic".*; no line was produced\n$/);
-  }, 120_000);
+  }, scaled(120_000));
 });

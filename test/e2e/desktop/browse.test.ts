@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, removeDir, until, type CollectorProcess } from '../../helpers/process.ts';
+import { freePort, removeDir, scaled, until, type CollectorProcess } from '../../helpers/process.ts';
 import { collectorConfig, ensureRendererBuilt, hasChromium, openBrowser, ports, produce, screenshot, startE2eCollector, visit, type BrowserSession, type Ports } from './harness.ts';
 
 const TOKEN = 'e2e-desktop-token-0123456789';
@@ -33,7 +33,7 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
     }
     await produce(p.http, 'audit-log', [{ who: 'alice', what: 'login' }]);
     s = await openBrowser();
-  }, 180_000);
+  }, scaled(180_000));
 
   afterAll(async () => {
     await s?.close();
