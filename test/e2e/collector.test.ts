@@ -63,9 +63,8 @@ describe('sluice start', () => {
       }
     })();
     await until(() => acked > 50, { what: 'some acked posts' });
-    const t0 = Date.now();
+    // Exit code 0, not 1: it stopped by itself, before its 10 s hard deadline (no wall-clock check).
     expect(await c.stop()).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(10_000);
     await posting;
     const again = await startCollector({ config, dir: c.dir });
     running.push(again);

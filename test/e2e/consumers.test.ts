@@ -211,13 +211,14 @@ describe('consumer groups on a real collector', () => {
       const ackedAt = Date.now();
       const a = await pending;
       latencies.push(Date.now() - ackedAt);
-      expect(Date.now() - started).toBeLessThan(5000);
+      expect(Date.now() - started).toBeLessThan(scaled(5000));
       expect(a.events.map((e) => e.body)).toEqual([{ n: i }]);
       next = a.next;
     }
     latencies.sort((x, y) => x - y);
-    expect(latencies[latencies.length - 1]).toBeLessThan(1000);
-    expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(200);
+    // Within milliseconds on an idle machine; the bounds grow with the load (SLUICE_TEST_TIMEOUT_SCALE).
+    expect(latencies[latencies.length - 1]).toBeLessThan(scaled(1000));
+    expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(scaled(200));
     await commit(c, 'g', 'orders', next);
     const before = await c.api<Group>('/api/v1/groups/g');
     expect(before.topics[0]).toMatchObject({ committed: 11, high: 11, lag: 0 });
@@ -227,7 +228,7 @@ describe('consumer groups on a real collector', () => {
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();
     expect(await c.stop()).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Date.now() - t0).toBeLessThan(Math.min(scaled(5000), 25_000)); // well before the 30 s wait runs out
     const answer = await pending;
     if (!(answer instanceof Error)) expect(answer.events).toEqual([]);
 

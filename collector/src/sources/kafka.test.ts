@@ -25,7 +25,7 @@ describe('kafka source', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(source.joined).toBe(false);
     await source.stop();
-    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(Date.now() - t0).toBeLessThan(scaled(15_000));
     await tc.cleanup();
   }, scaled(30_000));
 
