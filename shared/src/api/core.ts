@@ -26,8 +26,31 @@ export interface HealthResponse {
   uptimeMs: number;
   /** `sluice inspect`: a read-only look at a copy of a channel file. */
   readonly: boolean;
-  channel: { file: string; bytes: number; maxBytes: number; fill: number; walBytes: number };
+  channel: { file: string; bytes: number; maxBytes: number; fill: number; walBytes: number; integrity?: ChannelIntegrity };
   sinks: { name: string; state: SinkState }[];
+  /** What an operator should act on; any problem makes `status` `degraded`. */
+  problems?: HealthProblem[];
+}
+
+/** One thing wrong with a collector, with what to do in `message`. */
+export interface HealthProblem {
+  /** The error code it corresponds to, e.g. SLUICE_CHANNEL_CORRUPT. */
+  code: string;
+  message: string;
+  topic?: string;
+  /** For damaged channel data: the offsets that cannot be read (inclusive). */
+  range?: { first: number; last: number };
+}
+
+/** The channel's integrity check (docs/operations.md, "Damaged channel files"). */
+export interface ChannelIntegrity {
+  /** The check of every stored batch that runs in the background after start. */
+  scan: 'idle' | 'scanning' | 'done';
+  checkedBatches: number;
+  /** Batches written before CRCs existed (schema 1): checked by decoding only. */
+  uncheckedBatches: number;
+  /** Damaged offset ranges found so far. */
+  damagedRanges: number;
 }
 
 /** One topic as the channel reports it. */

@@ -1,6 +1,7 @@
 /** Admin core: health, topics, sources, sinks, Prometheus metrics. */
 import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
+import { integrityHealth } from '../../channel/integrity.ts';
 
 export const coreRoutes: FastifyPluginAsync = async (app) => {
   const collector = app.collector;
@@ -8,15 +9,17 @@ export const coreRoutes: FastifyPluginAsync = async (app) => {
   app.get('/api/v1/health', async () => {
     const stats = collector.channel.stats();
     const sinks = [...collector.sinks.values()].map((r) => ({ name: r.name, state: r.state }));
+    const { integrity, problems } = integrityHealth(collector.channel);
     return {
-      status: sinks.some((s) => s.state === 'failed') ? 'degraded' : 'ok',
+      status: sinks.some((s) => s.state === 'failed') || problems.length > 0 ? 'degraded' : 'ok',
       collectorId: collector.config.collectorId,
       version: process.env.npm_package_version ?? '0.1.0',
       startedAt: collector.startedAt,
       uptimeMs: Date.now() - collector.startedAt,
       readonly: collector.inspect,
-      channel: { file: collector.channel.file, bytes: stats.bytes, maxBytes: stats.maxBytes, fill: stats.fill, walBytes: stats.walBytes },
+      channel: { file: collector.channel.file, bytes: stats.bytes, maxBytes: stats.maxBytes, fill: stats.fill, walBytes: stats.walBytes, integrity },
       sinks,
+      problems,
     };
   });
 
