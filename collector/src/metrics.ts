@@ -31,8 +31,8 @@ export class Metrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
   }
 
-  /** A counter whose value is read on scrape from a total kept elsewhere (e.g. the channel's). */
-  counterFrom<L extends string>(name: string, help: string, labelNames: L[], collect: (set: (labels: Record<L, string>, value: number) => void) => void): Counter<L> {
+  /** A counter whose value is read on scrape from a total kept elsewhere (e.g. the channel's stats). */
+  counter<L extends string>(name: string, help: string, labelNames: L[], collect: (set: (labels: Record<L, string>, value: number) => void) => void): Counter<L> {
     return new Counter<L>({
       name,
       help,

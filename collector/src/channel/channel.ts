@@ -14,6 +14,7 @@ import type { TopicInfo } from '../../../shared/src/api/core.ts';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
 import { batchCrc, batchDamage, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { ensureSchema, openError } from './schema.ts';
@@ -53,6 +54,14 @@ export interface ChannelOptions {
   walMaxBytes?: number;
   /** How often retention runs, ms (also run when the channel is full). 0 disables the timer. */
   retentionIntervalMs?: number;
+  /**
+   * Free space to keep on the channel's filesystem (`channel.min_free_space`): below it appends
+   * are refused with CHANNEL_FULL (disk.ts). Bytes, `{ ratio }` of the filesystem, or `auto`
+   * (default: 256 MiB, at most 10% of the filesystem); 0 disables the guard.
+   */
+  minFreeSpace?: MinFreeSpace;
+  /** How the guard asks for free space (default statfs); for tests. */
+  freeSpaceProbe?: FreeSpaceProbe;
   readonly?: boolean;
   /** Check every stored batch in the background after opening (integrity.ts). Default true. */
   integrityScan?: boolean;
@@ -138,7 +147,12 @@ export interface ChannelStats {
   walBytes: number;
   commits: number;
   appendedEvents: number;
+  /** Append requests refused because the channel held max_bytes of undelivered events. */
   rejectedFull: number;
+  /** Append requests refused because the disk was (nearly) full. */
+  rejectedDisk: number;
+  /** The free-space guard; null for a read-only channel. */
+  disk: DiskState | null;
 }
 
 interface PendingAppend {
@@ -186,7 +200,7 @@ export class Channel {
   readonly events = new EventEmitter();
 
   readonly #db: Database.Database;
-  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'integrityScan'>>;
+  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe' | 'integrityScan'>>;
   readonly #defaults: TopicPolicy;
   readonly #policies: { match: (t: string) => boolean; policy: Partial<TopicPolicy> }[];
   readonly #now: () => number;
@@ -202,7 +216,7 @@ export class Channel {
   #bytesSinceCheckpoint = 0;
   #retentionTimer: NodeJS.Timeout | null = null;
   #totalBytes = 0;
-  #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0 };
+  #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0, rejectedDisk: 0 };
   /** Events retention removed since open, by topic and reason (for /metrics). */
   readonly #expired = new Map<string, Record<ExpiryReason, number>>();
   readonly #damage = new DamageLog();
@@ -212,6 +226,11 @@ export class Channel {
   /** Topics whose retention is stuck on a damaged batch, with what to do. */
   readonly #retentionBlocked = new Map<string, string>();
   readonly #stmt: ReturnType<Channel['prepare']>;
+  readonly #disk: DiskGuard | null = null;
+  #diskTimer: NodeJS.Timeout | null = null;
+  #diskWasFull = false;
+  #diskRetentionAt = 0;
+  #pageSize = 4096;
 
   private constructor(options: ChannelOptions) {
     this.file = options.file;
@@ -266,6 +285,14 @@ export class Channel {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
       this.#retentionTimer.unref();
     }
+    if (!this.readonly) {
+      this.#pageSize = this.#db.pragma('page_size', { simple: true }) as number;
+      this.#disk = new DiskGuard({ dir: dirname(this.file), min: options.minFreeSpace ?? 'auto', probe: options.freeSpaceProbe, now: this.#now });
+      // Probes once a second, so health and /metrics are current and a full channel notices
+      // space coming back (and frees what it can) even when nobody appends.
+      this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
+      this.#diskTimer.unref();
+    }
     if (options.integrityScan ?? true) this.scanIntegrity();
   }
 
@@ -300,6 +327,9 @@ export class Channel {
       ),
       batchByTime: db.prepare<[number, number], { id: number; last_offset: number }>(
         'SELECT id, last_offset FROM batches WHERE topic_id = ? AND time_index >= ? ORDER BY time_index, last_offset LIMIT 1',
+      ),
+      batchMinTs: db.prepare<[number, number], { min_ts: number }>(
+        'SELECT min_ts FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset LIMIT 1',
       ),
       firstBatch: db.prepare<[number], { base_offset: number }>(
         'SELECT base_offset FROM batches WHERE topic_id = ? ORDER BY last_offset LIMIT 1',
@@ -419,9 +449,12 @@ export class Channel {
 
     const incoming = group.map((p) => estimateBytes(p.request.events));
     let admitted: boolean[];
+    let diskRefusal: SluiceError | null = null;
     try {
-      admitted = this.#admit(incoming, group);
-    } catch (error) {
+      diskRefusal = this.#admitDisk(group);
+      admitted = diskRefusal ? group.map((p) => p.request.events.length === 0) : this.#admit(incoming, group);
+    } catch (cause) {
+      const error = isSqliteFull(cause) ? this.#sqliteFull('retention making room', cause) : cause;
       for (const p of group) p.reject(error);
       return;
     }
@@ -457,7 +490,7 @@ export class Channel {
                     ErrorCodes.TOO_LARGE,
                     `append of ${formatBytes(incoming[g])} is larger than the whole channel (channel.max_bytes ${formatBytes(this.#opts.maxBytes)}); split it or raise channel.max_bytes`,
                   )
-                : fullError(this.#totalBytes, this.#opts.maxBytes);
+                : (diskRefusal ?? fullError(this.#totalBytes, this.#opts.maxBytes));
             continue;
           }
           const { request } = group[g];
@@ -484,22 +517,26 @@ export class Channel {
         }
       }).immediate();
     } catch (cause) {
-      const error = new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${(cause as Error).message}`, {
-        cause,
-        retriable: true,
-        retryAfterMs: 1000,
-      });
+      const error = isSqliteFull(cause)
+        ? this.#sqliteFull('a commit', cause)
+        : new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${(cause as Error).message}`, {
+            cause,
+            retriable: true,
+            retryAfterMs: 1000,
+          });
       for (const p of group) p.reject(error);
       return;
     }
 
     this.#totalBytes += committedBytes;
     this.#bytesSinceCheckpoint += committedBytes;
+    this.#disk?.wrote(committedBytes);
     this.#stats.commits++;
     for (let g = 0; g < group.length; g++) {
       const outcome = outcomes[g];
       if (outcome instanceof SluiceError) {
-        this.#stats.rejectedFull++;
+        if (outcome === diskRefusal) this.#stats.rejectedDisk++;
+        else this.#stats.rejectedFull++;
         group[g].reject(outcome);
       } else {
         if (!outcome.duplicate) this.#stats.appendedEvents += group[g].request.events.length;
@@ -510,7 +547,7 @@ export class Channel {
       this.events.emit('append', topic, high);
       this.#wake(topic);
     }
-    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.checkpoint());
+    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.#safeCheckpoint());
   }
 
   /** Writes one topic's events as record batches; returns the payload bytes written. */
@@ -546,6 +583,71 @@ export class Channel {
   #writeState(w: StateWrite, now: number): void {
     if (w.value === null) this.#stmt.deleteState!.run(w.namespace, w.key);
     else this.#stmt.putState!.run(w.namespace, w.key, w.value, now);
+  }
+
+  /**
+   * The free-space guard for a commit group: when the disk is short, delivered events are
+   * removed first (at most once a second: their pages are reused by the next appends), and if
+   * it is still short every request carrying events is refused. Returns the refusal, or null.
+   */
+  #admitDisk(group: PendingAppend[]): SluiceError | null {
+    const disk = this.#disk;
+    if (!disk || !group.some((p) => p.request.events.length > 0)) return null;
+    const reusable = () => this.#reusableBytes();
+    if (disk.refuses(reusable) && this.#now() - this.#diskRetentionAt >= 1000) {
+      this.#diskRetentionAt = this.#now();
+      const short = disk.shortfall(reusable());
+      if (short > 0) this.runRetention({ needBytes: short });
+      disk.refuses(reusable);
+    }
+    this.#noteDiskTransition();
+    return disk.full ? diskFullError(disk.state().reason) : null;
+  }
+
+  /** Bytes SQLite can reuse inside the file (free pages) before it must grow it. */
+  #reusableBytes(): number {
+    return (this.#db.pragma('freelist_count', { simple: true }) as number) * this.#pageSize;
+  }
+
+  /** Records SQLITE_FULL seen during `what` and returns the error to give callers. */
+  #sqliteFull(what: string, cause: unknown): SluiceError {
+    this.#disk?.sawSqliteFull(what);
+    this.#noteDiskTransition();
+    return diskFullError(this.#disk?.state().reason ?? `the disk is full: ${what} failed with SQLITE_FULL`, cause);
+  }
+
+  #noteDiskTransition(): void {
+    const full = this.#disk?.full ?? false;
+    if (full !== this.#diskWasFull) {
+      this.#diskWasFull = full;
+      this.events.emit('disk', this.#disk!.state());
+    }
+  }
+
+  /**
+   * Once a second: probe the disk; while it is short, remove delivered events to make room and
+   * retry a checkpoint the disk refused earlier (it truncates the WAL once it succeeds).
+   */
+  #diskHousekeeping(): void {
+    const disk = this.#disk;
+    if (!disk || this.#closed) return;
+    try {
+      const reusable = () => this.#reusableBytes();
+      if (disk.refuses(reusable)) {
+        const short = disk.shortfall(reusable());
+        if (short > 0 && this.#now() - this.#diskRetentionAt >= 1000) {
+          this.#diskRetentionAt = this.#now();
+          this.runRetention({ needBytes: short });
+        }
+        // A TRUNCATE checkpoint gives the WAL's space back to the filesystem.
+        if (this.walBytes() > 0) this.checkpoint({ truncate: true });
+        disk.refuses(reusable);
+      }
+    } catch (error) {
+      if (isSqliteFull(error)) this.#sqliteFull('housekeeping', error);
+      else this.events.emit('error', error);
+    }
+    this.#noteDiskTransition();
   }
 
   /**
@@ -743,6 +845,16 @@ export class Channel {
     return this.#damage.list((topic) => this.#stmt.topicByName.get(topic)?.low_offset);
   }
 
+  /**
+   * The earliest timestamp in the record batch holding `offset` (or the next one), without decoding
+   * it: what a sink's lag in seconds is measured from. Null when there is no such event.
+   */
+  oldestTs(topic: string, offset: number): number | null {
+    const row = this.#stmt.topicByName.get(topic);
+    if (!row) return null;
+    return this.#stmt.batchMinTs.get(row.id, offset)?.min_ts ?? null;
+  }
+
   /** The topic's current watermarks and counts, or undefined if it does not exist. */
   topic(name: string): TopicInfo | undefined {
     const row = this.#stmt.topicByName.get(name);
@@ -803,7 +915,7 @@ export class Channel {
   commit(cursors: readonly CursorCommit[], state: readonly StateWrite[] = []): void {
     this.#assertWritable();
     const now = this.#now();
-    this.#db.transaction(() => {
+    const transaction = this.#db.transaction(() => {
       for (const c of cursors) {
         const row = this.#ensureTopic(c.topic);
         if (!Number.isSafeInteger(c.next) || c.next < 0 || c.next > row.next_offset) {
@@ -815,7 +927,14 @@ export class Channel {
         this.#stmt.upsertCursor!.run(c.consumer, row.id, c.next, c.protects ? 1 : 0, now);
       }
       for (const w of state) this.#writeState(w, now);
-    }).immediate();
+    });
+    try {
+      transaction.immediate();
+    } catch (cause) {
+      // The guard leaves room for cursor commits; if the disk filled anyway, the caller retries.
+      if (isSqliteFull(cause)) throw this.#sqliteFull('a cursor commit', cause);
+      throw cause;
+    }
     for (const c of cursors) this.events.emit('cursor', c.consumer, c.topic, c.next);
   }
 
@@ -1032,6 +1151,32 @@ export class Channel {
   }
 
   /**
+   * Deletes a topic's events before `before`, as `kafka-delete-records` does, whatever sinks have
+   * delivered: whole record batches, so the new low is the first offset of the batch holding
+   * `before` (or the high watermark when `before` reaches it). Undelivered events of protecting
+   * cursors count as dropped, the rest as expired.
+   */
+  truncate(topic: string, before: number): { low: number; deletedEvents: number; droppedEvents: number; freedBytes: number } {
+    if (this.readonly) throw new SluiceError(ErrorCodes.BAD_INPUT, 'this is a read-only inspection of a channel file: cannot truncate');
+    const result = this.#db.transaction(() => {
+      const row = this.#stmt.topicByName.get(topic);
+      if (!row) throw new SluiceError(ErrorCodes.TOPIC_NOT_FOUND, `topic "${topic}" does not exist`);
+      const target = Math.min(before, row.next_offset);
+      const holding = target >= row.next_offset ? undefined : this.#stmt.firstKept.get(row.id, target, Number.MAX_SAFE_INTEGER);
+      const newLow = holding ? holding.base_offset : row.next_offset;
+      if (newLow <= row.low_offset) return { low: row.low_offset, deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
+      const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
+      const dropped = Math.min(n, Math.max(0, newLow - Math.max(this.protectBound(row), row.low_offset)));
+      this.#stmt.deletePrefix!.run(row.id, newLow);
+      this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+      return { low: newLow, deletedEvents: n, droppedEvents: dropped, freedBytes: b };
+    }).immediate();
+    this.#totalBytes -= result.freedBytes;
+    if (result.deletedEvents > 0) this.#decoded.clear();
+    return result;
+  }
+
+  /**
    * Events retention removed since this channel was opened, by topic and reason (a Prometheus
    * counter: it restarts at 0 with the process; the topic's `expired`/`dropped` totals persist).
    */
@@ -1067,16 +1212,33 @@ export class Channel {
    * Checkpoints on our schedule: PASSIVE after every `checkpointBytes` committed; if the WAL
    * file is still larger than `walMaxBytes`, a TRUNCATE checkpoint, which waits for readers.
    */
-  checkpoint(): { walBytes: number } {
+  checkpoint(options: { truncate?: boolean } = {}): { walBytes: number } {
     if (this.readonly || this.#closed) return { walBytes: 0 };
     this.#bytesSinceCheckpoint = 0;
-    this.#db.pragma('wal_checkpoint(PASSIVE)');
-    let walBytes = this.walBytes();
-    if (walBytes > this.#opts.walMaxBytes) {
-      this.#db.pragma('wal_checkpoint(TRUNCATE)');
-      walBytes = this.walBytes();
+    try {
+      this.#db.pragma('wal_checkpoint(PASSIVE)');
+      let walBytes = this.walBytes();
+      if (walBytes > this.#opts.walMaxBytes || (options.truncate && walBytes > 0)) {
+        this.#db.pragma('wal_checkpoint(TRUNCATE)');
+        walBytes = this.walBytes();
+      }
+      this.#disk?.checkpointed();
+      return { walBytes };
+    } catch (cause) {
+      if (!isSqliteFull(cause)) throw cause;
+      // Copying the WAL into the main file needs room: keep that much free before appending more.
+      this.#disk?.owesCheckpoint(this.walBytes());
+      throw this.#sqliteFull('a checkpoint', cause);
     }
-    return { walBytes };
+  }
+
+  /** A checkpoint from a callback: its failure is reported (logged by the collector), never thrown. */
+  #safeCheckpoint(): void {
+    try {
+      this.checkpoint();
+    } catch (error) {
+      this.events.emit('error', error);
+    }
   }
 
   walBytes(): number {
@@ -1097,6 +1259,7 @@ export class Channel {
       events: topics.reduce((a, t) => a + t.event_count, 0),
       walBytes: this.walBytes(),
       ...this.#stats,
+      disk: this.#disk?.state() ?? null,
     };
   }
 
@@ -1108,6 +1271,7 @@ export class Channel {
     this.#flush();
     this.#closed = true;
     if (this.#retentionTimer) clearInterval(this.#retentionTimer);
+    if (this.#diskTimer) clearInterval(this.#diskTimer);
     if (this.#scanTimer) clearImmediate(this.#scanTimer);
     for (const topic of this.#waiters.keys()) this.#wake(topic);
     if (!this.readonly) {
@@ -1236,6 +1400,18 @@ class BatchDamaged extends Error {
 
 function closedError(file: string): SluiceError {
   return new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${file} is closed`, { retriable: true });
+}
+
+function isSqliteFull(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'SQLITE_FULL';
+}
+
+function diskFullError(reason: string | null, cause?: unknown): SluiceError {
+  return new SluiceError(
+    ErrorCodes.CHANNEL_FULL,
+    `channel refuses new events: ${reason ?? 'the disk is full'}; sinks keep delivering and retention frees delivered events — retry later, free disk space, or lower channel.min_free_space`,
+    { retriable: true, retryAfterMs: 1000, cause },
+  );
 }
 
 function fullError(bytes: number, max: number): SluiceError {

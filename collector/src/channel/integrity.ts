@@ -14,7 +14,7 @@
  * cannot be read, one past the previous readable batch of the topic), last = its last offset.
  */
 import type Database from 'better-sqlite3';
-import type { ChannelIntegrity, HealthProblem } from '../../../shared/src/api/core.ts';
+import type { ChannelIntegrity } from '../../../shared/src/api/core.ts';
 import { crc32 } from 'node:zlib';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { decodeBatch, RECORD_FORMAT } from './format.ts';
@@ -47,21 +47,20 @@ export function integrityHealth(channel: {
   file: string;
   damaged(): DamagedRange[];
   integrity(): IntegrityStatus;
-}): { integrity: ChannelIntegrity; problems: HealthProblem[] } {
+}): { integrity: ChannelIntegrity; problems: string[] } {
   const status = channel.integrity();
   const damaged = channel.damaged();
-  const problems: HealthProblem[] = damaged.map((r) => ({
-    code: ErrorCodes.CHANNEL_CORRUPT,
-    topic: r.topic,
-    range: { first: r.first, last: r.last },
-    message: corruptError(channel.file, r).message,
-  }));
-  if (status.fileProblem) {
-    problems.push({ code: ErrorCodes.CHANNEL_CORRUPT, message: `${channel.file}: ${status.fileProblem}; salvage it with \`sluice doctor ${channel.file} --out NEW.db\`` });
-  }
-  for (const b of status.retentionBlocked) problems.push({ code: ErrorCodes.CHANNEL_CORRUPT, topic: b.topic, message: b.message });
+  const problems = damaged.map((r) => corruptError(channel.file, r).message);
+  if (status.fileProblem) problems.push(`${channel.file}: ${status.fileProblem}; salvage it with \`sluice doctor ${channel.file} --out NEW.db\``);
+  for (const b of status.retentionBlocked) problems.push(b.message);
   return {
-    integrity: { scan: status.scan, checkedBatches: status.checkedBatches, uncheckedBatches: status.uncheckedBatches, damagedRanges: damaged.length },
+    integrity: {
+      scan: status.scan,
+      checkedBatches: status.checkedBatches,
+      uncheckedBatches: status.uncheckedBatches,
+      damaged: damaged.map((r) => ({ topic: r.topic, first: r.first, last: r.last, reason: r.reason })),
+      retentionBlocked: status.retentionBlocked.map((b) => b.topic),
+    },
     problems,
   };
 }

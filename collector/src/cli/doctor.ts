@@ -12,7 +12,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { errorMessage } from '../../../shared/src/errors.ts';
-import { runDoctor, type DoctorReport } from '../channel/doctor.ts';
+import type { DoctorReport } from '../channel/doctor.ts';
 import { action, CliError } from './client.ts';
 
 export function registerDoctor(program: Command): void {
@@ -27,6 +27,8 @@ export function registerDoctor(program: Command): void {
         const bar = options.progress && process.stderr.isTTY ? new SingleBar({ format: '{phase} {bar} {percentage}% | {value}/{total} batches', hideCursor: true, stream: process.stderr }) : null;
         let phase: string | null = null;
         let report: DoctorReport;
+        // The channel code is loaded when the command runs, so `sluice --help` stays quick.
+        const { runDoctor } = await import('../channel/doctor.ts');
         try {
           report = await runDoctor(resolve(file), {
             out: options.out === undefined ? undefined : resolve(options.out),
