@@ -10,11 +10,15 @@ export async function loadOrExit(file: string | undefined): Promise<ResolvedConf
   try {
     return file ? await loadConfigFile(file) : await loadConfigText(EMBEDDED_DEFAULTS, null);
   } catch (error) {
+    // A config mistake is exit 2 with every problem listed; anything else that stops the check is
+    // exit 1 with one line (the stack only with SLUICE_DEBUG=1): never a bare stack trace.
     if (error instanceof ConfigError) {
       console.error(error.message);
       process.exit(2);
     }
-    throw error;
+    console.error(`sluice: cannot load ${file ?? 'the embedded config'}: ${errorMessage(error)}`);
+    if (process.env.SLUICE_DEBUG) console.error(error);
+    process.exit(1);
   }
 }
 

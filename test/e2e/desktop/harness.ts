@@ -85,7 +85,7 @@ export async function ports(): Promise<Ports> {
 }
 
 /** A collector with an HTTP source `web` and whatever else `extra` adds (YAML, indented at top level). */
-export function collectorConfig(p: Ports, options: { token?: string; interceptors?: string; extra?: string } = {}): string {
+export function collectorConfig(p: Ports, options: { token?: string; interceptors?: string; extra?: string; admin?: string[] } = {}): string {
   return [
     'collector:',
     '  id: e2e-desktop',
@@ -94,6 +94,7 @@ export function collectorConfig(p: Ports, options: { token?: string; interceptor
     'admin:',
     `  listen: 127.0.0.1:${p.admin}`,
     ...(options.token ? [`  token: ${options.token}`] : []),
+    ...(options.admin ?? []).map((l) => `  ${l}`),
     'sources:',
     '  web:',
     '    type: http',
@@ -167,12 +168,20 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /** An HTTP destination for an http sink that answers slowly, so a replay's lag can be watched. */
-export async function slowReceiver(delayMs: number): Promise<{ url: string; received: () => number; close(): Promise<void> }> {
+/** An HTTP receiver answering each request after `delayMs`; the first `failFirst` get a 503. */
+export async function slowReceiver(delayMs: number, options: { failFirst?: number } = {}): Promise<{ url: string; received: () => number; close(): Promise<void> }> {
   let received = 0;
+  let failures = options.failFirst ?? 0;
   const server: Server = createServer((req: IncomingMessage, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
+      if (failures > 0) {
+        failures--;
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('warming up');
+        return;
+      }
       setTimeout(() => {
         received += body.split('\n').filter(Boolean).length;
         res.writeHead(200, { 'content-type': 'application/json' });
