@@ -68,13 +68,15 @@ export interface StartOptions {
   /** Wait for the admin API to answer (default true). */
   wait?: boolean;
   token?: string;
+  /** Node options before the script, e.g. `--cpu-prof` (not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
 }
 
 /** Starts `sluice start` in a child process; resolves once its admin API answers /health. */
 export async function startCollector(options: StartOptions): Promise<CollectorProcess> {
   const dir = options.dir ?? tempDir();
   let configFile: string | null = null;
-  const args = [SLUICE, 'start'];
+  const args = [...(options.nodeArgs ?? []), SLUICE, 'start'];
   if (options.config !== null) {
     configFile = join(dir, 'sluice.yaml');
     writeFileSync(configFile, options.config);

@@ -107,6 +107,8 @@ export function statusFor(code: string): number {
       return 413;
     case ErrorCodes.EXPORT_DISABLED:
       return 403;
+    case ErrorCodes.CHANNEL_CORRUPT:
+      return 410;
     case ErrorCodes.OFFSET_OUT_OF_RANGE:
     case ErrorCodes.BAD_INPUT:
     case ErrorCodes.TOPIC_INVALID:

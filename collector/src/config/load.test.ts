@@ -24,6 +24,29 @@ describe('config validation', () => {
     expect(Object.isFrozen(config.sources[0].config)).toBe(true);
   });
 
+  it('a sink kind\'s runner defaults apply under the config\'s own batch keys (forward reads 20,000-event batches)', async () => {
+    const config = await loadConfigText(
+      `
+sinks:
+  plain:
+    type: forward
+    servers: [127.0.0.1:24224]
+  small:
+    type: forward
+    servers: [127.0.0.1:24224]
+    batch: { max_events: 500 }
+  out:
+    type: stdout
+`,
+      null,
+      { preflight: false },
+    );
+    const batch = (name: string) => config.sinks.find((s) => s.name === name)!.runner.batch;
+    expect(batch('plain')).toMatchObject({ maxEvents: 20_000, maxBytes: 32 * 1024 ** 2 });
+    expect(batch('small')).toMatchObject({ maxEvents: 500, maxBytes: 32 * 1024 ** 2 });
+    expect(batch('out')).toMatchObject({ maxEvents: 1000, maxBytes: 4 * 1024 ** 2 });
+  });
+
   it('reports every mistake in one pass, in line order, each with its path and line', async () => {
     const problems = await problemsOf(`
 channel:
@@ -68,6 +91,7 @@ admin:
     ['an unknown key far from any', 'channel:\n  retention:\n    forever: true\n', 'line 3: channel.retention.forever: unknown key "forever"; known keys: max_age, max_bytes'],
     ['a misspelt section', 'chanel:\n  path: ./data\n', 'line 1: chanel: unknown section "chanel"; did you mean "channel"?'],
     ['a misspelt source type', 'sources:\n  s:\n    type: sylsog\n', 'line 3: sources.s.type: unknown source type "sylsog"; did you mean "syslog"? one of: forward, generator, http, kafka, syslog, tail'],
+    ['a free-space guard', 'channel:\n  min_free_space: plenty\n', 'line 2: channel.min_free_space: expected a size such as 512MiB, a share of the filesystem such as 5%, auto, or 0 (off); got "plenty"'],
     ['a number out of range', 'sinks:\n  out:\n    type: stdout\n    batch: { max_events: 0 }\n', 'line 4: sinks.out.batch.max_events: expected a whole number from 1 to 100000; got 0'],
     ['a number that is text', 'channel:\n  commit_window_ms: soon\n', 'line 2: channel.commit_window_ms: expected a whole number from 0 to 1000; got "soon"'],
     ['a short token, never echoed', 'admin:\n  token: hunter2\n', 'line 2: admin.token: too short: at least 16 characters, got 7'],

@@ -18,7 +18,7 @@ import { sinks as sinkRegistry, sources as sourceRegistry, type SinkSpec, type S
 import { checkPortFree, checkTlsFiles, isLoopback, parseListen } from '../net.ts';
 import '../sinks/index.ts';
 import '../sources/index.ts';
-import { AdminSection, ChannelSection, CollectorSection, LogSection, SinkRunnerKeys, SinkRunnerSchema, TOP_LEVEL_KEYS, toBytes, toMs } from './schema.ts';
+import { AdminSection, ChannelSection, CollectorSection, LogSection, SinkRunnerKeys, SinkRunnerSchema, TOP_LEVEL_KEYS, toBytes, toMinFreeSpace, toMs } from './schema.ts';
 
 export interface ResolvedSource {
   name: string;
@@ -213,6 +213,7 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
         file: resolve(channel.path, 'channel.db'),
         synchronous: channel.synchronous,
         maxBytes: toBytes(channel.max_bytes),
+        minFreeSpace: toMinFreeSpace(channel.min_free_space),
         commitWindowMs: channel.commit_window_ms,
         defaults: {
           retentionMs: channel.retention.max_age === null ? null : toMs(channel.retention.max_age),
@@ -319,6 +320,10 @@ export function validateSink(name: string, value: Record<string, unknown>, path:
     if (k === 'type') continue;
     if (k in SinkRunnerKeys && !nested) runnerRaw[k] = v;
     else own[k] = v;
+  }
+  const batchDefaults = spec.runnerDefaults?.batch;
+  if (batchDefaults && (runnerRaw.batch === undefined || (typeof runnerRaw.batch === 'object' && runnerRaw.batch !== null && !Array.isArray(runnerRaw.batch)))) {
+    runnerRaw.batch = { ...batchDefaults, ...(runnerRaw.batch as Record<string, unknown> | undefined) };
   }
   const runner = validateConfig(SinkRunnerSchema, runnerRaw, path);
   const r = validateConfig(spec.config, own, path);
