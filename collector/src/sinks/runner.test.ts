@@ -12,6 +12,7 @@ import { Channel } from '../channel/channel.ts';
 import type { Sink } from '../components.ts';
 import { silentLogger } from '../log.ts';
 import { cursorConsumer, parkedTopic, SinkRunner, type SinkRunnerOptions } from './runner.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -52,7 +53,7 @@ class Recorder implements Sink {
 }
 
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + scaled(timeoutMs);
   while (!check()) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
