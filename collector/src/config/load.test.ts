@@ -109,6 +109,25 @@ admin:
     expect((error as ConfigError).message).toBe(`sluice.yaml: 1 problem\n  ${expected}`);
   });
 
+  it('checks ports on the valid parts even when other parts have mistakes: one pass finds all', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const error = await loadConfigText(`log:\n  level: loud\nsources:\n  web:\n    type: http\n    listen: 127.0.0.1:${port}\n`, 'sluice.yaml', { ownedListeners: new Set(['admin']) }).then(
+        () => undefined,
+        (e: unknown) => e as ConfigError,
+      );
+      expect(error?.problems).toEqual([
+        { path: 'log.level', line: 2, message: expect.stringMatching(/^expected one of /) },
+        { path: 'sources.web.listen', line: 6, message: `port ${port} already in use` },
+      ]);
+    } finally {
+      server.close();
+    }
+  });
+
   it('a check that fails to run is a problem of what it checks, not a crash', async () => {
     // Preflight binds ports; a port the schema lets through must never escape as an exception.
     const problems = await loadConfigText('admin:\n  listen: 203.0.113.1:9410\n  token: abcdefghijklmnopqrstuvwxyz\n', null).then(
