@@ -176,6 +176,8 @@ describe('filters', () => {
     const cases: [string, RegExp][] = [
       ['bodyRegex=(', /bodyRegex: invalid regex/],
       ['bodyRegex=/x/g', /flag\(s\) "g" not supported/],
+      [`bodyRegex=${encodeURIComponent('a(?=b)')}`, /bodyRegex: invalid regex: .*\(RE2 syntax: lookaround and backreferences are not supported\)/],
+      [`keyRegex=${encodeURIComponent('(a)\\1')}`, /keyRegex: invalid regex: .*RE2 syntax/],
       ['header=novalue', /header: expected name:value/],
       [`jsonata=${encodeURIComponent('a +')}`, /^jsonata: /],
       ['bodyregex=x', /unknown query parameter "bodyregex"/],
