@@ -78,7 +78,7 @@ describe('bearer token beyond loopback', () => {
     dirs.push(dir);
     const file = join(dir, 'sluice.yaml');
     writeFileSync(file, `admin:\n  listen: ${externalAddress() ?? '0.0.0.0'}:${await freePort()}\n`);
-    const r = spawnSync(process.execPath, [SLUICE, 'start', '--config', file], { encoding: 'utf8', timeout: 60_000, cwd: dir });
+    const r = spawnSync(process.execPath, [SLUICE, 'start', '--config', file], { encoding: 'utf8', timeout: scaled(60_000), cwd: dir });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/admin\.token: required because admin\.listen \(.+\) is not a loopback address/);
   }, scaled(90_000));
@@ -116,10 +116,10 @@ describe('bearer token beyond loopback', () => {
     expect(await wsStatus(`${wsBase}?access_token=wrong-token-0123456789`)).toBe(401);
     expect(await wsStatus(`${wsBase}?access_token=${TOKEN}`)).toBe(101);
     // The CLI: refused without the token, fine with it.
-    const without = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', base], { encoding: 'utf8', timeout: 60_000 });
+    const without = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', base], { encoding: 'utf8', timeout: scaled(60_000) });
     expect(without.status).toBe(1);
     expect(without.stderr).toMatch(/sluice: missing or wrong bearer token/);
-    const withToken = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', base], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, SLUICE_TOKEN: TOKEN } });
+    const withToken = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', base], { encoding: 'utf8', timeout: scaled(60_000), env: { ...process.env, SLUICE_TOKEN: TOKEN } });
     expect(withToken.status, withToken.stderr).toBe(0);
     expect(withToken.stdout).toMatch(/^t\s+0\s+1\s+1\s/m);
   }, scaled(120_000));
@@ -152,7 +152,7 @@ describe('TLS', () => {
     // Plain HTTP to the TLS port gets no API answer.
     const plain = await fetch(`http://127.0.0.1:${port}/api/v1/health`).then((r) => r.status, () => 0);
     expect(plain).not.toBe(200);
-    const cli = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', `https://127.0.0.1:${port}`, '--token', TOKEN, '--insecure'], { encoding: 'utf8', timeout: 60_000 });
+    const cli = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', `https://127.0.0.1:${port}`, '--token', TOKEN, '--insecure'], { encoding: 'utf8', timeout: scaled(60_000) });
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('no topics yet');
   }, scaled(120_000));

@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 function sluice(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [SLUICE, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [SLUICE, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: scaled(120_000) });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

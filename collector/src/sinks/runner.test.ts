@@ -13,6 +13,7 @@ import type { Sink } from '../components.ts';
 import { createLogger, silentLogger } from '../log.ts';
 import { Writable } from 'node:stream';
 import { cursorConsumer, parkedTopic, SinkRunner, type SinkRunnerOptions } from './runner.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -53,7 +54,7 @@ class Recorder implements Sink {
 }
 
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + scaled(timeoutMs);
   while (!check()) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
