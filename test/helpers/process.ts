@@ -68,6 +68,8 @@ export interface StartOptions {
   /** Wait for the admin API to answer (default true). */
   wait?: boolean;
   token?: string;
+  /** A command the collector runs under, e.g. `['nsenter', '--mount=/proc/PID/ns/mnt', '--']`; it must exec, not fork. */
+  prefix?: string[];
 }
 
 /** Starts `sluice start` in a child process; resolves once its admin API answers /health. */
@@ -80,7 +82,8 @@ export async function startCollector(options: StartOptions): Promise<CollectorPr
     writeFileSync(configFile, options.config);
     args.push('--config', configFile);
   }
-  const proc = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...commandArgs] = [...(options.prefix ?? []), process.execPath, ...args];
+  const proc = spawn(command, commandArgs, { cwd: dir, env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));
