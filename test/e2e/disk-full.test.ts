@@ -41,7 +41,7 @@ function canMount(): boolean {
 
 /** SLUICE_TEST_NO_MOUNT=1 runs the fallback even where mounts work. */
 const TMPFS = process.env.SLUICE_TEST_NO_MOUNT !== '1' && canMount();
-console.log(`disk-full e2e: ${TMPFS ? 'tmpfs in a private mount namespace' : 'FALLBACK: real disk with min_free_space just under its free space (no mount possible here)'}`);
+console.log(`disk-full e2e: ${TMPFS ? 'tmpfs in a private mount namespace' : 'FALLBACK: real disk with min_free_space just under its free space (no mount possible here, or SLUICE_TEST_NO_MOUNT=1)'}`);
 
 interface SmallDisk {
   /** The data folder as the collector sees it (its config). */
