@@ -11,16 +11,16 @@
  * `min_free_space` set just under its free space, and a 64 MiB filler to delete — the guard's
  * path only, and other writers on the disk can disturb it; the log says which mode ran.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, spawnTracked, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const MiB = 1024 * 1024;
 const CLIENTS = 4;
 const EVENTS_PER_POST = 100;
-const WAIT_MS = 60_000 * Number(process.env.SLUICE_TEST_TIME_SCALE ?? 1);
+const WAIT_MS = scaled(60_000);
 
 const root = tempDir('sluice-disk-full-');
 const running: CollectorProcess[] = [];
@@ -55,7 +55,7 @@ interface SmallDisk {
 async function tmpfsDisk(dir: string, minFreeSpace: string | number): Promise<SmallDisk> {
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
-  const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o size=32m sluice-test "$0" && echo mounted && exec cat', dataDir], {
+  const holder = spawnTracked('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o size=32m sluice-test "$0" && echo mounted && exec cat', dataDir], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   holders.push(holder);

@@ -7,11 +7,11 @@
  */
 import { Agent, request } from 'node:http';
 import { afterAll, expect, it } from 'vitest';
-import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const CLIENTS = 8;
 const EVENTS_PER_POST = 20;
-const WAIT_MS = 60_000 * Number(process.env.SLUICE_TEST_TIME_SCALE ?? 1);
+const WAIT_MS = scaled(60_000);
 
 const dir = tempDir('sluice-shutdown-');
 const running: CollectorProcess[] = [];

@@ -16,6 +16,7 @@ import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
+import { batchCrc, batchDamage, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { ensureSchema } from './schema.ts';
 
 export type SynchronousLevel = 'off' | 'normal' | 'full' | 'extra';
@@ -62,6 +63,8 @@ export interface ChannelOptions {
   /** How the guard asks for free space (default statfs); for tests. */
   freeSpaceProbe?: FreeSpaceProbe;
   readonly?: boolean;
+  /** Check every stored batch in the background after opening (integrity.ts). Default true. */
+  integrityScan?: boolean;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -177,7 +180,11 @@ interface BatchRow {
   last_offset: number;
   format: number;
   payload: Buffer;
+  crc: number | null;
 }
+
+/** Why retention removed events: the topic's max_age, its max_bytes, or the channel's capacity. */
+export type ExpiryReason = 'age' | 'size' | 'capacity';
 
 interface Protector {
   consumer: string;
@@ -193,7 +200,7 @@ export class Channel {
   readonly events = new EventEmitter();
 
   readonly #db: Database.Database;
-  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe'>>;
+  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe' | 'integrityScan'>>;
   readonly #defaults: TopicPolicy;
   readonly #policies: { match: (t: string) => boolean; policy: Partial<TopicPolicy> }[];
   readonly #now: () => number;
@@ -210,6 +217,14 @@ export class Channel {
   #retentionTimer: NodeJS.Timeout | null = null;
   #totalBytes = 0;
   #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0, rejectedDisk: 0 };
+  /** Events retention removed since open, by topic and reason (for /metrics). */
+  readonly #expired = new Map<string, Record<ExpiryReason, number>>();
+  readonly #damage = new DamageLog();
+  #scanner: IntegrityScanner | null = null;
+  #scanState: IntegrityStatus['scan'] = 'idle';
+  #scanTimer: NodeJS.Immediate | null = null;
+  /** Topics whose retention is stuck on a damaged batch, with what to do. */
+  readonly #retentionBlocked = new Map<string, string>();
   readonly #stmt: ReturnType<Channel['prepare']>;
   readonly #disk: DiskGuard | null = null;
   #diskTimer: NodeJS.Timeout | null = null;
@@ -276,6 +291,7 @@ export class Channel {
       this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
       this.#diskTimer.unref();
     }
+    if (options.integrityScan ?? true) this.scanIntegrity();
   }
 
   static open(options: ChannelOptions): Channel {
@@ -298,24 +314,28 @@ export class Channel {
           ),
       insertBatch: this.readonly
         ? null
-        : db.prepare<[number, number, number, number, number, number, number, number, number, Buffer]>(
-            'INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        : db.prepare<[number, number, number, number, number, number, number, number, number, Buffer, number, number]>(
+            'INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload, crc, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
           ),
       batchesFrom: db.prepare<[number, number], BatchRow>(
-        'SELECT id, base_offset, last_offset, format, payload FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
+        'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
       ),
       batchesBefore: db.prepare<[number, number], BatchRow>(
-        'SELECT id, base_offset, last_offset, format, payload FROM batches WHERE topic_id = ? AND base_offset < ? ORDER BY last_offset DESC',
+        'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND base_offset < ? ORDER BY last_offset DESC',
       ),
       batchByTime: db.prepare<[number, number], { id: number; last_offset: number }>(
         'SELECT id, last_offset FROM batches WHERE topic_id = ? AND time_index >= ? ORDER BY time_index, last_offset LIMIT 1',
       ),
+      batchMinTs: db.prepare<[number, number], { min_ts: number }>(
+        'SELECT min_ts FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset LIMIT 1',
+      ),
       firstBatch: db.prepare<[number], { base_offset: number }>(
         'SELECT base_offset FROM batches WHERE topic_id = ? ORDER BY last_offset LIMIT 1',
       ),
-      // Retention: the first batch that must stay, given a protect bound and an age cutoff.
+      // Retention: the first batch that must stay, given a protect bound and an arrival cutoff
+      // (never the events' own timestamps: an old event that just arrived is kept max_age).
       firstKept: db.prepare<[number, number, number], { base_offset: number }>(
-        'SELECT base_offset FROM batches WHERE topic_id = ? AND (last_offset >= ? OR max_ts >= ?) ORDER BY last_offset LIMIT 1',
+        'SELECT base_offset FROM batches INDEXED BY batches_by_arrival WHERE topic_id = ? AND (last_offset >= ? OR arrived_at >= ?) ORDER BY last_offset LIMIT 1',
       ),
       prefixBatches: db.prepare<[number], { id: number; base_offset: number; last_offset: number; count: number; bytes: number }>(
         'SELECT id, base_offset, last_offset, count, bytes FROM batches WHERE topic_id = ? ORDER BY last_offset',
@@ -542,6 +562,7 @@ export class Channel {
   /** Writes one topic's events as record batches; returns the payload bytes written. */
   #writeBatches(row: TopicRow, events: EventDraft[]): number {
     let written = 0;
+    const arrivedAt = this.#now();
     let start = 0;
     while (start < events.length) {
       let end = start;
@@ -554,7 +575,9 @@ export class Channel {
       const base = row.next_offset;
       const last = base + batch.count - 1;
       const timeIndex = row.max_ts === null ? batch.maxTs : Math.max(row.max_ts, batch.maxTs);
-      this.#stmt.insertBatch!.run(row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload);
+      this.#stmt.insertBatch!.run(
+        row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload, batchCrc(batch.payload), arrivedAt,
+      );
       row.next_offset = last + 1;
       row.max_ts = timeIndex;
       row.bytes += batch.payload.length;
@@ -672,13 +695,20 @@ export class Channel {
     const start = Math.max(from, row.low_offset);
     const out: StoredEvent[] = [];
     let bytes = 0;
-    for (const batch of this.#stmt.batchesFrom.iterate(row.id, start)) {
-      const events = this.#decode(topic, batch);
-      for (let i = Math.max(0, start - batch.base_offset); i < events.length; i++) {
-        out.push(events[i]);
-        bytes += events[i].body.length;
-        if (out.length >= maxEvents || (bytes >= maxBytes && out.length > 0)) return out;
+    try {
+      for (const batch of this.#stmt.batchesFrom.iterate(row.id, start)) {
+        const events = this.#decode(topic, batch);
+        for (let i = Math.max(0, start - batch.base_offset); i < events.length; i++) {
+          out.push(events[i]);
+          bytes += events[i].body.length;
+          if (out.length >= maxEvents || (bytes >= maxBytes && out.length > 0)) return out;
+        }
       }
+    } catch (error) {
+      // A damaged batch ends the read: what came before it is served, a read starting in it fails.
+      const damage = this.#damageError(error, row, out.length > 0 ? out[out.length - 1].offset + 1 : start);
+      if (out.length > 0) return out;
+      throw damage;
     }
     return out;
   }
@@ -690,13 +720,22 @@ export class Channel {
     const end = Math.min(before, row.next_offset);
     const chunks: StoredEvent[][] = [];
     let n = 0;
-    for (const batch of this.#stmt.batchesBefore.iterate(row.id, end)) {
-      const events = this.#decode(topic, batch);
-      const upto = Math.min(events.length, end - batch.base_offset);
-      const from = Math.max(0, upto - (maxEvents - n));
-      chunks.push(events.slice(from, upto));
-      n += upto - from;
-      if (n >= maxEvents) break;
+    let lowest = end;
+    try {
+      for (const batch of this.#stmt.batchesBefore.iterate(row.id, end)) {
+        lowest = batch.base_offset;
+        const events = this.#decode(topic, batch);
+        const upto = Math.min(events.length, end - batch.base_offset);
+        const from = Math.max(0, upto - (maxEvents - n));
+        chunks.push(events.slice(from, upto));
+        n += upto - from;
+        if (n >= maxEvents) break;
+      }
+    } catch (error) {
+      // Paging backward stops at a damaged batch: what came after it is served.
+      const damage = this.#damageError(error, row, lowest, true);
+      if (n > 0) return chunks.reverse().flat();
+      throw damage;
     }
     return chunks.reverse().flat();
   }
@@ -712,6 +751,9 @@ export class Channel {
     // connection does not clear this cache: use an entry only if it is this batch. (topic,
     // base offset) names a batch for ever, because offsets are never reused.
     if (cached !== undefined && cached[0]?.topic === topic && cached[0].offset === batch.base_offset) return cached;
+    // Every read is checked against the CRC stored at append (integrity.ts).
+    const damage = batchDamage(topic, batch);
+    if (damage !== null) throw new BatchDamaged({ topic, first: batch.base_offset, last: batch.last_offset, reason: damage });
     const events = decodeBatch(topic, batch.base_offset, batch.format, batch.payload);
     if (this.#decoded.size >= 64) this.#decoded.delete(this.#decoded.keys().next().value!);
     this.#decoded.set(batch.id, events);
@@ -728,10 +770,98 @@ export class Channel {
     const hit = this.#stmt.batchByTime.get(row.id, ts);
     if (!hit) return row.next_offset;
     // time_index is a running max; the batch it points at (or, after retention, a later one) holds the event.
-    for (const batch of this.#stmt.batchesFrom.iterate(row.id, hit.last_offset)) {
-      for (const e of this.#decode(topic, batch)) if (e.ts >= ts && e.offset >= row.low_offset) return e.offset;
+    let at = hit.last_offset;
+    try {
+      for (const batch of this.#stmt.batchesFrom.iterate(row.id, hit.last_offset)) {
+        at = batch.base_offset;
+        for (const e of this.#decode(topic, batch)) if (e.ts >= ts && e.offset >= row.low_offset) return e.offset;
+      }
+    } catch (error) {
+      throw this.#damageError(error, row, at);
     }
     return row.next_offset;
+  }
+
+  /**
+   * Turns a failure to read a stored batch into SLUICE_CHANNEL_CORRUPT naming the damaged range,
+   * and records the range (health, metrics). Anything else is rethrown as it is.
+   */
+  #damageError(error: unknown, row: TopicRow, at: number, backward = false): unknown {
+    let range: { topic: string; first: number; last: number; reason: string } | null = null;
+    if (error instanceof BatchDamaged) range = error.range;
+    else if (isSqliteCorruption(error)) {
+      const known = this.#damage.find(row.name, at);
+      try {
+        range = known ?? locateDamage(this.#db, row.name, row.id, backward ? row.low_offset : at);
+      } catch {
+        range = null;
+      }
+      if (!range) return corruptError(this.file, { topic: row.name, first: at, last: null, reason: (error as Error).message }, error);
+    } else {
+      return error;
+    }
+    this.#damage.record({ ...range, foundAt: Date.now() });
+    return corruptError(this.file, range, error);
+  }
+
+  // ─── Integrity ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts (or restarts) the background check of every stored batch: a few batches per turn of
+   * the event loop, so appends and reads go on meanwhile. Damaged ranges appear in damaged().
+   * Resolves when the scan is done.
+   */
+  scanIntegrity(options: { batchesPerTurn?: number } = {}): Promise<IntegrityStatus> {
+    if (this.#scanTimer) clearImmediate(this.#scanTimer);
+    const scanner = new IntegrityScanner(this.#db, (range) => this.#damage.record(range));
+    this.#scanner = scanner;
+    this.#scanState = 'scanning';
+    const per = options.batchesPerTurn ?? 32;
+    return new Promise((resolve) => {
+      const turn = () => {
+        this.#scanTimer = null;
+        if (this.#closed || this.#scanner !== scanner) return resolve(this.integrity());
+        try {
+          if (scanner.step(per) > 0) {
+            this.#scanTimer = setImmediate(turn);
+            return;
+          }
+        } catch (error) {
+          scanner.fileProblem = `integrity scan failed: ${(error as Error).message}`;
+        }
+        this.#scanState = 'done';
+        resolve(this.integrity());
+      };
+      this.#scanTimer = setImmediate(turn);
+    });
+  }
+
+  /** The integrity scan's progress and any problem with the file as a whole. */
+  integrity(): IntegrityStatus {
+    const s = this.#scanner;
+    return {
+      scan: this.#scanState,
+      checkedBatches: s?.checked ?? 0,
+      uncheckedBatches: s?.unchecked ?? 0,
+      fileProblem: s?.fileProblem ?? null,
+      retentionBlocked: [...this.#retentionBlocked].map(([topic, message]) => ({ topic, message })),
+    };
+  }
+
+  /** Damaged ranges found by reads and by the integrity scan that retention has not removed yet. */
+  damaged(): DamagedRange[] {
+    if (this.#damage.size === 0) return [];
+    return this.#damage.list((topic) => this.#stmt.topicByName.get(topic)?.low_offset);
+  }
+
+  /**
+   * The earliest timestamp in the record batch holding `offset` (or the next one), without decoding
+   * it: what a sink's lag in seconds is measured from. Null when there is no such event.
+   */
+  oldestTs(topic: string, offset: number): number | null {
+    const row = this.#stmt.topicByName.get(topic);
+    if (!row) return null;
+    return this.#stmt.batchMinTs.get(row.id, offset)?.min_ts ?? null;
   }
 
   /** The topic's current watermarks and counts, or undefined if it does not exist. */
@@ -953,20 +1083,41 @@ export class Channel {
     let droppedEvents = 0;
     let freedBytes = 0;
     const now = this.#now();
-    this.#db.transaction(() => {
+    const expired: { topic: string; reason: ExpiryReason; n: number }[] = [];
+    // Each cut is its own transaction: SQLite cannot delete a row whose pages are damaged, and
+    // that error spoils the whole transaction it happens in; one topic's damage must not stop
+    // retention of the others. (Retention needs no atomicity across topics.)
+    {
       const rows = this.#stmt.allTopics.all();
-      const cut = (row: TopicRow, newLow: number, protect: number): void => {
+      const cut = (row: TopicRow, newLow: number, protect: number, reason: ExpiryReason): void => {
         if (newLow <= row.low_offset) return;
-        const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
-        if (n === 0) return;
-        const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
-        this.#stmt.deletePrefix!.run(row.id, newLow);
-        this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+        let done: { n: number; b: number; dropped: number } | null;
+        try {
+          done = this.#db.transaction(() => {
+            const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
+            if (n === 0) return null;
+            const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
+            this.#stmt.deletePrefix!.run(row.id, newLow);
+            this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+            return { n, b, dropped };
+          }).immediate();
+        } catch (error) {
+          if (!isSqliteCorruption(error)) throw error;
+          this.#retentionBlocked.set(
+            row.name,
+            `retention cannot delete the damaged batches of topic "${row.name}" (${(error as Error).message}); salvage the channel with \`sluice doctor ${this.file} --out NEW.db\``,
+          );
+          return;
+        }
+        this.#retentionBlocked.delete(row.name);
+        if (!done) return;
+        const { n, b, dropped } = done;
         row.low_offset = newLow;
         row.bytes -= b;
         row.event_count -= n;
         deletedEvents += n;
         droppedEvents += dropped;
+        expired.push({ topic: row.name, reason, n });
         freedBytes += b;
         need -= b;
       };
@@ -978,29 +1129,70 @@ export class Channel {
         // By age: delete the delivered prefix whose batches are all older than the cutoff.
         if (policy.retentionMs !== null) {
           const kept = this.#stmt.firstKept.get(row.id, protect, now - policy.retentionMs);
-          cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect);
+          cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect, 'age');
         }
         // By bytes per topic: delivered batches first.
         if (policy.retentionBytes !== null && row.bytes > policy.retentionBytes) {
-          cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect);
+          cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect, 'size');
         }
       }
       if (need > 0) {
         // Full: delivered events of every topic, oldest topics' batches first.
         for (const row of rows) {
           if (need <= 0) break;
-          cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!);
+          cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!, 'capacity');
         }
         for (const row of rows) {
           if (need <= 0) break;
           if (this.policyFor(row.name).whenFull !== 'drop_oldest') continue;
-          cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!);
+          cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!, 'capacity');
         }
       }
-    }).immediate();
+    }
     this.#totalBytes -= freedBytes;
     if (deletedEvents > 0) this.#decoded.clear();
+    for (const e of expired) {
+      let counts = this.#expired.get(e.topic);
+      if (!counts) this.#expired.set(e.topic, (counts = { age: 0, size: 0, capacity: 0 }));
+      counts[e.reason] += e.n;
+    }
     return { deletedEvents, droppedEvents, freedBytes };
+  }
+
+  /**
+   * Deletes a topic's events before `before`, as `kafka-delete-records` does, whatever sinks have
+   * delivered: whole record batches, so the new low is the first offset of the batch holding
+   * `before` (or the high watermark when `before` reaches it). Undelivered events of protecting
+   * cursors count as dropped, the rest as expired.
+   */
+  truncate(topic: string, before: number): { low: number; deletedEvents: number; droppedEvents: number; freedBytes: number } {
+    if (this.readonly) throw new SluiceError(ErrorCodes.BAD_INPUT, 'this is a read-only inspection of a channel file: cannot truncate');
+    const result = this.#db.transaction(() => {
+      const row = this.#stmt.topicByName.get(topic);
+      if (!row) throw new SluiceError(ErrorCodes.TOPIC_NOT_FOUND, `topic "${topic}" does not exist`);
+      const target = Math.min(before, row.next_offset);
+      const holding = target >= row.next_offset ? undefined : this.#stmt.firstKept.get(row.id, target, Number.MAX_SAFE_INTEGER);
+      const newLow = holding ? holding.base_offset : row.next_offset;
+      if (newLow <= row.low_offset) return { low: row.low_offset, deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
+      const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
+      const dropped = Math.min(n, Math.max(0, newLow - Math.max(this.protectBound(row), row.low_offset)));
+      this.#stmt.deletePrefix!.run(row.id, newLow);
+      this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+      return { low: newLow, deletedEvents: n, droppedEvents: dropped, freedBytes: b };
+    }).immediate();
+    this.#totalBytes -= result.freedBytes;
+    if (result.deletedEvents > 0) this.#decoded.clear();
+    return result;
+  }
+
+  /**
+   * Events retention removed since this channel was opened, by topic and reason (a Prometheus
+   * counter: it restarts at 0 with the process; the topic's `expired`/`dropped` totals persist).
+   */
+  expiredCounts(): { topic: string; reason: ExpiryReason; events: number }[] {
+    const out: { topic: string; reason: ExpiryReason; events: number }[] = [];
+    for (const [topic, counts] of this.#expired) for (const reason of ['age', 'size', 'capacity'] as const) out.push({ topic, reason, events: counts[reason] });
+    return out;
   }
 
   /** The offset up to which (exclusive) whole batches sum to at least `bytes`, not past `limit`. */
@@ -1089,6 +1281,7 @@ export class Channel {
     this.#closed = true;
     if (this.#retentionTimer) clearInterval(this.#retentionTimer);
     if (this.#diskTimer) clearInterval(this.#diskTimer);
+    if (this.#scanTimer) clearImmediate(this.#scanTimer);
     for (const topic of this.#waiters.keys()) this.#wake(topic);
     if (!this.readonly) {
       try {
@@ -1205,6 +1398,13 @@ function estimateBytes(events: readonly EventDraft[]): number {
     for (const k in e.headers) n += k.length + e.headers[k].length + 2;
   }
   return n;
+}
+
+/** A stored batch failed its check while being read; #damageError names it to the caller. */
+class BatchDamaged extends Error {
+  constructor(readonly range: { topic: string; first: number; last: number; reason: string }) {
+    super(`topic "${range.topic}": batch at offsets ${range.first}–${range.last}: ${range.reason}`);
+  }
 }
 
 function closedError(file: string): SluiceError {

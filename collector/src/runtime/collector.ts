@@ -14,7 +14,7 @@ import { ErrorCodes, errorMessage, SluiceError } from '../../../shared/src/error
 import { buildChain, interceptors } from '../../../shared/src/interceptors/index.ts';
 import { writeChainToYaml } from '../config/write-back.ts';
 import type { Interceptor, InterceptorConfig, InterceptorContext } from '../../../shared/src/interceptors/types.ts';
-import type { ConfigProblem } from '../../../shared/src/spec.ts';
+import { formatProblem, type ConfigProblem } from '../../../shared/src/spec.ts';
 import { Channel } from '../channel/channel.ts';
 import type { DiskState } from '../channel/disk.ts';
 import { sinks as sinkRegistry, type IngestOptions, type IngestResult, type Sink, type SinkContext, type Source, type SourceContext } from '../components.ts';
@@ -271,7 +271,7 @@ export class Collector {
       next = await loadConfigFile(this.config.file, { ownedListeners: owned });
     } catch (error) {
       const problems = error instanceof ConfigError ? [...error.problems] : [{ path: this.config.file, message: errorMessage(error) }];
-      this.log.error({ problems }, `config reload refused; still running the previous config:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+      this.log.error({ problems }, `config reload refused; still running the previous config:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
       return { applied: false, problems, changed: [] };
     }
     const changed: string[] = [];

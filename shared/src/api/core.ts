@@ -137,7 +137,15 @@ export interface SinkTopicStatus {
   cursor: number;
   high: number;
   low: number;
+  /** Events not yet delivered. */
   lag: number;
+  /** Age in seconds of the oldest undelivered event (by its timestamp, set at ingest unless the protocol supplied one); 0 when none. */
+  lagSeconds: number;
+  /** Events per second delivered over the last 10 s. */
+  rate: number;
+  /** `backing_off` while this topic's last attempt failed and its retry is pending (other topics go on). */
+  state: 'running' | 'backing_off';
+  nextAttemptAt: number | null;
 }
 
 /** GET /api/v1/sinks/:sink (and each entry of GET /api/v1/sinks) */
@@ -147,6 +155,10 @@ export interface SinkStatus {
   state: SinkState;
   topics: SinkTopicStatus[];
   lag: number;
+  /** The largest `lagSeconds` of the topics. */
+  lagSeconds: number;
+  /** Events per second delivered over the last 10 s, all topics. */
+  rate: number;
   lastError: SinkError | null;
   nextAttemptAt: number | null;
   attempt: number;
