@@ -4,7 +4,7 @@
  * 503 + Retry-After, say why in health and /metrics, take events again without a restart once
  * space is freed, and keep every event it answered 2xx — once, in order — across a restart.
  *
- * The small filesystem is a 32 MiB tmpfs mounted in a private mount namespace (`unshare -m`,
+ * The small filesystem is a tmpfs (32 or 64 MiB) mounted in a private mount namespace (`unshare -m`,
  * held by a `cat` that ends when this test's stdin pipe closes); the collector joins it with
  * `nsenter`, and the test reaches its files through /proc/<holder>/root. That needs root (CI
  * runs as root). Where mounts are impossible the same test runs on the real disk with
@@ -51,11 +51,11 @@ interface SmallDisk {
   filler: string;
 }
 
-/** A 32 MiB tmpfs at `dataDir` in a private mount namespace, with a 12 MiB filler file. */
-async function tmpfsDisk(dir: string, minFreeSpace: string | number): Promise<SmallDisk> {
+/** A tmpfs of `sizeMiB` at `dataDir` in a private mount namespace, with a filler file of `fillerMiB`. */
+async function tmpfsDisk(dir: string, minFreeSpace: string | number, sizeMiB: number, fillerMiB: number): Promise<SmallDisk> {
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
-  const holder = spawnTracked('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o size=32m sluice-test "$0" && echo mounted && exec cat', dataDir], {
+  const holder = spawnTracked('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=${sizeMiB}m sluice-test "$0" && echo mounted && exec cat`, dataDir], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   holders.push(holder);
@@ -64,7 +64,7 @@ async function tmpfsDisk(dir: string, minFreeSpace: string | number): Promise<Sm
     holder.once('exit', (code) => reject(new Error(`mount namespace holder exited (${code})`)));
   });
   const filler = `/proc/${holder.pid}/root${dataDir}/filler`;
-  writeFileSync(filler, Buffer.alloc(12 * MiB, 1));
+  writeFileSync(filler, Buffer.alloc(fillerMiB * MiB, 1));
   return { dataDir, prefix: ['nsenter', `--mount=/proc/${holder.pid}/ns/mnt`, '--'], minFreeSpace, filler };
 }
 
@@ -216,12 +216,13 @@ async function run(disk: SmallDisk, dir: string): Promise<void> {
 describe('disk full', () => {
   it.runIf(TMPFS)('the free-space guard refuses before the disk is full, and recovers without a restart (tmpfs)', async () => {
     const dir = join(root, 'guard');
-    await run(await tmpfsDisk(dir, 'auto'), dir);
+    await run(await tmpfsDisk(dir, 'auto', 32, 12), dir);
   }, 4 * WAIT_MS);
 
-  it.runIf(TMPFS)('with the guard off, SQLITE_FULL does not kill the process: 503 until space returns (tmpfs)', async () => {
+  // The issue's case: a 64 MiB tmpfs filled to the last byte; SQLITE_FULL comes in commits and in checkpoints.
+  it.runIf(TMPFS)('with the guard off, SQLITE_FULL does not kill the process: 503 until space returns (64 MiB tmpfs)', async () => {
     const dir = join(root, 'raw');
-    await run(await tmpfsDisk(dir, 0), dir);
+    await run(await tmpfsDisk(dir, 0, 64, 4), dir);
   }, 4 * WAIT_MS);
 
   it.runIf(!TMPFS)('FALLBACK (no mounts here): the free-space guard refuses and recovers on the real disk', async () => {
