@@ -13,7 +13,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
 import { checkTlsFiles } from './net.ts';
 import type { ConnectionOptions } from 'node:tls';
-import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type * as KafkaJs from 'kafkajs';
+import type { Kafka, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
+import { createRequire } from 'node:module';
 import { ErrorCodes, SluiceError } from '../../shared/src/errors.ts';
 import type { ConfigProblem } from '../../shared/src/spec.ts';
 import { Duration, toMs } from './config/schema.ts';
@@ -56,6 +58,17 @@ export const KafkaConnectionKeys = {
 const ConnectionSchema = Type.Object(KafkaConnectionKeys);
 export type KafkaConnectionConfig = Static<typeof ConnectionSchema>;
 
+const load = createRequire(import.meta.url);
+
+/**
+ * The kafkajs module, loaded the first time a Kafka source or sink is created: a collector whose
+ * config names no Kafka component never loads it (docs/decisions/runtime-build.md). Synchronous
+ * (kafkajs is CommonJS), so the components' factories stay synchronous.
+ */
+export function kafkajs(): typeof KafkaJs {
+  return load('kafkajs') as typeof KafkaJs;
+}
+
 /** A kafkajs client for `config`; TLS files are read now, so a missing one fails at start. */
 export function createKafka(config: KafkaConnectionConfig, options: { path: string; collectorId: string; log: Logger; retries?: number }): Kafka {
   let ssl: ConnectionOptions | undefined;
@@ -78,6 +91,7 @@ export function createKafka(config: KafkaConnectionConfig, options: { path: stri
     ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions)
     : undefined;
   const log = options.log;
+  const { Kafka, logLevel } = kafkajs();
   const kafkaConfig: KafkaConfig = {
     brokers: [...config.brokers],
     clientId: config.client_id ?? `sluice-${options.collectorId}`,

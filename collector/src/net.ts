@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import tcpPortUsed from 'tcp-port-used';
 import type { ConfigProblem } from '../../shared/src/spec.ts';
 
 export interface ListenAddress {
@@ -66,9 +67,26 @@ export function checkTlsFiles(tls: Partial<TlsConfig> | undefined, path: string)
   return problems;
 }
 
-/** Whether a TCP port can be bound on host (tries to bind it, then releases it). */
-export function checkPortFree(address: ListenAddress, path: string): Promise<ConfigProblem[]> {
-  if (address.port === 0) return Promise.resolve([]);
+/** The address to connect to for "is something listening on host:port?": a wildcard means this machine. */
+function probeHost(host: string): string | null {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return isLoopback(host) ? host : null;
+}
+
+/**
+ * Whether a TCP port can be bound on host. First asks tcp-port-used whether something already
+ * listens there (a connect, on this machine's own addresses only: a connect to another address
+ * could wait for a network timeout), the common case, said plainly; then tries to bind it and
+ * releases it, which also catches what a connect cannot see (no permission, not an address of
+ * this machine, a port bound but not listening).
+ */
+export async function checkPortFree(address: ListenAddress, path: string): Promise<ConfigProblem[]> {
+  if (address.port === 0) return [];
+  const probe = probeHost(address.host);
+  if (probe !== null && (await tcpPortUsed.check(address.port, probe).catch(() => false))) {
+    return [{ path, message: `port ${address.port} already in use` }];
+  }
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) => {

@@ -314,6 +314,14 @@ describe('sluice produce and sluice tail', () => {
     follower.kill('SIGINT');
     expect(await exited).toBe(0);
     expect((await c.api<Group>('/api/v1/groups/readers')).topics[0]).toMatchObject({ committed: N + 3, lag: 0 });
+    // sluice groups: per-topic committed offset and lag, like kafka-consumer-groups --describe
+    const groups = await sluice(['groups', ...A]);
+    expect(groups.status).toBe(0);
+    expect(groups.stdout.split('\n')[0]).toMatch(/^GROUP\s+TOPIC\s+COMMITTED\s+HIGH\s+LAG\s+LOST\s+UPDATED$/);
+    expect(groups.stdout).toMatch(new RegExp(`^readers\\s+cli\\s+${N + 3}\\s+${N + 3}\\s+0\\s+0\\s+\\d{4}-`, 'm'));
+    const noGroup = await sluice(['groups', 'nobody', ...A]);
+    expect(noGroup.status).toBe(1);
+    expect(noGroup.stderr).toContain('consumer group "nobody" has no committed offsets on this collector');
 
     // errors: unknown position combination, bad header, unreachable collector
     const both = await sluice(['tail', 'cli', '--from', '1', '--last', '2', ...A]);
@@ -325,6 +333,10 @@ describe('sluice produce and sluice tail', () => {
     const beyond = await sluice(['tail', 'cli', '--from', '999999', '--no-follow', ...A]);
     expect(beyond.status).toBe(1);
     expect(beyond.stderr).toBe(`sluice: topic "cli": offset 999999 is beyond the end (high watermark ${N + 3})\n`);
+    const missing = await sluice(['tail', 'nosuchtopic', '--no-follow', ...A]);
+    expect(missing.status).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toBe('sluice: topic "nosuchtopic" does not exist (topics: cli)\n');
     const badTopic = await sluice(['produce', 'bad topic', ...A], 'x\n');
     expect(badTopic.status).toBe(1);
     expect(badTopic.stderr).toMatch(/^sluice: invalid topic name "bad topic".*; no line was produced\n$/);

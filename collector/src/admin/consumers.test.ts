@@ -314,3 +314,26 @@ describe('OpenAPI', () => {
     );
   });
 });
+
+describe('truncate', () => {
+  it('deletes the events before an offset in whole batches, a group behind it continues from the new low, and says what went', async () => {
+    const f = await fixture();
+    // Three appends: batches 0–9, 10–19, 20–29.
+    for (let i = 0; i < 3; i++) await f.collector.channel.append({ events: events('web', i * 10, 10) });
+    await call(f, 'POST', '/api/v1/groups/g/commit', { offsets: [{ topic: 'web', offset: 5 }] });
+    // 15 lies inside the second batch: that batch stays whole.
+    const cut = await call<{ topic: string; low: number; high: number; deleted: number; dropped: number; bytes: number }>(f, 'DELETE', '/api/v1/topics/web/events?before=15');
+    expect(cut.status).toBe(200);
+    expect(cut.json).toMatchObject({ topic: 'web', low: 10, high: 30, deleted: 10, dropped: 0 });
+    expect(cut.json.bytes).toBeGreaterThan(0);
+    expect(f.collector.channel.topic('web')).toMatchObject({ low: 10, count: 20 });
+    const read = await fetchAs(f, 'web', 'group=g&max=100');
+    expect(offsets(read.json)[0]).toBe(10);
+    // Past the end: everything goes, the high watermark stays.
+    expect((await call<{ low: number; deleted: number }>(f, 'DELETE', '/api/v1/topics/web/events?before=1000')).json).toMatchObject({ low: 30, high: 30, deleted: 20 });
+    expect(f.collector.channel.topic('web')).toMatchObject({ low: 30, high: 30, count: 0 });
+    const missing = await call(f, 'DELETE', '/api/v1/topics/nope/events?before=1');
+    expect(missing.status).toBe(404);
+    expect((await call(f, 'DELETE', '/api/v1/topics/web/events')).status).toBe(400);
+  });
+});

@@ -14,6 +14,7 @@ import type { TopicInfo } from '../../../shared/src/api/core.ts';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
 import { ensureSchema } from './schema.ts';
 
@@ -52,6 +53,14 @@ export interface ChannelOptions {
   walMaxBytes?: number;
   /** How often retention runs, ms (also run when the channel is full). 0 disables the timer. */
   retentionIntervalMs?: number;
+  /**
+   * Free space to keep on the channel's filesystem (`channel.min_free_space`): below it appends
+   * are refused with CHANNEL_FULL (disk.ts). Bytes, `{ ratio }` of the filesystem, or `auto`
+   * (default: 256 MiB, at most 10% of the filesystem); 0 disables the guard.
+   */
+  minFreeSpace?: MinFreeSpace;
+  /** How the guard asks for free space (default statfs); for tests. */
+  freeSpaceProbe?: FreeSpaceProbe;
   readonly?: boolean;
   /** Clock, for tests. */
   now?: () => number;
@@ -135,7 +144,12 @@ export interface ChannelStats {
   walBytes: number;
   commits: number;
   appendedEvents: number;
+  /** Append requests refused because the channel held max_bytes of undelivered events. */
   rejectedFull: number;
+  /** Append requests refused because the disk was (nearly) full. */
+  rejectedDisk: number;
+  /** The free-space guard; null for a read-only channel. */
+  disk: DiskState | null;
 }
 
 interface PendingAppend {
@@ -179,7 +193,7 @@ export class Channel {
   readonly events = new EventEmitter();
 
   readonly #db: Database.Database;
-  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file'>>;
+  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe'>>;
   readonly #defaults: TopicPolicy;
   readonly #policies: { match: (t: string) => boolean; policy: Partial<TopicPolicy> }[];
   readonly #now: () => number;
@@ -195,8 +209,13 @@ export class Channel {
   #bytesSinceCheckpoint = 0;
   #retentionTimer: NodeJS.Timeout | null = null;
   #totalBytes = 0;
-  #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0 };
+  #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0, rejectedDisk: 0 };
   readonly #stmt: ReturnType<Channel['prepare']>;
+  readonly #disk: DiskGuard | null = null;
+  #diskTimer: NodeJS.Timeout | null = null;
+  #diskWasFull = false;
+  #diskRetentionAt = 0;
+  #pageSize = 4096;
 
   private constructor(options: ChannelOptions) {
     this.file = options.file;
@@ -248,6 +267,14 @@ export class Channel {
     if (!this.readonly && this.#opts.retentionIntervalMs > 0) {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
       this.#retentionTimer.unref();
+    }
+    if (!this.readonly) {
+      this.#pageSize = this.#db.pragma('page_size', { simple: true }) as number;
+      this.#disk = new DiskGuard({ dir: dirname(this.file), min: options.minFreeSpace ?? 'auto', probe: options.freeSpaceProbe, now: this.#now });
+      // Probes once a second, so health and /metrics are current and a full channel notices
+      // space coming back (and frees what it can) even when nobody appends.
+      this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
+      this.#diskTimer.unref();
     }
   }
 
@@ -403,9 +430,12 @@ export class Channel {
 
     const incoming = group.map((p) => estimateBytes(p.request.events));
     let admitted: boolean[];
+    let diskRefusal: SluiceError | null = null;
     try {
-      admitted = this.#admit(incoming, group);
-    } catch (error) {
+      diskRefusal = this.#admitDisk(group);
+      admitted = diskRefusal ? group.map((p) => p.request.events.length === 0) : this.#admit(incoming, group);
+    } catch (cause) {
+      const error = isSqliteFull(cause) ? this.#sqliteFull('retention making room', cause) : cause;
       for (const p of group) p.reject(error);
       return;
     }
@@ -441,7 +471,7 @@ export class Channel {
                     ErrorCodes.TOO_LARGE,
                     `append of ${formatBytes(incoming[g])} is larger than the whole channel (channel.max_bytes ${formatBytes(this.#opts.maxBytes)}); split it or raise channel.max_bytes`,
                   )
-                : fullError(this.#totalBytes, this.#opts.maxBytes);
+                : (diskRefusal ?? fullError(this.#totalBytes, this.#opts.maxBytes));
             continue;
           }
           const { request } = group[g];
@@ -468,22 +498,26 @@ export class Channel {
         }
       }).immediate();
     } catch (cause) {
-      const error = new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${(cause as Error).message}`, {
-        cause,
-        retriable: true,
-        retryAfterMs: 1000,
-      });
+      const error = isSqliteFull(cause)
+        ? this.#sqliteFull('a commit', cause)
+        : new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${(cause as Error).message}`, {
+            cause,
+            retriable: true,
+            retryAfterMs: 1000,
+          });
       for (const p of group) p.reject(error);
       return;
     }
 
     this.#totalBytes += committedBytes;
     this.#bytesSinceCheckpoint += committedBytes;
+    this.#disk?.wrote(committedBytes);
     this.#stats.commits++;
     for (let g = 0; g < group.length; g++) {
       const outcome = outcomes[g];
       if (outcome instanceof SluiceError) {
-        this.#stats.rejectedFull++;
+        if (outcome === diskRefusal) this.#stats.rejectedDisk++;
+        else this.#stats.rejectedFull++;
         group[g].reject(outcome);
       } else {
         if (!outcome.duplicate) this.#stats.appendedEvents += group[g].request.events.length;
@@ -494,7 +528,7 @@ export class Channel {
       this.events.emit('append', topic, high);
       this.#wake(topic);
     }
-    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.checkpoint());
+    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.#safeCheckpoint());
   }
 
   /** Writes one topic's events as record batches; returns the payload bytes written. */
@@ -527,6 +561,71 @@ export class Channel {
   #writeState(w: StateWrite, now: number): void {
     if (w.value === null) this.#stmt.deleteState!.run(w.namespace, w.key);
     else this.#stmt.putState!.run(w.namespace, w.key, w.value, now);
+  }
+
+  /**
+   * The free-space guard for a commit group: when the disk is short, delivered events are
+   * removed first (at most once a second: their pages are reused by the next appends), and if
+   * it is still short every request carrying events is refused. Returns the refusal, or null.
+   */
+  #admitDisk(group: PendingAppend[]): SluiceError | null {
+    const disk = this.#disk;
+    if (!disk || !group.some((p) => p.request.events.length > 0)) return null;
+    const reusable = () => this.#reusableBytes();
+    if (disk.refuses(reusable) && this.#now() - this.#diskRetentionAt >= 1000) {
+      this.#diskRetentionAt = this.#now();
+      const short = disk.shortfall(reusable());
+      if (short > 0) this.runRetention({ needBytes: short });
+      disk.refuses(reusable);
+    }
+    this.#noteDiskTransition();
+    return disk.full ? diskFullError(disk.state().reason) : null;
+  }
+
+  /** Bytes SQLite can reuse inside the file (free pages) before it must grow it. */
+  #reusableBytes(): number {
+    return (this.#db.pragma('freelist_count', { simple: true }) as number) * this.#pageSize;
+  }
+
+  /** Records SQLITE_FULL seen during `what` and returns the error to give callers. */
+  #sqliteFull(what: string, cause: unknown): SluiceError {
+    this.#disk?.sawSqliteFull(what);
+    this.#noteDiskTransition();
+    return diskFullError(this.#disk?.state().reason ?? `the disk is full: ${what} failed with SQLITE_FULL`, cause);
+  }
+
+  #noteDiskTransition(): void {
+    const full = this.#disk?.full ?? false;
+    if (full !== this.#diskWasFull) {
+      this.#diskWasFull = full;
+      this.events.emit('disk', this.#disk!.state());
+    }
+  }
+
+  /**
+   * Once a second: probe the disk; while it is short, remove delivered events to make room and
+   * retry a checkpoint the disk refused earlier (it truncates the WAL once it succeeds).
+   */
+  #diskHousekeeping(): void {
+    const disk = this.#disk;
+    if (!disk || this.#closed) return;
+    try {
+      const reusable = () => this.#reusableBytes();
+      if (disk.refuses(reusable)) {
+        const short = disk.shortfall(reusable());
+        if (short > 0 && this.#now() - this.#diskRetentionAt >= 1000) {
+          this.#diskRetentionAt = this.#now();
+          this.runRetention({ needBytes: short });
+        }
+        // A TRUNCATE checkpoint gives the WAL's space back to the filesystem.
+        if (this.walBytes() > 0) this.checkpoint({ truncate: true });
+        disk.refuses(reusable);
+      }
+    } catch (error) {
+      if (isSqliteFull(error)) this.#sqliteFull('housekeeping', error);
+      else this.events.emit('error', error);
+    }
+    this.#noteDiskTransition();
   }
 
   /**
@@ -697,7 +796,7 @@ export class Channel {
   commit(cursors: readonly CursorCommit[], state: readonly StateWrite[] = []): void {
     this.#assertWritable();
     const now = this.#now();
-    this.#db.transaction(() => {
+    const transaction = this.#db.transaction(() => {
       for (const c of cursors) {
         const row = this.#ensureTopic(c.topic);
         if (!Number.isSafeInteger(c.next) || c.next < 0 || c.next > row.next_offset) {
@@ -709,7 +808,14 @@ export class Channel {
         this.#stmt.upsertCursor!.run(c.consumer, row.id, c.next, c.protects ? 1 : 0, now);
       }
       for (const w of state) this.#writeState(w, now);
-    }).immediate();
+    });
+    try {
+      transaction.immediate();
+    } catch (cause) {
+      // The guard leaves room for cursor commits; if the disk filled anyway, the caller retries.
+      if (isSqliteFull(cause)) throw this.#sqliteFull('a cursor commit', cause);
+      throw cause;
+    }
     for (const c of cursors) this.events.emit('cursor', c.consumer, c.topic, c.next);
   }
 
@@ -899,6 +1005,32 @@ export class Channel {
     return { deletedEvents, droppedEvents, freedBytes };
   }
 
+  /**
+   * Deletes a topic's events before `before`, as `kafka-delete-records` does, whatever sinks have
+   * delivered: whole record batches, so the new low is the first offset of the batch holding
+   * `before` (or the high watermark when `before` reaches it). Undelivered events of protecting
+   * cursors count as dropped, the rest as expired.
+   */
+  truncate(topic: string, before: number): { low: number; deletedEvents: number; droppedEvents: number; freedBytes: number } {
+    if (this.readonly) throw new SluiceError(ErrorCodes.BAD_INPUT, 'this is a read-only inspection of a channel file: cannot truncate');
+    const result = this.#db.transaction(() => {
+      const row = this.#stmt.topicByName.get(topic);
+      if (!row) throw new SluiceError(ErrorCodes.TOPIC_NOT_FOUND, `topic "${topic}" does not exist`);
+      const target = Math.min(before, row.next_offset);
+      const holding = target >= row.next_offset ? undefined : this.#stmt.firstKept.get(row.id, target, Number.MAX_SAFE_INTEGER);
+      const newLow = holding ? holding.base_offset : row.next_offset;
+      if (newLow <= row.low_offset) return { low: row.low_offset, deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
+      const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
+      const dropped = Math.min(n, Math.max(0, newLow - Math.max(this.protectBound(row), row.low_offset)));
+      this.#stmt.deletePrefix!.run(row.id, newLow);
+      this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+      return { low: newLow, deletedEvents: n, droppedEvents: dropped, freedBytes: b };
+    }).immediate();
+    this.#totalBytes -= result.freedBytes;
+    if (result.deletedEvents > 0) this.#decoded.clear();
+    return result;
+  }
+
   /** The offset up to which (exclusive) whole batches sum to at least `bytes`, not past `limit`. */
   #prefixEnd(row: TopicRow, bytes: number, limit: number): number {
     let freed = 0;
@@ -925,16 +1057,33 @@ export class Channel {
    * Checkpoints on our schedule: PASSIVE after every `checkpointBytes` committed; if the WAL
    * file is still larger than `walMaxBytes`, a TRUNCATE checkpoint, which waits for readers.
    */
-  checkpoint(): { walBytes: number } {
+  checkpoint(options: { truncate?: boolean } = {}): { walBytes: number } {
     if (this.readonly || this.#closed) return { walBytes: 0 };
     this.#bytesSinceCheckpoint = 0;
-    this.#db.pragma('wal_checkpoint(PASSIVE)');
-    let walBytes = this.walBytes();
-    if (walBytes > this.#opts.walMaxBytes) {
-      this.#db.pragma('wal_checkpoint(TRUNCATE)');
-      walBytes = this.walBytes();
+    try {
+      this.#db.pragma('wal_checkpoint(PASSIVE)');
+      let walBytes = this.walBytes();
+      if (walBytes > this.#opts.walMaxBytes || (options.truncate && walBytes > 0)) {
+        this.#db.pragma('wal_checkpoint(TRUNCATE)');
+        walBytes = this.walBytes();
+      }
+      this.#disk?.checkpointed();
+      return { walBytes };
+    } catch (cause) {
+      if (!isSqliteFull(cause)) throw cause;
+      // Copying the WAL into the main file needs room: keep that much free before appending more.
+      this.#disk?.owesCheckpoint(this.walBytes());
+      throw this.#sqliteFull('a checkpoint', cause);
     }
-    return { walBytes };
+  }
+
+  /** A checkpoint from a callback: its failure is reported (logged by the collector), never thrown. */
+  #safeCheckpoint(): void {
+    try {
+      this.checkpoint();
+    } catch (error) {
+      this.events.emit('error', error);
+    }
   }
 
   walBytes(): number {
@@ -955,6 +1104,7 @@ export class Channel {
       events: topics.reduce((a, t) => a + t.event_count, 0),
       walBytes: this.walBytes(),
       ...this.#stats,
+      disk: this.#disk?.state() ?? null,
     };
   }
 
@@ -966,6 +1116,7 @@ export class Channel {
     this.#flush();
     this.#closed = true;
     if (this.#retentionTimer) clearInterval(this.#retentionTimer);
+    if (this.#diskTimer) clearInterval(this.#diskTimer);
     for (const topic of this.#waiters.keys()) this.#wake(topic);
     if (!this.readonly) {
       try {
@@ -1086,6 +1237,18 @@ function estimateBytes(events: readonly EventDraft[]): number {
 
 function closedError(file: string): SluiceError {
   return new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${file} is closed`, { retriable: true });
+}
+
+function isSqliteFull(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'SQLITE_FULL';
+}
+
+function diskFullError(reason: string | null, cause?: unknown): SluiceError {
+  return new SluiceError(
+    ErrorCodes.CHANNEL_FULL,
+    `channel refuses new events: ${reason ?? 'the disk is full'}; sinks keep delivering and retention frees delivered events — retry later, free disk space, or lower channel.min_free_space`,
+    { retriable: true, retryAfterMs: 1000, cause },
+  );
 }
 
 function fullError(bytes: number, max: number): SluiceError {

@@ -18,7 +18,7 @@ import { sinks as sinkRegistry, sources as sourceRegistry, type SinkSpec, type S
 import { checkPortFree, checkTlsFiles, isLoopback, parseListen } from '../net.ts';
 import '../sinks/index.ts';
 import '../sources/index.ts';
-import { AdminSection, ChannelSection, CollectorSection, LogSection, SinkRunnerKeys, SinkRunnerSchema, TOP_LEVEL_KEYS, toBytes, toMs } from './schema.ts';
+import { AdminSection, ChannelSection, CollectorSection, LogSection, SinkRunnerKeys, SinkRunnerSchema, TOP_LEVEL_KEYS, toBytes, toMinFreeSpace, toMs } from './schema.ts';
 
 export interface ResolvedSource {
   name: string;
@@ -193,6 +193,7 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
         file: resolve(channel.path, 'channel.db'),
         synchronous: channel.synchronous,
         maxBytes: toBytes(channel.max_bytes),
+        minFreeSpace: toMinFreeSpace(channel.min_free_space),
         commitWindowMs: channel.commit_window_ms,
         defaults: {
           retentionMs: channel.retention.max_age === null ? null : toMs(channel.retention.max_age),

@@ -27,6 +27,13 @@ export function toMs(value: string | number): number {
   return Math.round(Number(m[1]) * UNITS_MS[m[2]]);
 }
 
+/** `channel.min_free_space` as the channel takes it: bytes, a ratio of the filesystem, or `auto`. */
+export function toMinFreeSpace(value: string | number): number | { ratio: number } | 'auto' {
+  if (value === 'auto') return 'auto';
+  if (typeof value === 'string' && value.endsWith('%')) return { ratio: Number(value.slice(0, -1).trim()) / 100 };
+  return toBytes(value);
+}
+
 export function toBytes(value: string | number): number {
   if (typeof value === 'number') return value;
   const m = /^([0-9.]+)\s*([A-Za-z]+)$/.exec(value)!;
@@ -71,6 +78,18 @@ export const ChannelSection = Type.Object(
       description: 'SQLite synchronous level for commits: `full` (an ack survives power loss), `extra`, or `normal` (an ack survives a process crash, not power loss)',
     }),
     max_bytes: Size('Capacity of the channel: total stored event bytes', '1GiB'),
+    min_free_space: Type.Union(
+      [
+        Type.Literal('auto'),
+        Type.Integer({ minimum: 0 }),
+        Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$' }),
+      ],
+      {
+        default: 'auto',
+        description:
+          'Free space to keep on the filesystem holding the channel: below it sources refuse new events (HTTP 503 + Retry-After, forward no ack, syslog TCP and tail pause) while sinks keep delivering. A size (`512MiB`), a share of the filesystem (`5%`), `auto` (256 MiB, at most 10% of the filesystem) or 0 (off)',
+      },
+    ),
     commit_window_ms: Type.Integer({ minimum: 0, maximum: 1000, default: 0, description: 'Group commit: wait this long for more appends before committing (0: commit on the next event-loop turn)' }),
     retention: Type.Object(
       {

@@ -304,9 +304,29 @@ export class SinkRunner {
     if (delivered === 'aborted' || delivered === 'retry') return false;
     // A replay may have moved the cursor while the batch was in flight: it wins.
     if (channel.getCursor(this.consumer, topic) !== cursor) return true;
-    channel.commit([{ consumer: this.consumer, topic, next, protects: true }]);
+    await this.#commitCursor(topic, next);
     run.known = next;
     return true;
+  }
+
+  /**
+   * Commits a delivered batch's cursor, retrying while the channel refuses for a passing reason
+   * (a full disk): a sink that keeps draining is how space comes back. If stopped meanwhile, the
+   * batch is sent again after the restart (at-least-once).
+   */
+  async #commitCursor(topic: string, next: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#o.channel.commit([{ consumer: this.consumer, topic, next, protects: true }]);
+        return;
+      } catch (error) {
+        if (!isRetriable(error)) throw error;
+        if (this.#stop.signal.aborted) return;
+        const delay = Math.min(this.#o.retry.maxMs, this.#o.retry.initialMs * 2 ** Math.min(attempt, 10));
+        this.#o.log.warn({ sink: this.name, topic, attempt }, `sink "${this.name}": cannot commit its cursor on "${topic}" (${errorMessage(error)}); retrying in ${(delay / 1000).toFixed(1)}s`);
+        if (!(await sleep(delay, this.#stop.signal))) return;
+      }
+    }
   }
 
   /** One attempt: confirmed, parked, stopped, or failed for now (the topic backs off; the others go on). */

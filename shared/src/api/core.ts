@@ -20,14 +20,33 @@ export type SinkState = 'starting' | 'running' | 'backing_off' | 'failed' | 'sto
 /** GET /api/v1/health */
 export interface HealthResponse {
   status: 'ok' | 'degraded';
+  /** Why the status is `degraded`, in words (empty when ok). */
+  problems?: string[];
   collectorId: string;
   version: string;
   startedAt: number;
   uptimeMs: number;
   /** `sluice inspect`: a read-only look at a copy of a channel file. */
   readonly: boolean;
-  channel: { file: string; bytes: number; maxBytes: number; fill: number; walBytes: number };
+  channel: { file: string; bytes: number; maxBytes: number; fill: number; walBytes: number; disk?: ChannelDiskState | null };
   sinks: { name: string; state: SinkState }[];
+}
+
+/** The channel's free-space guard (`channel.min_free_space`). */
+export interface ChannelDiskState {
+  /** The folder whose filesystem is watched. */
+  dir: string;
+  /** Free bytes at the last probe (-1: unknown). */
+  freeBytes: number;
+  totalBytes: number;
+  /** Free space the channel keeps before it refuses new events. */
+  requiredBytes: number;
+  /** True while the channel refuses new events for lack of disk space. */
+  full: boolean;
+  reason: string | null;
+  since: number | null;
+  /** How many times the channel became full for lack of disk space since start. */
+  episodes: number;
 }
 
 /** One topic as the channel reports it. */

@@ -10,11 +10,22 @@
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { existsSync, statSync } from 'node:fs';
-import { extname, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where the renderer build is, unless SLUICE_UI_DIR says otherwise. */
-export const DEFAULT_UI_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../desktop/renderer/dist');
+/** The folder holding package.json above `from`: the checkout, or a release folder (which mirrors its layout). */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return from;
+  }
+}
+
+/**
+ * Where the renderer build is, unless SLUICE_UI_DIR says otherwise: desktop/renderer/dist of the
+ * package this code runs from — the sources (collector/src/admin/routes) or the bundle (dist/collector).
+ */
+export const DEFAULT_UI_DIR = join(packageRoot(fileURLToPath(new URL('.', import.meta.url))), 'desktop/renderer/dist');
 
 /** The UI talks to its own origin and, when asked, to other collectors (their CORS decides). */
 export const UI_CSP = [

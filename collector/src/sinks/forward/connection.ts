@@ -15,6 +15,7 @@ import {
   checkPong,
   createPing,
   createResponseDecoder,
+  createSalt,
   encodePing,
   type ForwardDecoder,
   type PingFrame,
@@ -75,6 +76,8 @@ export class ServerConnection {
   /** During the handshake: who gets the next HELO / PONG, and what came before anyone asked. */
   #handshakeWaiter: { resolve(frame: ResponseFrame): void; reject(error: SluiceError): void } | null = null;
   #handshaking = false;
+  /** The server closed or reset the connection (not us, not a timeout). */
+  #closedByPeer = false;
   readonly #early: ResponseFrame[] = [];
   /** The server's acks said it is a Sluice hub (`sluice: 1`): it stores `_sluice_body` records verbatim. */
   sluiceHub = false;
@@ -86,8 +89,14 @@ export class ServerConnection {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', (error: NodeJS.ErrnoException) => this.#fail(this.#connectionError(error)));
-    socket.on('close', () => this.#fail(this.#error(`connection closed by ${this.server} before every chunk was acknowledged`)));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (this.#failure === null && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) this.#closedByPeer = true;
+      this.#fail(this.#connectionError(error));
+    });
+    socket.on('close', () => {
+      this.#closedByPeer = this.#failure === null;
+      this.#fail(this.#error(`connection closed by ${this.server} before every chunk was acknowledged`));
+    });
   }
 
   /** Connects (and passes the handshake when credentials are given), or rejects with a retriable error. */
@@ -161,17 +170,36 @@ export class ServerConnection {
   async #handshake(credentials: Credentials, timeoutMs: number): Promise<void> {
     const helo = await this.#next(timeoutMs, 'HELO (is shared_key set on the server?)');
     if (helo.kind !== 'helo') throw this.#error(`expected HELO from ${this.server}, got ${helo.kind.toUpperCase()}`);
-    const salt = getRandomValues(new Uint8Array(16));
+    const salt = createSalt(getRandomValues(new Uint8Array(16)));
     const ping: PingFrame = createPing(
       helo,
       { hostname: credentials.hostname, sharedKey: credentials.sharedKey, salt, username: credentials.username, password: credentials.password },
       sha512Hex,
     );
     this.#socket.write(encodePing(ping));
-    const pong = await this.#next(timeoutMs, 'PONG');
+    let pong: ResponseFrame;
+    try {
+      pong = await this.#next(timeoutMs, 'PONG');
+    } catch (error) {
+      // Fluent Bit closes without a PONG when it refuses a PING (its log says why).
+      if (this.#closedByPeer) {
+        throw this.#refused(`it closed the connection after our PING without answering PONG (a wrong shared_key, or a user it does not know; its log says which)`);
+      }
+      throw error;
+    }
     if (pong.kind !== 'pong') throw this.#error(`expected PONG from ${this.server}, got ${pong.kind.toUpperCase()}`);
+    if (!pong.authResult) throw this.#refused(pong.reason || 'no reason given');
     const result = checkPong(pong, ping, helo, credentials.sharedKey, sha512Hex);
-    if (!result.ok) throw this.#error(`handshake with ${this.server} failed: ${result.reason}`);
+    if (!result.ok) throw this.#refused(result.reason);
+  }
+
+  /** A handshake the server refused (or failed on our side): named as such in logs and the sink's state. */
+  #refused(reason: string): SluiceError {
+    return new SluiceError(
+      ErrorCodes.UNAUTHORIZED,
+      `${this.#who}: ${this.server} refused the shared_key handshake: ${reason} (check shared_key, self_hostname, username and password on both sides)`,
+      { retriable: true, where: this.server },
+    );
   }
 
   /** The next handshake frame (HELO, PONG), or the connection's failure. */

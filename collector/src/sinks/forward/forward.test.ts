@@ -4,13 +4,15 @@
  * handshake, TLS, gzip, size limits, chunk-id identity per channel file, and replays.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
 import { fromUtf8, utf8, type EventDraft, type StoredEvent } from '../../../../shared/src/event.ts';
+import { createRequestDecoder, encodeAck } from '../../../../shared/src/protocol/forward/index.ts';
 import { validateConfig } from '../../../../shared/src/spec.ts';
 import { TcpProxy } from '../../../../test/helpers/tcp-proxy.ts';
 import type { Channel } from '../../channel/channel.ts';
@@ -87,6 +89,109 @@ function edgeChannel(): TestChannel {
   const t = openTestChannel();
   cleanups.push(() => t.cleanup());
   return t;
+}
+
+type MsgpackType = 'str' | 'bin' | 'other';
+
+/** Reads a msgpack array of 6 scalars with their wire types; null while incomplete. */
+function readPing(buf: Buffer): { types: MsgpackType[]; values: Buffer[]; end: number } | null {
+  if (buf.length < 1) return null;
+  if (buf[0] !== 0x96) return { types: [], values: [], end: -1 };
+  const types: MsgpackType[] = [];
+  const values: Buffer[] = [];
+  let pos = 1;
+  for (let i = 0; i < 6; i++) {
+    if (pos >= buf.length) return null;
+    const h = buf[pos];
+    let type: MsgpackType = 'other';
+    let start = pos + 1;
+    let len = 0;
+    if (h >= 0xa0 && h <= 0xbf) [type, len] = ['str', h & 0x1f];
+    else if (h === 0xd9 || h === 0xc4) [type, start, len] = [h === 0xd9 ? 'str' : 'bin', pos + 2, buf[pos + 1]];
+    else if (h === 0xda || h === 0xc5) [type, start, len] = [h === 0xda ? 'str' : 'bin', pos + 3, buf.readUInt16BE(pos + 1)];
+    else return { types: [...types, 'other'], values, end: -1 };
+    if (start + len > buf.length) return null;
+    types.push(type);
+    values.push(buf.subarray(start, start + len));
+    pos = start + len;
+  }
+  return { types, values, end: pos };
+}
+
+/**
+ * A forward server that does the handshake the way Fluent Bit's in_forward does
+ * (plugins/in_forward/fw_prot.c): HELO with nonce and auth as 16-byte str, a PING whose six
+ * elements must each be a msgpack str (else it logs "Invalid <field> type message" and closes),
+ * sha512_hex(salt + hostname + nonce + shared_key) over the salt's bytes, and on a mismatch it
+ * closes without a PONG. Then it acks every chunk.
+ */
+class FluentBitLikeServer {
+  refusals: string[] = [];
+  pingTypes: MsgpackType[] = [];
+  salt = '';
+  events = 0;
+  readonly #server: Server;
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+  get port(): number {
+    return (this.#server.address() as { port: number }).port;
+  }
+  static async start(sharedKey: string): Promise<FluentBitLikeServer> {
+    const sha = (...parts: (Buffer | string)[]) => parts.reduce((h, p) => h.update(p), createHash('sha512')).digest('hex');
+    const server = createServer();
+    const fb = new FluentBitLikeServer(server);
+    server.on('connection', (socket) => {
+      const nonce = randomBytes(16);
+      const head = (s: string) => Buffer.concat([Buffer.of(0xa0 | s.length), Buffer.from(s)]);
+      socket.write(Buffer.concat([Buffer.of(0x92), head('HELO'), Buffer.of(0x82), head('nonce'), Buffer.of(0xb0), nonce, head('auth'), Buffer.of(0xb0), randomBytes(16)]));
+      let buf = Buffer.alloc(0);
+      let established = false;
+      const decoder = createRequestDecoder();
+      socket.on('data', (chunk: Buffer) => {
+        if (established) {
+          for (const frame of decoder.push(chunk)) {
+            if (frame.kind === 'heartbeat' || frame.kind === 'ping') continue;
+            fb.events += frame.entries.length;
+            if (frame.option.chunk) socket.write(encodeAck(frame.option.chunk));
+          }
+          return;
+        }
+        buf = Buffer.concat([buf, chunk]);
+        const ping = readPing(buf);
+        if (!ping) return;
+        fb.pingTypes = ping.types;
+        const names = ['PING', 'hostname', 'shared_key_salt', 'shared_key_digest', 'username', 'password_digest'];
+        const bad = ping.types.findIndex((t) => t !== 'str');
+        if (ping.end < 0 || bad >= 0) {
+          fb.refusals.push(`Invalid ${names[bad < 0 ? 0 : bad]} type message`);
+          socket.destroy();
+          return;
+        }
+        const [, hostname, salt, digest] = ping.values;
+        fb.salt = salt.toString('latin1');
+        if (sha(salt, hostname, nonce, sharedKey) !== digest.toString()) {
+          fb.refusals.push('shared_key mismatch');
+          socket.destroy();
+          return;
+        }
+        established = true;
+        const pong = ['PONG', true, '', 'fluent-bit', sha(salt, 'fluent-bit', nonce, sharedKey)] as const;
+        socket.write(Buffer.concat([Buffer.of(0x95), head(pong[0]), Buffer.of(0xc3), head(''), head(pong[3]), Buffer.of(0xd9, 128), Buffer.from(pong[4])]));
+        const rest = buf.subarray(ping.end);
+        if (rest.length > 0) socket.emit('data', rest);
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const sockets = new Set<Socket>();
+    server.on('connection', (socket) => (sockets.add(socket), socket.on('close', () => sockets.delete(socket))));
+    cleanups.push(() => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }));
+    return fb;
+  }
 }
 
 describe('forward sink', () => {
@@ -166,9 +271,29 @@ describe('forward sink', () => {
     await makeSink({ servers: [`127.0.0.1:${hub.port}`], shared_key: 'k3y', username: 'edge', password: 'pw' }, edge.channel).send(events, 'app');
     expect(readAll(hub.t.channel, 'app')).toHaveLength(20);
     const wrong = makeSink({ servers: [`127.0.0.1:${hub.port}`], shared_key: 'nope', username: 'edge', password: 'pw' }, edge.channel, 'wrong');
-    await expect(wrong.send(events, 'app')).rejects.toThrow(`sink "wrong": handshake with 127.0.0.1:${hub.port} failed: server refused the handshake: shared_key mismatch`);
+    const refusal = await wrong.send(events, 'app').catch((e: unknown) => e as SluiceError);
+    expect(refusal).toMatchObject({ code: ErrorCodes.UNAUTHORIZED, retriable: true });
+    expect((refusal as SluiceError).message).toContain(`sink "wrong": 127.0.0.1:${hub.port} refused the shared_key handshake: shared_key mismatch`);
     const none = makeSink({ servers: [`127.0.0.1:${hub.port}`] }, edge.channel, 'none');
     await expect(none.send(events, 'app')).rejects.toThrow('asks for the shared-key handshake (HELO): set shared_key on this sink');
+  });
+
+  it('passes the handshake of a server that reads PING as Fluent Bit in_forward does (every element a msgpack str)', async () => {
+    const fb = await FluentBitLikeServer.start('k3y');
+    const edge = edgeChannel();
+    const events = await edgeEvents(edge, 'app', 30);
+    await makeSink({ servers: [`127.0.0.1:${fb.port}`], shared_key: 'k3y', self_hostname: 'edge-7' }, edge.channel).send(events, 'app');
+    expect(fb.refusals).toEqual([]);
+    expect(fb.events).toBe(30);
+    // byte level: [str "PING", str hostname, str salt, str hexdigest, str username, str password]
+    expect(fb.pingTypes).toEqual(['str', 'str', 'str', 'str', 'str', 'str']);
+    expect(fb.salt).toMatch(/^[A-Za-z0-9_-]{16}$/); // 16 printable bytes: older Fluent Bit hashes exactly 16
+
+    const wrong = makeSink({ servers: [`127.0.0.1:${fb.port}`], shared_key: 'nope' }, edge.channel, 'wrong');
+    const error = await wrong.send(events, 'app').catch((e: unknown) => e as SluiceError);
+    expect(error).toMatchObject({ code: ErrorCodes.UNAUTHORIZED, retriable: true });
+    expect((error as SluiceError).message).toContain(`sink "wrong": 127.0.0.1:${fb.port} refused the shared_key handshake: it closed the connection after our PING`);
+    expect(fb.refusals).toEqual(['shared_key mismatch']);
   });
 
   it('speaks TLS (verifying the hub against a CA) and gzip', async () => {

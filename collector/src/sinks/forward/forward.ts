@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsConnectOptions } from 'node:tls';
 import { gzipSync } from 'node:zlib';
-import { ErrorCodes, errorMessage, SluiceError } from '../../../../shared/src/errors.ts';
+import { ErrorCodes, errorMessage, isSluiceError, SluiceError } from '../../../../shared/src/errors.ts';
 import type { StoredEvent } from '../../../../shared/src/event.ts';
 import { chunkId, encodePackedForward, eventToEntry, type ForwardEntry } from '../../../../shared/src/protocol/forward/index.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
@@ -282,6 +282,7 @@ export class ForwardSink implements Sink {
     if (this.#conn?.usable) return this.#conn;
     this.#conn = null;
     const failures: string[] = [];
+    let refused = 0;
     for (let i = 0; i < this.#servers.length; i++) {
       if (this.#signal?.aborted) break;
       const index = (this.#next + i) % this.#servers.length;
@@ -293,13 +294,16 @@ export class ForwardSink implements Sink {
         return conn;
       } catch (error) {
         this.#stats.connectFailures++;
+        if (isSluiceError(error) && error.code === ErrorCodes.UNAUTHORIZED) refused++;
         failures.push(errorMessage(error).replace(`${this.#who}: `, ''));
       }
     }
     this.#next = (this.#next + 1) % this.#servers.length;
     const message = failures.length === 1 ? `${this.#who}: ${failures[0]}` : `${this.#who}: no forward server reachable: ${failures.join('; ') || 'stopped'}`;
     this.#stats.lastError = message;
-    throw new SluiceError(ErrorCodes.DESTINATION_UNAVAILABLE, message, { retriable: true, where: this.#config.servers.join(', ') });
+    // Every server refused our handshake: a configuration problem, named as one in the sink's state.
+    const code = refused > 0 && refused === failures.length ? ErrorCodes.UNAUTHORIZED : ErrorCodes.DESTINATION_UNAVAILABLE;
+    throw new SluiceError(code, message, { retriable: true, where: this.#config.servers.join(', ') });
   }
 
   /** After a failure on a connection, the next attempt starts at the next server. */

@@ -266,11 +266,11 @@ describe('forward source: refusals close one connection only', () => {
 });
 
 describe('forward source: handshake and TLS', () => {
-  async function handshake(port: number, credentials: { hostname: string; sharedKey: string; username?: string; password?: string }) {
+  async function handshake(port: number, credentials: { hostname: string; sharedKey: string; username?: string; password?: string }, salt = getRandomValues(new Uint8Array(16))) {
     const client = await Client.connect(port);
     const helo = await client.next('helo');
     if (helo.kind !== 'helo') throw new Error('no helo');
-    client.send(encodePing(createPing(helo, { ...credentials, salt: getRandomValues(new Uint8Array(16)) }, sha512Hex)));
+    client.send(encodePing(createPing(helo, { ...credentials, salt }, sha512Hex)));
     const pong = await client.next('pong');
     return { client, helo, pong };
   }
@@ -294,6 +294,16 @@ describe('forward source: handshake and TLS', () => {
     await waitUntil(() => skipper.closed, 5000, 'close');
     expect(hub.logs.join('')).toContain('event frame before the handshake');
     expect(readAll(hub.t.channel, 't').map((e) => fromUtf8(e.body))).toEqual(['{"a":1}']);
+  });
+
+  it('accepts the PINGs Fluent Bit and fluentd send: a str salt of 16 raw bytes, or of 32 hex characters', async () => {
+    const hub = await startHub({ shared_key: 'sekrit', self_hostname: 'hub-1' });
+    // encodePing writes the salt as a msgpack str, as Fluent Bit's out_forward (raw bytes) and fluentd's out_forward (SecureRandom.hex(16)) do
+    for (const salt of [Uint8Array.of(0xff, 0xfe, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13), new Uint8Array(utf8('0123456789abcdef0123456789abcdef'))] as Uint8Array<ArrayBuffer>[]) {
+      const { helo, pong } = await handshake(hub.port, { hostname: 'fluent-bit', sharedKey: 'sekrit' }, salt);
+      if (helo.kind !== 'helo') throw new Error('no helo');
+      expect(pong).toMatchObject({ kind: 'pong', authResult: true, serverHostname: 'hub-1', sharedKeyHexdigest: createHash('sha512').update(salt).update('hub-1').update(helo.nonce).update('sekrit').digest('hex') });
+    }
   });
 
   it('checks users when configured, and times out a silent client', async () => {

@@ -125,9 +125,32 @@ export function encodeHelo(helo: Omit<HeloFrame, 'kind'>): Uint8Array {
   return pack(['HELO', { nonce: helo.nonce, auth: helo.auth, keepalive: helo.keepalive }]);
 }
 
-/** `["PING", client_hostname, shared_key_salt, shared_key_hexdigest, username, password]`. */
+function strHeader(length: number): Uint8Array {
+  if (length < 32) return Uint8Array.of(0xa0 | length);
+  if (length < 0x100) return Uint8Array.of(0xd9, length);
+  if (length < 0x10000) return Uint8Array.of(0xda, length >> 8, length & 0xff);
+  return Uint8Array.of(0xdb, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
+}
+
+/**
+ * `["PING", client_hostname, shared_key_salt, shared_key_hexdigest, username, password]`, every
+ * element a msgpack str. The salt's bytes go out as a str, never bin: Fluent Bit's in_forward
+ * refuses any other type ("Invalid shared_key_salt type message") and fluentd sends a str too
+ * (`SecureRandom.hex(16)`). Give it printable ASCII (see `createSalt`) so strict decoders that
+ * turn str into text read it intact.
+ */
 export function encodePing(ping: Omit<PingFrame, 'kind'>): Uint8Array {
-  return pack(['PING', ping.clientHostname, ping.sharedKeySalt, ping.sharedKeyHexdigest, ping.username, ping.passwordHexdigest]);
+  const parts = [
+    arrayHeader(6),
+    packr.pack('PING'),
+    packr.pack(ping.clientHostname),
+    strHeader(ping.sharedKeySalt.length),
+    ping.sharedKeySalt,
+    packr.pack(ping.sharedKeyHexdigest),
+    packr.pack(ping.username),
+    packr.pack(ping.passwordHexdigest),
+  ];
+  return concat(parts, parts.reduce((n, p) => n + p.length, 0));
 }
 
 /** `["PONG", auth_result, reason, server_hostname, shared_key_hexdigest]`. */

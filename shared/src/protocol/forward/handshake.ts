@@ -8,7 +8,13 @@
  *
  * Digests are over bytes: nonce, salt and auth are binary (Fluent Bit sends 16 random bytes as a
  * msgpack str), hostnames, keys, usernames and passwords are UTF-8. SHA-512 is injected so shared/
- * needs no `node:crypto`; nonces and salts come from the caller (16 bytes of crypto randomness).
+ * needs no `node:crypto`; nonces and salts come from the caller (crypto randomness).
+ *
+ * Every element of our PING is a msgpack str (encodePing), the salt included: Fluent Bit's
+ * in_forward refuses a bin salt. Our salt is 16 printable ASCII bytes (createSalt): 16 bytes
+ * because older Fluent Bit servers hash exactly 16 bytes of it, ASCII so every decoder (fluentd's
+ * msgpack-ruby, JavaScript ones) reads the str intact. As a server we accept str or bin for
+ * nonce-like fields and hash whatever bytes arrived.
  */
 import { utf8 } from '../../event.ts';
 import type { HeloFrame, PingFrame, PongFrame, Sha512Hex } from './types.ts';
@@ -43,11 +49,21 @@ export function digestsEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+const SALT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** A PING salt from 16 random bytes: 16 characters of the base64url alphabet (96 bits), as ASCII bytes. */
+export function createSalt(random: Uint8Array): Uint8Array {
+  if (random.length < 16) throw new RangeError('createSalt needs 16 random bytes');
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[i] = SALT_ALPHABET.charCodeAt(random[i] & 63);
+  return out;
+}
+
 export interface ClientCredentials {
   /** Our hostname as the server will see it (PING client_hostname). */
   hostname: string;
   sharedKey: string;
-  /** 16 fresh random bytes for this connection. */
+  /** A fresh salt for this connection (createSalt). */
   salt: Uint8Array;
   username?: string;
   password?: string;

@@ -29,6 +29,7 @@ export {
   checkPong,
   createPing,
   createPong,
+  createSalt,
   digestsEqual,
   passwordDigest,
   sharedKeyDigest,
