@@ -25,6 +25,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { Channel } from '../../collector/src/channel/channel.ts';
 import type { IngestResult, SourceContext } from '../../collector/src/components.ts';
 import { silentLogger } from '../../collector/src/log.ts';
@@ -250,7 +251,9 @@ const E2E_CLIENTS = 16;
 
 /** An edge on the embedded defaults apart from ports and its channel folder: an http source and, with a hub, a forward sink. */
 function defaultEdgeYaml(dir: string, adminPort: number, httpPort: number, hubPort: number | null): string {
-  const sink = hubPort === null ? '' : `sinks:\n  hub:\n    type: forward\n    servers: [127.0.0.1:${hubPort}]\n`;
+  // SLUICE_BENCH_EDGE_SINK: extra sink keys as one line of YAML flow (`{ body_as: fields, in_flight: 4 }`), to measure a lever against the defaults
+  const extra = process.env.SLUICE_BENCH_EDGE_SINK ? Object.entries(parseYaml(process.env.SLUICE_BENCH_EDGE_SINK) as Record<string, unknown>).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}\n`).join('') : '';
+  const sink = hubPort === null ? '' : `sinks:\n  hub:\n    type: forward\n    servers: [127.0.0.1:${hubPort}]\n${extra}`;
   return `collector:
   id: bench-edge
 log:
