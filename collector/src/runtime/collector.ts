@@ -368,6 +368,12 @@ export class Collector {
     m.gauge('sluice_sink_lag_events', 'Events not yet delivered, per sink and topic', ['sink', 'topic'], (set) => {
       for (const r of this.sinks.values()) for (const t of r.topicStatus()) set({ sink: r.name, topic: t.topic }, t.lag);
     });
+    m.gauge('sluice_sink_lag_seconds', 'Age of the oldest undelivered event (by its timestamp), per sink and topic; 0 when caught up', ['sink', 'topic'], (set) => {
+      for (const r of this.sinks.values()) for (const t of r.topicStatus()) set({ sink: r.name, topic: t.topic }, t.lagSeconds);
+    });
+    m.gauge('sluice_sink_delivery_rate', 'Events per second the destination confirmed over the last 10 s, per sink and topic', ['sink', 'topic'], (set) => {
+      for (const r of this.sinks.values()) for (const t of r.topicStatus()) set({ sink: r.name, topic: t.topic }, t.rate);
+    });
     m.gauge('sluice_sink_state', 'Sink state: 1 for the current state', ['sink', 'state'], (set) => {
       for (const r of this.sinks.values()) for (const s of ['running', 'backing_off', 'failed', 'stopped', 'starting']) set({ sink: r.name, state: s }, r.state === s ? 1 : 0);
     });
