@@ -112,6 +112,11 @@ export class SyslogFramer {
     return out;
   }
 
+  /** Whether bytes of an unfinished message are buffered or being skipped. */
+  get partial(): boolean {
+    return this.#pending !== null || this.#skip > 0 || this.#skipLine;
+  }
+
   /** At end of stream: a last LF-framed message without its LF. */
   end(): Buffer[] {
     const rest = this.#pending;

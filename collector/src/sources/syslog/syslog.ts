@@ -20,9 +20,11 @@ import { createServer as createTlsServer } from 'node:tls';
 import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
 import { ContentTypes, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
-import type { Source, SourceContext, SourceSpec } from '../../components.ts';
+import type { Source, SourceContext, SourceNetworkStats, SourceSpec } from '../../components.ts';
+import { Duration, toMs } from '../../config/schema.ts';
 import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions, type ListenAddress } from '../../net.ts';
 import { Backoff, sleep } from '../../retry.ts';
+import { ConnectionGuard } from '../connection-guard.ts';
 import { SyslogFramer } from './framing.ts';
 import { FACILITIES, parseSyslog, SEVERITIES } from './parse.ts';
 
@@ -43,6 +45,14 @@ const SyslogConfig = Type.Object(
     }),
     max_message_bytes: Type.Integer({ minimum: 64, default: 65536, description: 'Longer messages are truncated to this many bytes' }),
     max_connections: Type.Integer({ minimum: 1, default: 1000, description: 'TCP connections accepted at once; more are refused' }),
+    max_connections_per_peer: Type.Integer({
+      minimum: 1,
+      default: 100,
+      description: 'TCP connections one remote IP address may hold at once; more from it are refused, so one peer cannot take every slot',
+    }),
+    idle_timeout: Duration('Close a TCP connection that has sent nothing for this long (0: never); senders reconnect on their own', '10m'),
+    frame_timeout: Duration('Close a TCP connection that holds an incomplete message this long without completing one (0: never)', '30s'),
+    handshake_timeout: Duration('With tls: close a connection whose TLS handshake has not finished within this long', '10s'),
     timestamp: Type.Union([Type.Literal('message'), Type.Literal('received')], {
       default: 'message',
       description: "Event time: the message's own timestamp (arrival time when it has none), or arrival time",
@@ -74,6 +84,7 @@ export class SyslogSource implements Source {
   #udpFlushScheduled = false;
   #lastDropLog = 0;
   readonly stats = { udpDropped: 0, truncated: 0, connections: 0 };
+  readonly #guard: ConnectionGuard;
 
   constructor(config: SyslogSourceConfig, ctx: SourceContext) {
     const problem = tlsUdpProblem(config, `sources.${ctx.name}`);
@@ -82,6 +93,18 @@ export class SyslogSource implements Source {
     this.#ctx = ctx;
     this.#address = parseListen(config.listen);
     ctx.signal.addEventListener('abort', () => this.#stop.abort(), { once: true });
+    this.#guard = new ConnectionGuard({
+      who: `source "${ctx.name}"`,
+      idleTimeoutMs: toMs(config.idle_timeout),
+      frameTimeoutMs: toMs(config.frame_timeout),
+      maxPerPeer: config.max_connections_per_peer,
+      log: ctx.log,
+    });
+  }
+
+  /** Connections, closures and UDP losses, for `/metrics` and the sources API. */
+  network(): SourceNetworkStats {
+    return { connections: this.#guard.open, closed: { ...this.#guard.closed } };
   }
 
   get tcpPort(): number {
@@ -117,6 +140,7 @@ export class SyslogSource implements Source {
     const udp = this.#udp;
     this.#tcp = null;
     this.#udp = null;
+    this.#guard.stop();
     const closed = tcp ? new Promise<void>((r) => tcp.close(() => r())) : Promise.resolve();
     if (udp) {
       await new Promise<void>((r) => udp.close(() => r()));
@@ -134,10 +158,18 @@ export class SyslogSource implements Source {
   // ─── TCP / TLS ────────────────────────────────────────────────────────────────────────────
 
   async #startTcp(where: string): Promise<void> {
-    const onSocket = (socket: Socket) => this.#accept(socket);
+    const onSocket = (socket: Socket) => {
+      if (!this.#config.tls && !this.#guard.admit(socket)) return;
+      this.#accept(socket);
+    };
     const server = this.#config.tls
-      ? createTlsServer(tlsOptions(this.#config.tls), onSocket).on('tlsClientError', (error) => this.#ctx.log.warn({ err: errorMessage(error) }, `source "${this.#ctx.name}": TLS handshake failed`))
+      ? createTlsServer({ ...tlsOptions(this.#config.tls), handshakeTimeout: toMs(this.#config.handshake_timeout) }, onSocket).on('tlsClientError', (error, socket) => {
+          if (/timed? ?out/i.test(error.message)) this.#guard.closed.handshake++;
+          this.#ctx.log.warn({ err: errorMessage(error), peer: socket.remoteAddress }, `source "${this.#ctx.name}": TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${errorMessage(error)}`);
+        })
       : createTcpServer(onSocket);
+    // With TLS the per-peer limit is checked on the raw socket, before the handshake costs anything.
+    if (this.#config.tls) server.on('connection', (socket: Socket) => this.#guard.admit(socket));
     server.maxConnections = this.#config.max_connections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(where, this.#address, error)));
@@ -149,12 +181,16 @@ export class SyslogSource implements Source {
   }
 
   #accept(socket: Socket): void {
+    if (socket.destroyed) return; // refused by the per-peer limit (TLS)
     this.#connections.add(socket);
     this.stats.connections++;
     socket.setKeepAlive(true, 60_000);
     const framer = new SyslogFramer({ maxMessageBytes: this.#config.max_message_bytes, mode: this.#config.framing });
     const peer = socket.remoteAddress ?? '';
+    let messages = 0;
+    this.#guard.track({ socket, partial: () => framer.partial, frames: () => messages });
     const deliver = (frames: Buffer[]) => {
+      messages += frames.length;
       const events = this.#toEvents(frames, peer);
       this.stats.truncated += framer.truncated;
       framer.truncated = 0;
