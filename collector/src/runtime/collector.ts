@@ -353,7 +353,7 @@ export class Collector {
     m.gauge('sluice_source_udp_dropped_total', 'UDP messages lost by a source, by where: kernel (receive buffer overflowed), queue, channel', ['source', 'where'], (set) => {
       for (const h of this.sources.values()) for (const [where, n] of Object.entries(h.source.network?.().udpDropped ?? {})) set({ source: h.name, where }, n);
     });
-    m.gauge('sluice_source_udp_receive_buffer_bytes', 'UDP socket receive buffer as the kernel granted it', ['source'], (set) => {
+    m.gauge('sluice_source_udp_receive_buffer_bytes', 'UDP socket receive buffer the kernel granted (the SO_RCVBUF size in effect; Linux reports twice this for its bookkeeping)', ['source'], (set) => {
       for (const h of this.sources.values()) {
         const n = h.source.network?.().udpReceiveBufferBytes;
         if (n !== undefined) set({ source: h.name }, n);

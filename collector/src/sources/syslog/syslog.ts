@@ -21,12 +21,13 @@ import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../.
 import { ContentTypes, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceNetworkStats, SourceSpec } from '../../components.ts';
-import { Duration, toMs } from '../../config/schema.ts';
+import { Duration, Size, toBytes, toMs } from '../../config/schema.ts';
 import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions, type ListenAddress } from '../../net.ts';
 import { Backoff, sleep } from '../../retry.ts';
 import { ConnectionGuard } from '../connection-guard.ts';
 import { SyslogFramer } from './framing.ts';
 import { FACILITIES, parseSyslog, SEVERITIES } from './parse.ts';
+import { rmemMax, udpKernelDrops } from './udp-drops.ts';
 
 const SyslogConfig = Type.Object(
   {
@@ -57,7 +58,10 @@ const SyslogConfig = Type.Object(
       default: 'message',
       description: "Event time: the message's own timestamp (arrival time when it has none), or arrival time",
     }),
-    udp_receive_buffer_bytes: Type.Optional(Type.Integer({ minimum: 4096, description: 'SO_RCVBUF for the UDP socket (the kernel may cap it)' })),
+    udp_receive_buffer_bytes: Size(
+      'SO_RCVBUF asked for the UDP socket: a burst larger than this is dropped by the kernel (counted). Linux caps it at net.core.rmem_max; what was granted is logged at start and shown in /metrics',
+      '8MiB',
+    ),
   },
   { additionalProperties: false },
 );
@@ -83,7 +87,11 @@ export class SyslogSource implements Source {
   #udpQueued = 0;
   #udpFlushScheduled = false;
   #lastDropLog = 0;
+  /** udpDropped: every UDP message lost — in the kernel (receive buffer full), our queue, or refused by the channel. */
   readonly stats = { udpDropped: 0, truncated: 0, connections: 0 };
+  readonly #udpLost = { kernel: 0, queue: 0, channel: 0 };
+  #udpBufferBytes = 0;
+  #kernelTimer: NodeJS.Timeout | null = null;
   readonly #guard: ConnectionGuard;
 
   constructor(config: SyslogSourceConfig, ctx: SourceContext) {
@@ -104,7 +112,13 @@ export class SyslogSource implements Source {
 
   /** Connections, closures and UDP losses, for `/metrics` and the sources API. */
   network(): SourceNetworkStats {
-    return { connections: this.#guard.open, closed: { ...this.#guard.closed } };
+    const out: SourceNetworkStats = { connections: this.#guard.open, closed: { ...this.#guard.closed } };
+    if (this.#udp || this.#udpBufferBytes > 0) {
+      this.#readKernelDrops();
+      out.udpDropped = { ...this.#udpLost };
+      out.udpReceiveBufferBytes = this.#udpBufferBytes;
+    }
+    return out;
   }
 
   get tcpPort(): number {
@@ -141,8 +155,10 @@ export class SyslogSource implements Source {
     this.#tcp = null;
     this.#udp = null;
     this.#guard.stop();
+    if (this.#kernelTimer) clearInterval(this.#kernelTimer);
     const closed = tcp ? new Promise<void>((r) => tcp.close(() => r())) : Promise.resolve();
     if (udp) {
+      this.#readKernelDrops(udp);
       await new Promise<void>((r) => udp.close(() => r()));
       this.#flushUdp();
     }
@@ -243,7 +259,8 @@ export class SyslogSource implements Source {
   // ─── UDP ──────────────────────────────────────────────────────────────────────────────────
 
   async #startUdp(where: string): Promise<void> {
-    const socket = createSocket({ type: isIPv6(this.#address.host) ? 'udp6' : 'udp4', recvBufferSize: this.#config.udp_receive_buffer_bytes });
+    const asked = toBytes(this.#config.udp_receive_buffer_bytes);
+    const socket = createSocket({ type: isIPv6(this.#address.host) ? 'udp6' : 'udp4', recvBufferSize: asked });
     const port = this.#address.port === 0 && this.#tcpPort ? this.#tcpPort : this.#address.port;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (error: NodeJS.ErrnoException) => reject(listenError(where, { ...this.#address, port }, error)));
@@ -253,11 +270,47 @@ export class SyslogSource implements Source {
     socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo.address));
     this.#udpPort = socket.address().port;
     this.#udp = socket;
+    this.#reportBuffer(socket, asked);
+    // Kernel drops are read from /proc every second (and when metrics are scraped), never per message.
+    this.#kernelTimer = setInterval(() => this.#readKernelDrops(), 1000);
+    this.#kernelTimer.unref();
+  }
+
+  /** Logs the receive buffer the kernel granted, with what to do when it capped the request. */
+  #reportBuffer(socket: UdpSocket, asked: number): void {
+    let granted = 0;
+    try {
+      granted = socket.getRecvBufferSize();
+    } catch {
+      return;
+    }
+    const max = rmemMax();
+    // Linux doubles SO_RCVBUF for its bookkeeping and reports the doubled value: we show the size asked for.
+    const usable = process.platform === 'linux' ? granted / 2 : granted;
+    this.#udpBufferBytes = usable;
+    if (usable + 1 < asked) {
+      this.#ctx.log.warn(
+        { asked, granted, rmemMax: max },
+        `source "${this.#ctx.name}": UDP receive buffer: asked for ${formatSize(asked)}, the kernel granted ${formatSize(usable)}${max !== null ? ` (net.core.rmem_max is ${formatSize(max)})` : ''}; bursts beyond it are dropped by the kernel (counted in /metrics). Raise it: sysctl -w net.core.rmem_max=${asked}`,
+      );
+    } else {
+      this.#ctx.log.info({ asked, granted }, `source "${this.#ctx.name}": UDP receive buffer ${formatSize(usable)} (as asked)`);
+    }
+  }
+
+  /** Folds the kernel's drop count for our UDP socket into the counters; warns when it grew. */
+  #readKernelDrops(socket = this.#udp): void {
+    if (!socket) return;
+    const drops = udpKernelDrops(this.#address.host, this.#udpPort);
+    if (drops === null || drops <= this.#udpLost.kernel) return;
+    const added = drops - this.#udpLost.kernel;
+    this.#udpLost.kernel = drops;
+    this.#dropUdp(added, `the kernel dropped them: the socket's receive buffer (${formatSize(this.#udpBufferBytes)}) was full; raise udp_receive_buffer_bytes and net.core.rmem_max`, null);
   }
 
   #onDatagram(msg: Buffer, peer: string): void {
     if (this.#udpQueued >= UDP_MAX_QUEUED) {
-      this.#dropUdp(1, 'too many messages waiting for the channel');
+      this.#dropUdp(1, 'too many messages waiting for the channel', 'queue');
       return;
     }
     const frame = msg.length > this.#config.max_message_bytes ? msg.subarray(0, this.#config.max_message_bytes) : msg;
@@ -278,7 +331,7 @@ export class SyslogSource implements Source {
     this.#udpQueue = [];
     const done = this.#ctx.ingest(batch).then(
       () => undefined,
-      (error: unknown) => this.#dropUdp(batch.length, errorMessage(error)),
+      (error: unknown) => this.#dropUdp(batch.length, errorMessage(error), 'channel'),
     );
     const tracked = done.finally(() => {
       this.#udpQueued -= batch.length;
@@ -287,8 +340,10 @@ export class SyslogSource implements Source {
     this.#inFlight.add(tracked);
   }
 
-  #dropUdp(n: number, why: string): void {
+  /** Counts lost UDP messages (`where` null: the kernel count was already updated). */
+  #dropUdp(n: number, why: string, where: 'queue' | 'channel' | null): void {
     this.stats.udpDropped += n;
+    if (where) this.#udpLost[where] += n;
     const now = Date.now();
     if (now - this.#lastDropLog >= 10_000) {
       this.#lastDropLog = now;
@@ -367,3 +422,9 @@ export const syslogSource: SourceSpec<typeof SyslogConfig> = {
   create: (config, ctx) => new SyslogSource(config, ctx),
   preflight,
 };
+
+function formatSize(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
+  return `${bytes} bytes`;
+}
