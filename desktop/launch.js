@@ -99,9 +99,20 @@ function electronBinary() {
   let binary = locate();
   if (binary) return { binary, version };
   say(`the Electron ${version} binary is not here yet; fetching it (node node_modules/electron/install.js)…`);
-  const result = spawnSync(process.execPath, [join(ELECTRON_PKG, 'install.js')], { stdio: 'inherit', cwd: ELECTRON_PKG, env: process.env });
+  // Its output is a stack trace when the download fails: keep it, show only its first line and cause.
+  const result = spawnSync(process.execPath, [join(ELECTRON_PKG, 'install.js')], { stdio: ['ignore', 'inherit', 'pipe'], cwd: ELECTRON_PKG, env: process.env, encoding: 'utf8' });
   binary = result.status === 0 ? locate() : null;
-  return binary ? { binary, version } : { binary: null, version, why: `fetching Electron ${version} failed${result.error ? ` (${result.error.message})` : ''}` };
+  if (binary) return { binary, version };
+  return { binary: null, version, why: `fetching Electron ${version} failed (${installFailure(result)})` };
+}
+
+/** What went wrong in Electron's install script, in one line: its error, not its stack. */
+function installFailure(result) {
+  if (result.error) return result.error.message;
+  const lines = (result.stderr ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at '));
+  const cause = lines.find((l) => /ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|ECONNRESET|certificate|status/i.test(l));
+  const first = lines[0] ?? `exit code ${result.status}`;
+  return cause && cause !== first ? `${first}: ${cause}` : first;
 }
 
 function explain(why, version) {

@@ -13,14 +13,16 @@ import { Type, type Static } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
 import { checkTlsFiles } from './net.ts';
 import type { ConnectionOptions } from 'node:tls';
-import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type * as KafkaJs from 'kafkajs';
+import type { Kafka, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
+import { createRequire } from 'node:module';
 import { ErrorCodes, SluiceError } from '../../shared/src/errors.ts';
-import type { ConfigProblem } from '../../shared/src/spec.ts';
-import { Duration, toMs } from './config/schema.ts';
+import { EXPECTED, type ConfigProblem } from '../../shared/src/spec.ts';
+import { ADDRESS_EXPECTED, ADDRESS_PATTERN, Duration, toMs } from './config/schema.ts';
 import type { Logger } from './log.ts';
 
 export const KafkaConnectionKeys = {
-  brokers: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$' }), {
+  brokers: Type.Array(Type.String({ pattern: ADDRESS_PATTERN, [EXPECTED]: ADDRESS_EXPECTED }), {
     minItems: 1,
     description: 'Bootstrap brokers (host:port); the rest of the cluster is found from their metadata',
     examples: [['127.0.0.1:9092']],
@@ -56,6 +58,17 @@ export const KafkaConnectionKeys = {
 const ConnectionSchema = Type.Object(KafkaConnectionKeys);
 export type KafkaConnectionConfig = Static<typeof ConnectionSchema>;
 
+const load = createRequire(import.meta.url);
+
+/**
+ * The kafkajs module, loaded the first time a Kafka source or sink is created: a collector whose
+ * config names no Kafka component never loads it (docs/decisions/runtime-build.md). Synchronous
+ * (kafkajs is CommonJS), so the components' factories stay synchronous.
+ */
+export function kafkajs(): typeof KafkaJs {
+  return load('kafkajs') as typeof KafkaJs;
+}
+
 /** A kafkajs client for `config`; TLS files are read now, so a missing one fails at start. */
 export function createKafka(config: KafkaConnectionConfig, options: { path: string; collectorId: string; log: Logger; retries?: number }): Kafka {
   let ssl: ConnectionOptions | undefined;
@@ -78,6 +91,7 @@ export function createKafka(config: KafkaConnectionConfig, options: { path: stri
     ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions)
     : undefined;
   const log = options.log;
+  const { Kafka, logLevel } = kafkajs();
   const kafkaConfig: KafkaConfig = {
     brokers: [...config.brokers],
     clientId: config.client_id ?? `sluice-${options.collectorId}`,

@@ -31,6 +31,20 @@ export class Metrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
   }
 
+  /** A counter whose value is read on scrape from a total kept elsewhere (e.g. the channel's stats). */
+  counter<L extends string>(name: string, help: string, labelNames: L[], collect: (set: (labels: Record<L, string>, value: number) => void) => void): Counter<L> {
+    return new Counter<L>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        collect((labels, value) => this.inc(labels, value));
+      },
+    });
+  }
+
   /** A gauge whose value is computed on scrape. */
   gauge<L extends string>(name: string, help: string, labelNames: L[], collect: (set: (labels: Record<L, string>, value: number) => void) => void): Gauge<L> {
     return new Gauge<L>({

@@ -11,7 +11,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { freePort, removeDir, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 const dirs: string[] = [];
@@ -66,7 +66,7 @@ describe('bearer token beyond loopback', () => {
     const r = spawnSync(process.execPath, [SLUICE, 'start', '--config', file], { encoding: 'utf8', timeout: 60_000, cwd: dir });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/admin\.token: required because admin\.listen \(.+\) is not a loopback address/);
-  }, 90_000);
+  }, scaled(90_000));
 
   const address = externalAddress();
   it.skipIf(!address)(`on ${address ?? 'a non-loopback address'}: requests without or with a wrong token are refused`, async () => {
@@ -101,7 +101,7 @@ describe('bearer token beyond loopback', () => {
     const withToken = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', base], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, SLUICE_TOKEN: TOKEN } });
     expect(withToken.status, withToken.stderr).toBe(0);
     expect(withToken.stdout).toMatch(/^t\s+0\s+1\s+1\s/m);
-  }, 120_000);
+  }, scaled(120_000));
 });
 
 describe('TLS', () => {
@@ -134,7 +134,7 @@ describe('TLS', () => {
     const cli = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', `https://127.0.0.1:${port}`, '--token', TOKEN, '--insecure'], { encoding: 'utf8', timeout: 60_000 });
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('no topics yet');
-  }, 120_000);
+  }, scaled(120_000));
 });
 
 describe('path traversal on the UI route', () => {
@@ -161,5 +161,5 @@ describe('path traversal on the UI route', () => {
       expect(answer, path).not.toContain('"name": "sluice"');
       expect(answer, path).not.toContain('"allowScripts"');
     }
-  }, 90_000);
+  }, scaled(90_000));
 });

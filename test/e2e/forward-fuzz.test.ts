@@ -25,7 +25,7 @@ import {
   type RequestFrame,
 } from '../../shared/src/protocol/forward/index.ts';
 import { checkTopic, edgeConfig, high, hubConfig, post } from '../helpers/forward.ts';
-import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 0xf0f0);
 const CASES = Number(process.env.SLUICE_FUZZ_CASES ?? 3000);
@@ -248,4 +248,4 @@ it(`forward: ${CASES} random and mutated frames while an edge streams — the hu
   expect(stored).toBe(expectedFuzzEvents);
   expect(hub.stderr()).toMatch(/forward: .* from 127\.0\.0\.1:\d+; connection closed/);
   expect(await edge.stop()).toBe(0);
-}, 300_000);
+}, scaled(300_000));

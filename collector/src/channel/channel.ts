@@ -14,7 +14,9 @@ import type { TopicInfo } from '../../../shared/src/api/core.ts';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
+import { batchCrc, batchDamage, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { ensureSchema } from './schema.ts';
 
 export type SynchronousLevel = 'off' | 'normal' | 'full' | 'extra';
@@ -52,7 +54,17 @@ export interface ChannelOptions {
   walMaxBytes?: number;
   /** How often retention runs, ms (also run when the channel is full). 0 disables the timer. */
   retentionIntervalMs?: number;
+  /**
+   * Free space to keep on the channel's filesystem (`channel.min_free_space`): below it appends
+   * are refused with CHANNEL_FULL (disk.ts). Bytes, `{ ratio }` of the filesystem, or `auto`
+   * (default: 256 MiB, at most 10% of the filesystem); 0 disables the guard.
+   */
+  minFreeSpace?: MinFreeSpace;
+  /** How the guard asks for free space (default statfs); for tests. */
+  freeSpaceProbe?: FreeSpaceProbe;
   readonly?: boolean;
+  /** Check every stored batch in the background after opening (integrity.ts). Default true. */
+  integrityScan?: boolean;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -135,7 +147,12 @@ export interface ChannelStats {
   walBytes: number;
   commits: number;
   appendedEvents: number;
+  /** Append requests refused because the channel held max_bytes of undelivered events. */
   rejectedFull: number;
+  /** Append requests refused because the disk was (nearly) full. */
+  rejectedDisk: number;
+  /** The free-space guard; null for a read-only channel. */
+  disk: DiskState | null;
 }
 
 interface PendingAppend {
@@ -163,7 +180,11 @@ interface BatchRow {
   last_offset: number;
   format: number;
   payload: Buffer;
+  crc: number | null;
 }
+
+/** Why retention removed events: the topic's max_age, its max_bytes, or the channel's capacity. */
+export type ExpiryReason = 'age' | 'size' | 'capacity';
 
 interface Protector {
   consumer: string;
@@ -179,7 +200,7 @@ export class Channel {
   readonly events = new EventEmitter();
 
   readonly #db: Database.Database;
-  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file'>>;
+  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe' | 'integrityScan'>>;
   readonly #defaults: TopicPolicy;
   readonly #policies: { match: (t: string) => boolean; policy: Partial<TopicPolicy> }[];
   readonly #now: () => number;
@@ -195,8 +216,21 @@ export class Channel {
   #bytesSinceCheckpoint = 0;
   #retentionTimer: NodeJS.Timeout | null = null;
   #totalBytes = 0;
-  #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0 };
+  #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0, rejectedDisk: 0 };
+  /** Events retention removed since open, by topic and reason (for /metrics). */
+  readonly #expired = new Map<string, Record<ExpiryReason, number>>();
+  readonly #damage = new DamageLog();
+  #scanner: IntegrityScanner | null = null;
+  #scanState: IntegrityStatus['scan'] = 'idle';
+  #scanTimer: NodeJS.Immediate | null = null;
+  /** Topics whose retention is stuck on a damaged batch, with what to do. */
+  readonly #retentionBlocked = new Map<string, string>();
   readonly #stmt: ReturnType<Channel['prepare']>;
+  readonly #disk: DiskGuard | null = null;
+  #diskTimer: NodeJS.Timeout | null = null;
+  #diskWasFull = false;
+  #diskRetentionAt = 0;
+  #pageSize = 4096;
 
   private constructor(options: ChannelOptions) {
     this.file = options.file;
@@ -249,6 +283,15 @@ export class Channel {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
       this.#retentionTimer.unref();
     }
+    if (!this.readonly) {
+      this.#pageSize = this.#db.pragma('page_size', { simple: true }) as number;
+      this.#disk = new DiskGuard({ dir: dirname(this.file), min: options.minFreeSpace ?? 'auto', probe: options.freeSpaceProbe, now: this.#now });
+      // Probes once a second, so health and /metrics are current and a full channel notices
+      // space coming back (and frees what it can) even when nobody appends.
+      this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
+      this.#diskTimer.unref();
+    }
+    if (options.integrityScan ?? true) this.scanIntegrity();
   }
 
   static open(options: ChannelOptions): Channel {
@@ -271,24 +314,28 @@ export class Channel {
           ),
       insertBatch: this.readonly
         ? null
-        : db.prepare<[number, number, number, number, number, number, number, number, number, Buffer]>(
-            'INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        : db.prepare<[number, number, number, number, number, number, number, number, number, Buffer, number, number]>(
+            'INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload, crc, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
           ),
       batchesFrom: db.prepare<[number, number], BatchRow>(
-        'SELECT id, base_offset, last_offset, format, payload FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
+        'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
       ),
       batchesBefore: db.prepare<[number, number], BatchRow>(
-        'SELECT id, base_offset, last_offset, format, payload FROM batches WHERE topic_id = ? AND base_offset < ? ORDER BY last_offset DESC',
+        'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND base_offset < ? ORDER BY last_offset DESC',
       ),
       batchByTime: db.prepare<[number, number], { id: number; last_offset: number }>(
         'SELECT id, last_offset FROM batches WHERE topic_id = ? AND time_index >= ? ORDER BY time_index, last_offset LIMIT 1',
       ),
+      batchMinTs: db.prepare<[number, number], { min_ts: number }>(
+        'SELECT min_ts FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset LIMIT 1',
+      ),
       firstBatch: db.prepare<[number], { base_offset: number }>(
         'SELECT base_offset FROM batches WHERE topic_id = ? ORDER BY last_offset LIMIT 1',
       ),
-      // Retention: the first batch that must stay, given a protect bound and an age cutoff.
+      // Retention: the first batch that must stay, given a protect bound and an arrival cutoff
+      // (never the events' own timestamps: an old event that just arrived is kept max_age).
       firstKept: db.prepare<[number, number, number], { base_offset: number }>(
-        'SELECT base_offset FROM batches WHERE topic_id = ? AND (last_offset >= ? OR max_ts >= ?) ORDER BY last_offset LIMIT 1',
+        'SELECT base_offset FROM batches INDEXED BY batches_by_arrival WHERE topic_id = ? AND (last_offset >= ? OR arrived_at >= ?) ORDER BY last_offset LIMIT 1',
       ),
       prefixBatches: db.prepare<[number], { id: number; base_offset: number; last_offset: number; count: number; bytes: number }>(
         'SELECT id, base_offset, last_offset, count, bytes FROM batches WHERE topic_id = ? ORDER BY last_offset',
@@ -400,9 +447,12 @@ export class Channel {
 
     const incoming = group.map((p) => estimateBytes(p.request.events));
     let admitted: boolean[];
+    let diskRefusal: SluiceError | null = null;
     try {
-      admitted = this.#admit(incoming, group);
-    } catch (error) {
+      diskRefusal = this.#admitDisk(group);
+      admitted = diskRefusal ? group.map((p) => p.request.events.length === 0) : this.#admit(incoming, group);
+    } catch (cause) {
+      const error = isSqliteFull(cause) ? this.#sqliteFull('retention making room', cause) : cause;
       for (const p of group) p.reject(error);
       return;
     }
@@ -438,7 +488,7 @@ export class Channel {
                     ErrorCodes.TOO_LARGE,
                     `append of ${formatBytes(incoming[g])} is larger than the whole channel (channel.max_bytes ${formatBytes(this.#opts.maxBytes)}); split it or raise channel.max_bytes`,
                   )
-                : fullError(this.#totalBytes, this.#opts.maxBytes);
+                : (diskRefusal ?? fullError(this.#totalBytes, this.#opts.maxBytes));
             continue;
           }
           const { request } = group[g];
@@ -465,22 +515,26 @@ export class Channel {
         }
       }).immediate();
     } catch (cause) {
-      const error = new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${(cause as Error).message}`, {
-        cause,
-        retriable: true,
-        retryAfterMs: 1000,
-      });
+      const error = isSqliteFull(cause)
+        ? this.#sqliteFull('a commit', cause)
+        : new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${(cause as Error).message}`, {
+            cause,
+            retriable: true,
+            retryAfterMs: 1000,
+          });
       for (const p of group) p.reject(error);
       return;
     }
 
     this.#totalBytes += committedBytes;
     this.#bytesSinceCheckpoint += committedBytes;
+    this.#disk?.wrote(committedBytes);
     this.#stats.commits++;
     for (let g = 0; g < group.length; g++) {
       const outcome = outcomes[g];
       if (outcome instanceof SluiceError) {
-        this.#stats.rejectedFull++;
+        if (outcome === diskRefusal) this.#stats.rejectedDisk++;
+        else this.#stats.rejectedFull++;
         group[g].reject(outcome);
       } else {
         if (!outcome.duplicate) this.#stats.appendedEvents += group[g].request.events.length;
@@ -491,12 +545,13 @@ export class Channel {
       this.events.emit('append', topic, high);
       this.#wake(topic);
     }
-    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.checkpoint());
+    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.#safeCheckpoint());
   }
 
   /** Writes one topic's events as record batches; returns the payload bytes written. */
   #writeBatches(row: TopicRow, events: EventDraft[]): number {
     let written = 0;
+    const arrivedAt = this.#now();
     let start = 0;
     while (start < events.length) {
       let end = start;
@@ -509,7 +564,9 @@ export class Channel {
       const base = row.next_offset;
       const last = base + batch.count - 1;
       const timeIndex = row.max_ts === null ? batch.maxTs : Math.max(row.max_ts, batch.maxTs);
-      this.#stmt.insertBatch!.run(row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload);
+      this.#stmt.insertBatch!.run(
+        row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload, batchCrc(batch.payload), arrivedAt,
+      );
       row.next_offset = last + 1;
       row.max_ts = timeIndex;
       row.bytes += batch.payload.length;
@@ -524,6 +581,71 @@ export class Channel {
   #writeState(w: StateWrite, now: number): void {
     if (w.value === null) this.#stmt.deleteState!.run(w.namespace, w.key);
     else this.#stmt.putState!.run(w.namespace, w.key, w.value, now);
+  }
+
+  /**
+   * The free-space guard for a commit group: when the disk is short, delivered events are
+   * removed first (at most once a second: their pages are reused by the next appends), and if
+   * it is still short every request carrying events is refused. Returns the refusal, or null.
+   */
+  #admitDisk(group: PendingAppend[]): SluiceError | null {
+    const disk = this.#disk;
+    if (!disk || !group.some((p) => p.request.events.length > 0)) return null;
+    const reusable = () => this.#reusableBytes();
+    if (disk.refuses(reusable) && this.#now() - this.#diskRetentionAt >= 1000) {
+      this.#diskRetentionAt = this.#now();
+      const short = disk.shortfall(reusable());
+      if (short > 0) this.runRetention({ needBytes: short });
+      disk.refuses(reusable);
+    }
+    this.#noteDiskTransition();
+    return disk.full ? diskFullError(disk.state().reason) : null;
+  }
+
+  /** Bytes SQLite can reuse inside the file (free pages) before it must grow it. */
+  #reusableBytes(): number {
+    return (this.#db.pragma('freelist_count', { simple: true }) as number) * this.#pageSize;
+  }
+
+  /** Records SQLITE_FULL seen during `what` and returns the error to give callers. */
+  #sqliteFull(what: string, cause: unknown): SluiceError {
+    this.#disk?.sawSqliteFull(what);
+    this.#noteDiskTransition();
+    return diskFullError(this.#disk?.state().reason ?? `the disk is full: ${what} failed with SQLITE_FULL`, cause);
+  }
+
+  #noteDiskTransition(): void {
+    const full = this.#disk?.full ?? false;
+    if (full !== this.#diskWasFull) {
+      this.#diskWasFull = full;
+      this.events.emit('disk', this.#disk!.state());
+    }
+  }
+
+  /**
+   * Once a second: probe the disk; while it is short, remove delivered events to make room and
+   * retry a checkpoint the disk refused earlier (it truncates the WAL once it succeeds).
+   */
+  #diskHousekeeping(): void {
+    const disk = this.#disk;
+    if (!disk || this.#closed) return;
+    try {
+      const reusable = () => this.#reusableBytes();
+      if (disk.refuses(reusable)) {
+        const short = disk.shortfall(reusable());
+        if (short > 0 && this.#now() - this.#diskRetentionAt >= 1000) {
+          this.#diskRetentionAt = this.#now();
+          this.runRetention({ needBytes: short });
+        }
+        // A TRUNCATE checkpoint gives the WAL's space back to the filesystem.
+        if (this.walBytes() > 0) this.checkpoint({ truncate: true });
+        disk.refuses(reusable);
+      }
+    } catch (error) {
+      if (isSqliteFull(error)) this.#sqliteFull('housekeeping', error);
+      else this.events.emit('error', error);
+    }
+    this.#noteDiskTransition();
   }
 
   /**
@@ -562,13 +684,20 @@ export class Channel {
     const start = Math.max(from, row.low_offset);
     const out: StoredEvent[] = [];
     let bytes = 0;
-    for (const batch of this.#stmt.batchesFrom.iterate(row.id, start)) {
-      const events = this.#decode(topic, batch);
-      for (let i = Math.max(0, start - batch.base_offset); i < events.length; i++) {
-        out.push(events[i]);
-        bytes += events[i].body.length;
-        if (out.length >= maxEvents || (bytes >= maxBytes && out.length > 0)) return out;
+    try {
+      for (const batch of this.#stmt.batchesFrom.iterate(row.id, start)) {
+        const events = this.#decode(topic, batch);
+        for (let i = Math.max(0, start - batch.base_offset); i < events.length; i++) {
+          out.push(events[i]);
+          bytes += events[i].body.length;
+          if (out.length >= maxEvents || (bytes >= maxBytes && out.length > 0)) return out;
+        }
       }
+    } catch (error) {
+      // A damaged batch ends the read: what came before it is served, a read starting in it fails.
+      const damage = this.#damageError(error, row, out.length > 0 ? out[out.length - 1].offset + 1 : start);
+      if (out.length > 0) return out;
+      throw damage;
     }
     return out;
   }
@@ -580,13 +709,22 @@ export class Channel {
     const end = Math.min(before, row.next_offset);
     const chunks: StoredEvent[][] = [];
     let n = 0;
-    for (const batch of this.#stmt.batchesBefore.iterate(row.id, end)) {
-      const events = this.#decode(topic, batch);
-      const upto = Math.min(events.length, end - batch.base_offset);
-      const from = Math.max(0, upto - (maxEvents - n));
-      chunks.push(events.slice(from, upto));
-      n += upto - from;
-      if (n >= maxEvents) break;
+    let lowest = end;
+    try {
+      for (const batch of this.#stmt.batchesBefore.iterate(row.id, end)) {
+        lowest = batch.base_offset;
+        const events = this.#decode(topic, batch);
+        const upto = Math.min(events.length, end - batch.base_offset);
+        const from = Math.max(0, upto - (maxEvents - n));
+        chunks.push(events.slice(from, upto));
+        n += upto - from;
+        if (n >= maxEvents) break;
+      }
+    } catch (error) {
+      // Paging backward stops at a damaged batch: what came after it is served.
+      const damage = this.#damageError(error, row, lowest, true);
+      if (n > 0) return chunks.reverse().flat();
+      throw damage;
     }
     return chunks.reverse().flat();
   }
@@ -602,6 +740,9 @@ export class Channel {
     // connection does not clear this cache: use an entry only if it is this batch. (topic,
     // base offset) names a batch for ever, because offsets are never reused.
     if (cached !== undefined && cached[0]?.topic === topic && cached[0].offset === batch.base_offset) return cached;
+    // Every read is checked against the CRC stored at append (integrity.ts).
+    const damage = batchDamage(topic, batch);
+    if (damage !== null) throw new BatchDamaged({ topic, first: batch.base_offset, last: batch.last_offset, reason: damage });
     const events = decodeBatch(topic, batch.base_offset, batch.format, batch.payload);
     if (this.#decoded.size >= 64) this.#decoded.delete(this.#decoded.keys().next().value!);
     this.#decoded.set(batch.id, events);
@@ -618,10 +759,98 @@ export class Channel {
     const hit = this.#stmt.batchByTime.get(row.id, ts);
     if (!hit) return row.next_offset;
     // time_index is a running max; the batch it points at (or, after retention, a later one) holds the event.
-    for (const batch of this.#stmt.batchesFrom.iterate(row.id, hit.last_offset)) {
-      for (const e of this.#decode(topic, batch)) if (e.ts >= ts && e.offset >= row.low_offset) return e.offset;
+    let at = hit.last_offset;
+    try {
+      for (const batch of this.#stmt.batchesFrom.iterate(row.id, hit.last_offset)) {
+        at = batch.base_offset;
+        for (const e of this.#decode(topic, batch)) if (e.ts >= ts && e.offset >= row.low_offset) return e.offset;
+      }
+    } catch (error) {
+      throw this.#damageError(error, row, at);
     }
     return row.next_offset;
+  }
+
+  /**
+   * Turns a failure to read a stored batch into SLUICE_CHANNEL_CORRUPT naming the damaged range,
+   * and records the range (health, metrics). Anything else is rethrown as it is.
+   */
+  #damageError(error: unknown, row: TopicRow, at: number, backward = false): unknown {
+    let range: { topic: string; first: number; last: number; reason: string } | null = null;
+    if (error instanceof BatchDamaged) range = error.range;
+    else if (isSqliteCorruption(error)) {
+      const known = this.#damage.find(row.name, at);
+      try {
+        range = known ?? locateDamage(this.#db, row.name, row.id, backward ? row.low_offset : at);
+      } catch {
+        range = null;
+      }
+      if (!range) return corruptError(this.file, { topic: row.name, first: at, last: null, reason: (error as Error).message }, error);
+    } else {
+      return error;
+    }
+    this.#damage.record({ ...range, foundAt: Date.now() });
+    return corruptError(this.file, range, error);
+  }
+
+  // ─── Integrity ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts (or restarts) the background check of every stored batch: a few batches per turn of
+   * the event loop, so appends and reads go on meanwhile. Damaged ranges appear in damaged().
+   * Resolves when the scan is done.
+   */
+  scanIntegrity(options: { batchesPerTurn?: number } = {}): Promise<IntegrityStatus> {
+    if (this.#scanTimer) clearImmediate(this.#scanTimer);
+    const scanner = new IntegrityScanner(this.#db, (range) => this.#damage.record(range));
+    this.#scanner = scanner;
+    this.#scanState = 'scanning';
+    const per = options.batchesPerTurn ?? 32;
+    return new Promise((resolve) => {
+      const turn = () => {
+        this.#scanTimer = null;
+        if (this.#closed || this.#scanner !== scanner) return resolve(this.integrity());
+        try {
+          if (scanner.step(per) > 0) {
+            this.#scanTimer = setImmediate(turn);
+            return;
+          }
+        } catch (error) {
+          scanner.fileProblem = `integrity scan failed: ${(error as Error).message}`;
+        }
+        this.#scanState = 'done';
+        resolve(this.integrity());
+      };
+      this.#scanTimer = setImmediate(turn);
+    });
+  }
+
+  /** The integrity scan's progress and any problem with the file as a whole. */
+  integrity(): IntegrityStatus {
+    const s = this.#scanner;
+    return {
+      scan: this.#scanState,
+      checkedBatches: s?.checked ?? 0,
+      uncheckedBatches: s?.unchecked ?? 0,
+      fileProblem: s?.fileProblem ?? null,
+      retentionBlocked: [...this.#retentionBlocked].map(([topic, message]) => ({ topic, message })),
+    };
+  }
+
+  /** Damaged ranges found by reads and by the integrity scan that retention has not removed yet. */
+  damaged(): DamagedRange[] {
+    if (this.#damage.size === 0) return [];
+    return this.#damage.list((topic) => this.#stmt.topicByName.get(topic)?.low_offset);
+  }
+
+  /**
+   * The earliest timestamp in the record batch holding `offset` (or the next one), without decoding
+   * it: what a sink's lag in seconds is measured from. Null when there is no such event.
+   */
+  oldestTs(topic: string, offset: number): number | null {
+    const row = this.#stmt.topicByName.get(topic);
+    if (!row) return null;
+    return this.#stmt.batchMinTs.get(row.id, offset)?.min_ts ?? null;
   }
 
   /** The topic's current watermarks and counts, or undefined if it does not exist. */
@@ -684,7 +913,7 @@ export class Channel {
   commit(cursors: readonly CursorCommit[], state: readonly StateWrite[] = []): void {
     this.#assertWritable();
     const now = this.#now();
-    this.#db.transaction(() => {
+    const transaction = this.#db.transaction(() => {
       for (const c of cursors) {
         const row = this.#ensureTopic(c.topic);
         if (!Number.isSafeInteger(c.next) || c.next < 0 || c.next > row.next_offset) {
@@ -696,7 +925,14 @@ export class Channel {
         this.#stmt.upsertCursor!.run(c.consumer, row.id, c.next, c.protects ? 1 : 0, now);
       }
       for (const w of state) this.#writeState(w, now);
-    }).immediate();
+    });
+    try {
+      transaction.immediate();
+    } catch (cause) {
+      // The guard leaves room for cursor commits; if the disk filled anyway, the caller retries.
+      if (isSqliteFull(cause)) throw this.#sqliteFull('a cursor commit', cause);
+      throw cause;
+    }
     for (const c of cursors) this.events.emit('cursor', c.consumer, c.topic, c.next);
   }
 
@@ -836,20 +1072,41 @@ export class Channel {
     let droppedEvents = 0;
     let freedBytes = 0;
     const now = this.#now();
-    this.#db.transaction(() => {
+    const expired: { topic: string; reason: ExpiryReason; n: number }[] = [];
+    // Each cut is its own transaction: SQLite cannot delete a row whose pages are damaged, and
+    // that error spoils the whole transaction it happens in; one topic's damage must not stop
+    // retention of the others. (Retention needs no atomicity across topics.)
+    {
       const rows = this.#stmt.allTopics.all();
-      const cut = (row: TopicRow, newLow: number, protect: number): void => {
+      const cut = (row: TopicRow, newLow: number, protect: number, reason: ExpiryReason): void => {
         if (newLow <= row.low_offset) return;
-        const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
-        if (n === 0) return;
-        const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
-        this.#stmt.deletePrefix!.run(row.id, newLow);
-        this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+        let done: { n: number; b: number; dropped: number } | null;
+        try {
+          done = this.#db.transaction(() => {
+            const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
+            if (n === 0) return null;
+            const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
+            this.#stmt.deletePrefix!.run(row.id, newLow);
+            this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+            return { n, b, dropped };
+          }).immediate();
+        } catch (error) {
+          if (!isSqliteCorruption(error)) throw error;
+          this.#retentionBlocked.set(
+            row.name,
+            `retention cannot delete the damaged batches of topic "${row.name}" (${(error as Error).message}); salvage the channel with \`sluice doctor ${this.file} --out NEW.db\``,
+          );
+          return;
+        }
+        this.#retentionBlocked.delete(row.name);
+        if (!done) return;
+        const { n, b, dropped } = done;
         row.low_offset = newLow;
         row.bytes -= b;
         row.event_count -= n;
         deletedEvents += n;
         droppedEvents += dropped;
+        expired.push({ topic: row.name, reason, n });
         freedBytes += b;
         need -= b;
       };
@@ -861,29 +1118,70 @@ export class Channel {
         // By age: delete the delivered prefix whose batches are all older than the cutoff.
         if (policy.retentionMs !== null) {
           const kept = this.#stmt.firstKept.get(row.id, protect, now - policy.retentionMs);
-          cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect);
+          cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect, 'age');
         }
         // By bytes per topic: delivered batches first.
         if (policy.retentionBytes !== null && row.bytes > policy.retentionBytes) {
-          cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect);
+          cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect, 'size');
         }
       }
       if (need > 0) {
         // Full: delivered events of every topic, oldest topics' batches first.
         for (const row of rows) {
           if (need <= 0) break;
-          cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!);
+          cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!, 'capacity');
         }
         for (const row of rows) {
           if (need <= 0) break;
           if (this.policyFor(row.name).whenFull !== 'drop_oldest') continue;
-          cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!);
+          cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!, 'capacity');
         }
       }
-    }).immediate();
+    }
     this.#totalBytes -= freedBytes;
     if (deletedEvents > 0) this.#decoded.clear();
+    for (const e of expired) {
+      let counts = this.#expired.get(e.topic);
+      if (!counts) this.#expired.set(e.topic, (counts = { age: 0, size: 0, capacity: 0 }));
+      counts[e.reason] += e.n;
+    }
     return { deletedEvents, droppedEvents, freedBytes };
+  }
+
+  /**
+   * Deletes a topic's events before `before`, as `kafka-delete-records` does, whatever sinks have
+   * delivered: whole record batches, so the new low is the first offset of the batch holding
+   * `before` (or the high watermark when `before` reaches it). Undelivered events of protecting
+   * cursors count as dropped, the rest as expired.
+   */
+  truncate(topic: string, before: number): { low: number; deletedEvents: number; droppedEvents: number; freedBytes: number } {
+    if (this.readonly) throw new SluiceError(ErrorCodes.BAD_INPUT, 'this is a read-only inspection of a channel file: cannot truncate');
+    const result = this.#db.transaction(() => {
+      const row = this.#stmt.topicByName.get(topic);
+      if (!row) throw new SluiceError(ErrorCodes.TOPIC_NOT_FOUND, `topic "${topic}" does not exist`);
+      const target = Math.min(before, row.next_offset);
+      const holding = target >= row.next_offset ? undefined : this.#stmt.firstKept.get(row.id, target, Number.MAX_SAFE_INTEGER);
+      const newLow = holding ? holding.base_offset : row.next_offset;
+      if (newLow <= row.low_offset) return { low: row.low_offset, deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
+      const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
+      const dropped = Math.min(n, Math.max(0, newLow - Math.max(this.protectBound(row), row.low_offset)));
+      this.#stmt.deletePrefix!.run(row.id, newLow);
+      this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+      return { low: newLow, deletedEvents: n, droppedEvents: dropped, freedBytes: b };
+    }).immediate();
+    this.#totalBytes -= result.freedBytes;
+    if (result.deletedEvents > 0) this.#decoded.clear();
+    return result;
+  }
+
+  /**
+   * Events retention removed since this channel was opened, by topic and reason (a Prometheus
+   * counter: it restarts at 0 with the process; the topic's `expired`/`dropped` totals persist).
+   */
+  expiredCounts(): { topic: string; reason: ExpiryReason; events: number }[] {
+    const out: { topic: string; reason: ExpiryReason; events: number }[] = [];
+    for (const [topic, counts] of this.#expired) for (const reason of ['age', 'size', 'capacity'] as const) out.push({ topic, reason, events: counts[reason] });
+    return out;
   }
 
   /** The offset up to which (exclusive) whole batches sum to at least `bytes`, not past `limit`. */
@@ -912,16 +1210,33 @@ export class Channel {
    * Checkpoints on our schedule: PASSIVE after every `checkpointBytes` committed; if the WAL
    * file is still larger than `walMaxBytes`, a TRUNCATE checkpoint, which waits for readers.
    */
-  checkpoint(): { walBytes: number } {
+  checkpoint(options: { truncate?: boolean } = {}): { walBytes: number } {
     if (this.readonly || this.#closed) return { walBytes: 0 };
     this.#bytesSinceCheckpoint = 0;
-    this.#db.pragma('wal_checkpoint(PASSIVE)');
-    let walBytes = this.walBytes();
-    if (walBytes > this.#opts.walMaxBytes) {
-      this.#db.pragma('wal_checkpoint(TRUNCATE)');
-      walBytes = this.walBytes();
+    try {
+      this.#db.pragma('wal_checkpoint(PASSIVE)');
+      let walBytes = this.walBytes();
+      if (walBytes > this.#opts.walMaxBytes || (options.truncate && walBytes > 0)) {
+        this.#db.pragma('wal_checkpoint(TRUNCATE)');
+        walBytes = this.walBytes();
+      }
+      this.#disk?.checkpointed();
+      return { walBytes };
+    } catch (cause) {
+      if (!isSqliteFull(cause)) throw cause;
+      // Copying the WAL into the main file needs room: keep that much free before appending more.
+      this.#disk?.owesCheckpoint(this.walBytes());
+      throw this.#sqliteFull('a checkpoint', cause);
     }
-    return { walBytes };
+  }
+
+  /** A checkpoint from a callback: its failure is reported (logged by the collector), never thrown. */
+  #safeCheckpoint(): void {
+    try {
+      this.checkpoint();
+    } catch (error) {
+      this.events.emit('error', error);
+    }
   }
 
   walBytes(): number {
@@ -942,6 +1257,7 @@ export class Channel {
       events: topics.reduce((a, t) => a + t.event_count, 0),
       walBytes: this.walBytes(),
       ...this.#stats,
+      disk: this.#disk?.state() ?? null,
     };
   }
 
@@ -953,6 +1269,8 @@ export class Channel {
     this.#flush();
     this.#closed = true;
     if (this.#retentionTimer) clearInterval(this.#retentionTimer);
+    if (this.#diskTimer) clearInterval(this.#diskTimer);
+    if (this.#scanTimer) clearImmediate(this.#scanTimer);
     for (const topic of this.#waiters.keys()) this.#wake(topic);
     if (!this.readonly) {
       try {
@@ -1071,8 +1389,27 @@ function estimateBytes(events: readonly EventDraft[]): number {
   return n;
 }
 
+/** A stored batch failed its check while being read; #damageError names it to the caller. */
+class BatchDamaged extends Error {
+  constructor(readonly range: { topic: string; first: number; last: number; reason: string }) {
+    super(`topic "${range.topic}": batch at offsets ${range.first}–${range.last}: ${range.reason}`);
+  }
+}
+
 function closedError(file: string): SluiceError {
   return new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${file} is closed`, { retriable: true });
+}
+
+function isSqliteFull(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'SQLITE_FULL';
+}
+
+function diskFullError(reason: string | null, cause?: unknown): SluiceError {
+  return new SluiceError(
+    ErrorCodes.CHANNEL_FULL,
+    `channel refuses new events: ${reason ?? 'the disk is full'}; sinks keep delivering and retention frees delivered events — retry later, free disk space, or lower channel.min_free_space`,
+    { retriable: true, retryAfterMs: 1000, cause },
+  );
 }
 
 function fullError(bytes: number, max: number): SluiceError {

@@ -11,10 +11,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '../../../shared/src/errors.ts';
-import { buildAdminApp } from '../admin/app.ts';
-import { loadConfigText } from '../config/load.ts';
-import { createLogger } from '../log.ts';
-import { Collector } from '../runtime/collector.ts';
+import type { Collector } from '../runtime/collector.ts';
 import { action, CliError, formatBytes } from './client.ts';
 
 export interface InspectSession {
@@ -31,6 +28,13 @@ export async function startInspect(file: string, options: { host?: string; port?
   const dir = mkdtempSync(join(tmpdir(), 'sluice-inspect-'));
   const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
+    // Loaded here, not at the top: `sluice --help` and the other commands never load the collector.
+    const [{ buildAdminApp }, { loadConfigText }, { createLogger }, { Collector }] = await Promise.all([
+      import('../admin/app.ts'),
+      import('../config/load.ts'),
+      import('../log.ts'),
+      import('../runtime/collector.ts'),
+    ]);
     // The -wal after the main file: a commit landing in between is at worst missing from the copy, never half there.
     copyFileSync(source, join(dir, 'channel.db'));
     if (existsSync(`${source}-wal`)) copyFileSync(`${source}-wal`, join(dir, 'channel.db-wal'));

@@ -9,7 +9,7 @@ const program = new Command();
 program
   .name('sluice')
   .description('Edge event collector with a durable SQLite channel, a Kafka-style hub, and an admin API')
-  .version(process.env.npm_package_version ?? '0.1.0')
+  .version(process.env.SLUICE_VERSION ?? process.env.npm_package_version ?? '0.1.0')
   .showHelpAfterError();
 
 for (const register of commands) register(program);

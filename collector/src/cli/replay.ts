@@ -4,7 +4,6 @@
  * API and prints the plan per topic; with --execute, follows the sink until it has delivered
  * the replayed events again, with a progress bar.
  */
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { SinkStatus } from '../../../shared/src/api/core.ts';
 import type { ReplayResponse, ReplayTarget } from '../../../shared/src/api/replay.ts';
@@ -87,6 +86,8 @@ async function follow(client: AdminClient, sink: string, plan: ReplayResponse, t
     console.log('nothing to deliver');
     return;
   }
+  // A CommonJS package: its exports are the default export of the dynamic import.
+  const { SingleBar } = (await import('cli-progress')).default;
   const bar = new SingleBar({
     format: `delivering {bar} {percentage}% | {value}/{total} events | {rate} ev/s | sink {state}`,
     barCompleteChar: '█',

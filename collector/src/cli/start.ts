@@ -1,11 +1,9 @@
-/** `sluice start` and `sluice check`. */
+/**
+ * `sluice start` and `sluice check`: the options only. What they run (config loading, the
+ * collector, the admin API) is imported when the command runs (run.ts), so `sluice --help` and
+ * the other commands never load it.
+ */
 import type { Command } from 'commander';
-import { watchFile, unwatchFile } from 'node:fs';
-import { errorMessage } from '../../../shared/src/errors.ts';
-import { buildAdminApp } from '../admin/app.ts';
-import { ConfigError, EMBEDDED_DEFAULTS, loadConfigFile, loadConfigText, type ResolvedConfig } from '../config/load.ts';
-import { createLogger } from '../log.ts';
-import { Collector } from '../runtime/collector.ts';
 
 export function registerStart(program: Command): void {
   program
@@ -14,6 +12,7 @@ export function registerStart(program: Command): void {
     .option('-c, --config <file>', 'YAML config file')
     .option('--log-level <level>', 'override log.level')
     .action(async (options: { config?: string; logLevel?: string }) => {
+      const { loadOrExit, runCollector } = await import('./run.ts');
       const config = await loadOrExit(options.config);
       await runCollector(config, options.logLevel);
     });
@@ -25,78 +24,8 @@ export function registerCheck(program: Command): void {
     .description('validate a config file (including ports and files) and exit')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .action(async (options: { config: string }) => {
+      const { loadOrExit } = await import('./run.ts');
       const config = await loadOrExit(options.config);
       console.log(`${options.config}: ok (${config.sources.length} source${config.sources.length === 1 ? '' : 's'}, ${config.sinks.length} sink${config.sinks.length === 1 ? '' : 's'})`);
     });
-}
-
-export async function loadOrExit(file: string | undefined): Promise<ResolvedConfig> {
-  try {
-    return file ? await loadConfigFile(file) : await loadConfigText(EMBEDDED_DEFAULTS, null);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(2);
-    }
-    throw error;
-  }
-}
-
-export async function runCollector(config: ResolvedConfig, logLevel?: string): Promise<void> {
-  const log = createLogger({ level: logLevel ?? config.logLevel, destination: process.stderr });
-  let collector: Collector;
-  try {
-    collector = new Collector(config, { log });
-    await collector.start((c) => buildAdminApp(c));
-  } catch (error) {
-    console.error(`sluice: cannot start: ${errorMessage(error)}`);
-    process.exit(1);
-  }
-  printBanner(collector, config);
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal}: stopping (finishing in-flight commits, committing cursors)`);
-    const hard = setTimeout(() => {
-      log.error('shutdown took longer than 10s; exiting anyway (nothing acknowledged is lost: the channel is durable)');
-      process.exit(1);
-    }, 10_000);
-    hard.unref();
-    try {
-      await collector.stop();
-      log.info('stopped');
-      process.exit(0);
-    } catch (error) {
-      log.error({ err: errorMessage(error) }, 'error while stopping');
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-
-  let reloading: Promise<unknown> = Promise.resolve();
-  const reload = (why: string) => {
-    reloading = reloading.then(async () => {
-      log.info(`${why}: reloading ${config.file}`);
-      const result = await collector.reload();
-      if (result.applied) printBanner(collector, collector.config);
-    });
-  };
-  process.on('SIGHUP', () => reload('SIGHUP'));
-  if (config.file) {
-    const file = config.file;
-    watchFile(file, { interval: 1000 }, (curr, prev) => {
-      if (curr.mtimeMs !== prev.mtimeMs && !stopping) reload('config file changed');
-    });
-    process.on('exit', () => unwatchFile(file));
-  }
-}
-
-function printBanner(collector: Collector, config: ResolvedConfig): void {
-  const lines = [`sluice ${config.collectorId}: ${config.file ? `config ${config.file}` : 'embedded defaults'}`];
-  for (const { component, endpoints } of collector.endpoints()) lines.push(`  ${component.padEnd(28)} ${endpoints.join('  ')}`);
-  // stderr, like the logs: stdout may carry events (the stdout sink).
-  console.error(lines.join('\n'));
 }

@@ -15,6 +15,7 @@
  */
 import type { Command } from 'commander';
 import type { FetchResponse } from '../../../shared/src/api/consumers.ts';
+import type { TopicsResponse } from '../../../shared/src/api/core.ts';
 import type { ApiEvent } from '../../../shared/src/api/events.ts';
 import { action, AdminClient, CliError, withAdminOptions, type AdminOptions } from './client.ts';
 
@@ -129,6 +130,7 @@ async function tail(topic: string, o: TailOptions): Promise<void> {
     const answer = await client.get<FetchResponse>(`${path}?${query}`);
     if (stopping) break;
     for (const note of answer.notes) console.error(`sluice: ${note}`);
+    if (!answer.exists && !o.follow) throw await noSuchTopic(client, topic);
     if (!answer.exists && !toldMissing && o.follow) {
       console.error(`sluice: topic "${topic}" does not exist yet; waiting for its first event`);
       toldMissing = true;
@@ -152,4 +154,12 @@ async function tail(topic: string, o: TailOptions): Promise<void> {
     stopping = true;
     await commit();
   }
+}
+
+/** `--no-follow` on a topic that does not exist: nothing to print ever, so say so and which do. */
+async function noSuchTopic(client: AdminClient, topic: string): Promise<CliError> {
+  const { topics } = await client.get<TopicsResponse>('/api/v1/topics');
+  const names = topics.map((t) => t.name).filter((n) => !n.startsWith('_'));
+  const known = names.length === 0 ? 'the collector has no topics yet' : `topics: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ` and ${names.length - 20} more` : ''}`;
+  return new CliError(`topic "${topic}" does not exist (${known})`, 1);
 }

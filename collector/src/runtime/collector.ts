@@ -14,8 +14,9 @@ import { ErrorCodes, errorMessage, SluiceError } from '../../../shared/src/error
 import { buildChain, interceptors } from '../../../shared/src/interceptors/index.ts';
 import { writeChainToYaml } from '../config/write-back.ts';
 import type { Interceptor, InterceptorConfig, InterceptorContext } from '../../../shared/src/interceptors/types.ts';
-import type { ConfigProblem } from '../../../shared/src/spec.ts';
+import { formatProblem, type ConfigProblem } from '../../../shared/src/spec.ts';
 import { Channel } from '../channel/channel.ts';
+import type { DiskState } from '../channel/disk.ts';
 import { sinks as sinkRegistry, type IngestOptions, type IngestResult, type Sink, type SinkContext, type Source, type SourceContext } from '../components.ts';
 import { ConfigError, loadConfigFile, validateInterceptors, validateSink, type ResolvedConfig, type ResolvedSink, type ResolvedSource } from '../config/load.ts';
 import type { Logger } from '../log.ts';
@@ -67,6 +68,10 @@ export class Collector {
     this.inspect = options.inspect ?? false;
     this.channel = Channel.open({ ...config.channel, readonly: this.inspect });
     this.channel.events.on('error', (error) => this.log.error({ err: errorMessage(error) }, 'channel housekeeping failed'));
+    this.channel.events.on('disk', (disk: DiskState) => {
+      if (disk.full) this.log.error({ disk }, `channel refuses new events: ${disk.reason}; sinks keep delivering`);
+      else this.log.info({ disk }, 'channel accepts events again: disk space is back above channel.min_free_space');
+    });
     const host = hostname();
     this.interceptorContext = { hostname: host, now: Date.now, random: Math.random, uuid: randomUUID };
     this.#registerGauges();
@@ -266,7 +271,7 @@ export class Collector {
       next = await loadConfigFile(this.config.file, { ownedListeners: owned });
     } catch (error) {
       const problems = error instanceof ConfigError ? [...error.problems] : [{ path: this.config.file, message: errorMessage(error) }];
-      this.log.error({ problems }, `config reload refused; still running the previous config:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+      this.log.error({ problems }, `config reload refused; still running the previous config:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
       return { applied: false, problems, changed: [] };
     }
     const changed: string[] = [];
@@ -329,6 +334,20 @@ export class Collector {
     m.gauge('sluice_channel_capacity_bytes', 'Channel capacity (channel.max_bytes)', [], (set) => set({}, this.channel.stats().maxBytes));
     m.gauge('sluice_channel_fill_ratio', 'Channel fill: stored bytes / capacity', [], (set) => set({}, this.channel.stats().fill));
     m.gauge('sluice_channel_wal_bytes', 'Size of the channel\'s write-ahead log', [], (set) => set({}, this.channel.walBytes()));
+    m.gauge('sluice_channel_disk_free_bytes', 'Free bytes on the filesystem holding the channel (at the last probe, once a second)', [], (set) => {
+      const disk = this.channel.stats().disk;
+      if (disk && disk.freeBytes >= 0) set({}, disk.freeBytes);
+    });
+    m.gauge('sluice_channel_disk_min_free_bytes', 'Free space the channel keeps (channel.min_free_space, plus the WAL while a checkpoint is owed)', [], (set) => {
+      const disk = this.channel.stats().disk;
+      if (disk) set({}, disk.requiredBytes);
+    });
+    m.gauge('sluice_channel_full', 'Whether the channel refuses new events for lack of disk space (1) or not (0)', [], (set) => set({}, this.channel.stats().disk?.full ? 1 : 0));
+    m.counter('sluice_channel_refused_appends_total', 'Append requests the channel refused: reason="capacity" (channel.max_bytes of undelivered events) or "disk" (below channel.min_free_space, or SQLITE_FULL)', ['reason'], (set) => {
+      const stats = this.channel.stats();
+      set({ reason: 'capacity' }, stats.rejectedFull);
+      set({ reason: 'disk' }, stats.rejectedDisk);
+    });
     m.gauge('sluice_topic_events', 'Events stored per topic', ['topic'], (set) => {
       for (const t of this.channel.topics()) set({ topic: t.name }, t.count);
     });

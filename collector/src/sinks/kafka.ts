@@ -19,13 +19,13 @@
  * refuses for itself (message too large, invalid record) is not retriable and the batch is parked.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { CompressionTypes, Partitioners, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import type { CompressionTypes, Message, Producer, TopicMessages } from 'kafkajs';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { isValidTopic, type StoredEvent } from '../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../shared/src/spec.ts';
 import type { Sink, SinkSpec } from '../components.ts';
 import { Size, toBytes } from '../config/schema.ts';
-import { classifyKafkaError, connectionProblems, createKafka, kafkaError, KafkaConnectionKeys } from '../kafka-client.ts';
+import { classifyKafkaError, connectionProblems, createKafka, kafkaError, kafkajs, KafkaConnectionKeys } from '../kafka-client.ts';
 import type { Logger } from '../log.ts';
 
 const KafkaSinkConfig = Type.Object(
@@ -100,6 +100,7 @@ export class KafkaSink implements Sink {
     this.#log = options.log;
     this.#topicOf = compileTopicTemplate(config.topic);
     this.#maxRequestBytes = toBytes(config.max_request_bytes);
+    const { CompressionTypes, Partitioners } = kafkajs();
     this.#compression = config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
     const kafka = createKafka(config, { path: `sinks.${options.name}`, collectorId: options.collectorId, log: options.log });
     this.#producer = kafka.producer({

@@ -131,6 +131,59 @@ describe('SinkRunner', () => {
     expect(sink.received.map((e) => e.offset)).toEqual([0, 1, 2, 3, 4, 2, 3, 4]);
   });
 
+  it('one topic backing off never stalls the others: each topic has its own backoff', async () => {
+    // a destination that refuses topic "a" (retriable) for as long as the test says, and takes "b"
+    let refuseA = true;
+    const received: string[] = [];
+    let attemptsA = 0;
+    const sink: Sink = {
+      send(events, topic) {
+        if (topic === 'a' && refuseA) {
+          attemptsA++;
+          return Promise.reject(transient());
+        }
+        for (const e of events) received.push(`${topic}:${fromUtf8(e.body)}`);
+        return Promise.resolve();
+      },
+      close: () => Promise.resolve(),
+    };
+    const { channel, runner } = setup(sink, { retry: { initialMs: 50, maxMs: 200 } });
+    await channel.append({ events: [makeEvent('a', 'a0')] });
+    await channel.append({ events: Array.from({ length: 25 }, (_, i) => makeEvent('b', `b${i}`)) });
+    runner.start();
+    await until(() => received.length === 25 && attemptsA >= 2);
+    expect(received).toEqual(Array.from({ length: 25 }, (_, i) => `b:b${i}`));
+    // "b" goes on while "a" is still backing off
+    await channel.append({ events: [makeEvent('b', 'later')] });
+    await until(() => received.length === 26);
+    expect(runner.state).toBe('backing_off');
+    const topics = runner.status().topics;
+    expect(topics.find((t) => t.topic === 'a')).toMatchObject({ lag: 1, state: 'backing_off' });
+    expect(topics.find((t) => t.topic === 'b')).toMatchObject({ lag: 0, state: 'running' });
+    refuseA = false;
+    await until(() => received.includes('a:a0') && runner.state === 'running');
+    expect(channel.getCursor(cursorConsumer('dest'), 'a')).toBe(1);
+  });
+
+  it('tells the sink when someone else moved its cursor (rewound), before re-reading; never for its own commits', async () => {
+    const rewinds: [string, number][] = [];
+    const sink = new Recorder() as Recorder & { rewound(topic: string, next: number): void };
+    sink.rewound = (topic, next) => {
+      rewinds.push([topic, next]);
+      // called before the runner reads from the new position
+      expect(sink.received.length).toBe(5);
+    };
+    const { channel, runner } = setup(sink, { batch: { maxEvents: 2, maxBytes: 1 << 20, maxWaitMs: 0 } });
+    await channel.append({ events: Array.from({ length: 5 }, (_, i) => makeEvent('a', `a${i}`)) });
+    runner.start();
+    await until(() => sink.received.length === 5 && channel.getCursor(runner.consumer, 'a') === 5);
+    expect(rewinds).toEqual([]);
+    channel.moveCursors([{ consumer: runner.consumer, topic: 'a', spec: { offset: 1 } }], false);
+    await until(() => sink.received.length === 9);
+    expect(rewinds).toEqual([['a', 1]]);
+    expect(sink.received.map((e) => e.offset)).toEqual([0, 1, 2, 3, 4, 1, 2, 3, 4]);
+  });
+
   it('does not match internal topics with a glob, and protects its topics from retention', async () => {
     const sink = new Recorder();
     const { channel, runner } = setup(sink);

@@ -21,6 +21,7 @@ import { ReplayView } from './views/Replay.tsx';
 import { TailView } from './views/Tail.tsx';
 import { TopicPicker } from './views/TopicPicker.tsx';
 import { TopicsView } from './views/Topics.tsx';
+import { TopicView } from './views/Topic.tsx';
 
 const NAV: { view: ViewName; label: string; key: string }[] = [
   { view: 'overview', label: 'Overview', key: '1' },
@@ -45,7 +46,7 @@ export function App() {
   const [lastTopic, setLastTopic] = useState<string | null>(null);
 
   useEffect(() => {
-    if ((route.view === 'messages' || route.view === 'tail') && route.arg) setLastTopic(route.arg);
+    if ((route.view === 'messages' || route.view === 'tail' || route.view === 'topic') && route.arg) setLastTopic(route.arg);
   }, [route.view, route.arg]);
 
   // Alt+1…8 switch views.
@@ -94,7 +95,7 @@ export function App() {
             <a
               key={n.view}
               href={`#/${n.view}${(n.view === 'messages' || n.view === 'tail') && lastTopic ? `/${encodeURIComponent(lastTopic)}` : ''}`}
-              className={(showConnections ? n.view === 'connections' : route.view === n.view) ? 'active' : ''}
+              className={(showConnections ? n.view === 'connections' : route.view === n.view || (route.view === 'topic' && n.view === 'topics')) ? 'active' : ''}
               title={`Alt+${n.key}`}
             >
               {n.label}
@@ -139,6 +140,8 @@ function ActiveView({ route, navigate }: { route: Route; navigate: Navigate }) {
       return <OverviewView history={history} navigate={navigate} />;
     case 'topics':
       return <TopicsView navigate={navigate} initialSearch={route.params.q} />;
+    case 'topic':
+      return route.arg ? <TopicView key={route.arg} topic={route.arg} navigate={navigate} /> : <TopicPicker title="Topic" onPick={(t) => navigate({ view: 'topic', arg: t })} />;
     case 'messages':
       return route.arg
         ? <MessagesView key={route.arg} topic={route.arg} params={route.params} onParams={(params) => navigate({ view: 'messages', arg: route.arg, params }, { replace: true })} />
@@ -146,7 +149,7 @@ function ActiveView({ route, navigate }: { route: Route; navigate: Navigate }) {
     case 'tail':
       return route.arg ? <TailView key={route.arg} topic={route.arg} /> : <TopicPicker title="Live tail" onPick={(t) => navigate({ view: 'tail', arg: t })} />;
     case 'replay':
-      return <ReplayView initialSink={route.arg} />;
+      return <ReplayView key={`${route.params.kind ?? 'sink'}:${route.arg ?? ''}`} initialSink={route.arg} initialKind={route.params.kind} />;
     case 'interceptors':
       return <InterceptorsView source={route.arg} onSource={(s) => navigate({ view: 'interceptors', arg: s }, { replace: true })} />;
     case 'groups':

@@ -166,3 +166,24 @@ export const ProduceResponse = Type.Object(
   { additionalProperties: false, description: 'Sent after the events are committed to the channel' },
 );
 export type ProduceResponse = Static<typeof ProduceResponse>;
+
+export const TruncateQuery = Type.Object(
+  {
+    before: Type.Integer({ minimum: 0, description: 'Delete the events before this offset (whole record batches: the new low may be a little lower)' }),
+  },
+  { additionalProperties: false },
+);
+export type TruncateQuery = Static<typeof TruncateQuery>;
+
+export const TruncateResponse = Type.Object(
+  {
+    topic: Type.String(),
+    low: Type.Integer({ description: 'The first offset still stored after the truncation' }),
+    high: Type.Integer(),
+    deleted: Type.Integer({ description: 'Events deleted' }),
+    dropped: Type.Integer({ description: 'Of those, events a sink had not delivered yet' }),
+    bytes: Type.Integer({ description: 'Bytes of bodies freed' }),
+  },
+  { additionalProperties: false },
+);
+export type TruncateResponse = Static<typeof TruncateResponse>;

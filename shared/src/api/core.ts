@@ -20,14 +20,33 @@ export type SinkState = 'starting' | 'running' | 'backing_off' | 'failed' | 'sto
 /** GET /api/v1/health */
 export interface HealthResponse {
   status: 'ok' | 'degraded';
+  /** Why the status is `degraded`, in words (empty when ok). */
+  problems?: string[];
   collectorId: string;
   version: string;
   startedAt: number;
   uptimeMs: number;
   /** `sluice inspect`: a read-only look at a copy of a channel file. */
   readonly: boolean;
-  channel: { file: string; bytes: number; maxBytes: number; fill: number; walBytes: number };
+  channel: { file: string; bytes: number; maxBytes: number; fill: number; walBytes: number; disk?: ChannelDiskState | null };
   sinks: { name: string; state: SinkState }[];
+}
+
+/** The channel's free-space guard (`channel.min_free_space`). */
+export interface ChannelDiskState {
+  /** The folder whose filesystem is watched. */
+  dir: string;
+  /** Free bytes at the last probe (-1: unknown). */
+  freeBytes: number;
+  totalBytes: number;
+  /** Free space the channel keeps before it refuses new events. */
+  requiredBytes: number;
+  /** True while the channel refuses new events for lack of disk space. */
+  full: boolean;
+  reason: string | null;
+  since: number | null;
+  /** How many times the channel became full for lack of disk space since start. */
+  episodes: number;
 }
 
 /** One topic as the channel reports it. */
@@ -125,7 +144,15 @@ export interface SinkTopicStatus {
   cursor: number;
   high: number;
   low: number;
+  /** Events not yet delivered. */
   lag: number;
+  /** Age in seconds of the oldest undelivered event (by its timestamp, set at ingest unless the protocol supplied one); 0 when none. */
+  lagSeconds: number;
+  /** Events per second delivered over the last 10 s. */
+  rate: number;
+  /** `backing_off` while this topic's last attempt failed and its retry is pending (other topics go on). */
+  state: 'running' | 'backing_off';
+  nextAttemptAt: number | null;
 }
 
 /** GET /api/v1/sinks/:sink (and each entry of GET /api/v1/sinks) */
@@ -135,6 +162,10 @@ export interface SinkStatus {
   state: SinkState;
   topics: SinkTopicStatus[];
   lag: number;
+  /** The largest `lagSeconds` of the topics. */
+  lagSeconds: number;
+  /** Events per second delivered over the last 10 s, all topics. */
+  rate: number;
   lastError: SinkError | null;
   nextAttemptAt: number | null;
   attempt: number;

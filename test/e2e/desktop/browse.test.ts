@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, removeDir, until, type CollectorProcess } from '../../helpers/process.ts';
+import { freePort, removeDir, scaled, until, type CollectorProcess } from '../../helpers/process.ts';
 import { collectorConfig, ensureRendererBuilt, hasChromium, openBrowser, ports, produce, screenshot, startE2eCollector, visit, type BrowserSession, type Ports } from './harness.ts';
 
 const TOKEN = 'e2e-desktop-token-0123456789';
@@ -21,7 +21,8 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
   beforeAll(async () => {
     await ensureRendererBuilt();
     p = await ports();
-    collector = await startE2eCollector(collectorConfig(p, { token: TOKEN }), TOKEN);
+    // A small per-request scan bound, so a search needs many requests to cross a 10,000-event topic.
+    collector = await startE2eCollector(collectorConfig(p, { token: TOKEN, admin: ['max_scan_rows: 1000'] }), TOKEN);
     // Three hours of orders, 100 an hour; every tenth one is an error.
     for (let h = 0; h < 3; h++) {
       const base = h * 100;
@@ -32,8 +33,11 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
       await produce(p.http, 'orders', info.map((n) => ({ id: n, amount: n % 250, customer: `c${n % 7}`, items: [{ sku: `A${n % 5}`, qty: 1 + (n % 3) }] })), { ts: T0 + h * HOUR + 1000, headers: { level: 'info' }, key: `hour-${h}` });
     }
     await produce(p.http, 'audit-log', [{ who: 'alice', what: 'login' }]);
+    // A haystack: 10,000 events, the 3 needles at its very end.
+    for (let i = 0; i < 10; i++) await produce(p.http, 'haystack', Array.from({ length: 1000 }, (_, j) => ({ n: i * 1000 + j })), { headers: { kind: 'hay' } });
+    await produce(p.http, 'haystack', [{ n: 'needle-1' }, { n: 'needle-2' }, { n: 'needle-3' }], { headers: { kind: 'needle' } });
     s = await openBrowser();
-  }, 180_000);
+  }, scaled(180_000));
 
   afterAll(async () => {
     await s?.close();
@@ -86,13 +90,59 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
     const row = page.locator('tr[data-topic="orders"]');
     expect(await row.locator('td').nth(3).textContent()).toBe('300');
     await screenshot(page, 'desktop-topics');
-    await row.getByRole('button', { name: 'orders' }).click();
+    await row.getByRole('button', { name: 'Messages' }).click();
     await page.getByRole('heading', { name: 'orders' }).waitFor();
     // Opened at the newest events: the last offset is on screen, with its data.
     const last = page.locator('[data-offset="299"]');
     await last.waitFor();
     await until(async () => ((await last.textContent()) ?? '').includes(day(T0 + 2 * HOUR)), { what: 'row 299 to load' });
     await screenshot(page, 'desktop-messages');
+  });
+
+  it('a topic page: offsets, retention, who reads it and how far behind; produce a test event; truncate after a confirmation', async () => {
+    const { page } = s;
+    await produce(p.http, 'scratch', Array.from({ length: 50 }, (_, i) => ({ i })));
+    await produce(p.http, 'scratch', Array.from({ length: 50 }, (_, i) => ({ i: 50 + i })));
+    // A consumer group that has read 30 of the 100.
+    await collector.api('/api/v1/groups/auditors/commit', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offsets: [{ topic: 'scratch', offset: 30 }] }) });
+    await visit(page, `${collector.adminUrl}/#/topics`);
+    await page.locator('tr[data-topic="scratch"]').getByRole('button', { name: 'scratch' }).click();
+    await page.getByRole('heading', { name: 'scratch' }).waitFor();
+    const view = page.locator('.topic-view');
+    await view.getByText('offsets 0 … 99 · 100 events').waitFor();
+    await view.getByText('7 days').waitFor(); // the default retention
+    const reader = page.locator('tr[data-reader="group:auditors"]');
+    await reader.waitFor();
+    expect(await reader.locator('td').nth(3).textContent()).toMatch(/^70/);
+
+    // Produce: a JSON body with a key and a header, stored at the next offset.
+    await page.getByLabel('Event body').fill('{"probe": true}');
+    await page.getByLabel('Event key').fill('k-1');
+    await page.getByLabel('Event headers').fill('env=test');
+    await page.getByRole('button', { name: 'Produce', exact: true }).click();
+    await page.getByText('Stored at offset 100.').waitFor();
+    const stored = await collector.api<{ events: { key: string; headers: Record<string, string>; body: unknown }[] }>('/api/v1/topics/scratch/events?from=100&limit=1');
+    expect(stored.events[0]).toMatchObject({ key: 'k-1', headers: { env: 'test' }, body: { probe: true } });
+    // A header without name=value is an inline mistake, nothing is produced.
+    await page.getByLabel('Event headers').fill('oops');
+    await page.getByRole('button', { name: 'Produce', exact: true }).click();
+    await page.getByText(/"oops" has no name=value/).waitFor();
+    await screenshot(page, 'desktop-topic');
+
+    // Truncate before 50: the confirmation names the group that has not read that far; Cancel keeps all.
+    await page.getByLabel('Delete before offset').fill('50');
+    await page.getByRole('button', { name: 'Delete…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm truncate' });
+    await dialog.getByText('Not read yet by: auditors (20 events)').waitFor();
+    await screenshot(page, 'desktop-topic-truncate');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect((await collector.api<{ low: number }>('/api/v1/topics/scratch')).low).toBe(0);
+    await page.getByRole('button', { name: 'Delete…' }).click();
+    await dialog.getByRole('button', { name: 'Yes, delete them' }).click();
+    await page.getByText(/Deleted 50 events .*; the topic now starts at offset 50\./).waitFor();
+    expect(await collector.api('/api/v1/topics/scratch')).toMatchObject({ low: 50, high: 101, count: 51 });
+    await view.getByText('offsets 50 … 100 · 51 events').waitFor();
+    expect(s.problems).toEqual([]);
   });
 
   it('jumps to an offset and to a time', async () => {
@@ -157,6 +207,23 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
     await until(async () => /10\s*matches/.test((await status.textContent()) ?? ''), { what: '10 JSONata matches' });
     expect(page.url()).toContain('jsonata=');
     await screenshot(page, 'desktop-filter-jsonata');
+  });
+
+  it('a filter scan keeps going on its own, with progress, across many per-request bounds to the end', async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/messages/haystack`);
+    await page.locator('[data-offset="10002"]').waitFor();
+    await page.getByRole('button', { name: 'Oldest' }).click();
+    await page.getByPlaceholder('Header name:value').fill('kind:needle');
+    await page.getByRole('button', { name: 'Filter', exact: true }).click();
+    const status = page.locator('.search-status');
+    // Ten requests of at most 1,000 events each, none asked for by a click.
+    await until(async () => /reached the newest event/.test((await status.textContent()) ?? ''), { what: 'the scan to reach the end without a click' });
+    expect(await status.textContent()).toMatch(/3\s*matches[\s\S]*scanned 10,003 events/);
+    expect(await page.locator('.table-body .row[data-offset]').allTextContents()).toEqual([expect.stringContaining('needle-1'), expect.stringContaining('needle-2'), expect.stringContaining('needle-3')]);
+    expect(await status.getByRole('button', { name: 'Continue scanning' }).count()).toBe(0);
+    await expect.poll(() => status.getByLabel('Scan bound').inputValue()).toBe('1000000');
+    await screenshot(page, 'desktop-filter-scan');
   });
 
   it("opens an event's detail: headers, key, JSON tree, hex, copy as JSON; moves with the keyboard", async () => {

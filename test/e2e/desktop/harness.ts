@@ -85,7 +85,7 @@ export async function ports(): Promise<Ports> {
 }
 
 /** A collector with an HTTP source `web` and whatever else `extra` adds (YAML, indented at top level). */
-export function collectorConfig(p: Ports, options: { token?: string; interceptors?: string; extra?: string } = {}): string {
+export function collectorConfig(p: Ports, options: { token?: string; interceptors?: string; extra?: string; admin?: string[] } = {}): string {
   return [
     'collector:',
     '  id: e2e-desktop',
@@ -94,6 +94,7 @@ export function collectorConfig(p: Ports, options: { token?: string; interceptor
     'admin:',
     `  listen: 127.0.0.1:${p.admin}`,
     ...(options.token ? [`  token: ${options.token}`] : []),
+    ...(options.admin ?? []).map((l) => `  ${l}`),
     'sources:',
     '  web:',
     '    type: http',

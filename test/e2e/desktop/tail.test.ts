@@ -3,7 +3,7 @@
  * shows, pause holds new events back (and resume shows them), a filter narrows what is sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, until, type CollectorProcess } from '../../helpers/process.ts';
+import { removeDir, scaled, until, type CollectorProcess } from '../../helpers/process.ts';
 import { collectorConfig, ensureRendererBuilt, hasChromium, openBrowser, ports, produce, screenshot, startE2eCollector, visit, type BrowserSession, type Ports } from './harness.ts';
 
 describe.skipIf(!hasChromium)('desktop UI: live tail', () => {
@@ -17,7 +17,7 @@ describe.skipIf(!hasChromium)('desktop UI: live tail', () => {
     collector = await startE2eCollector(collectorConfig(p));
     await produce(p.http, 'clicks', [{ seq: -1, page: '/warmup' }]);
     s = await openBrowser();
-  }, 180_000);
+  }, scaled(180_000));
 
   afterAll(async () => {
     await s?.close();

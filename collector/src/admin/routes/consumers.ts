@@ -2,6 +2,7 @@
  * The consumer API (DESIGN §6): Kafka-style pull for consumers of a hub, and produce.
  *   GET    /api/v1/topics/:topic/fetch     read by offset or as a group, long-poll (`wait`)
  *   POST   /api/v1/topics/:topic/events    append events; answered after the commit
+ *   DELETE /api/v1/topics/:topic/events    delete the events before an offset (kafka-delete-records)
  *   GET    /api/v1/groups                  groups with committed offset, high watermark and lag
  *   GET    /api/v1/groups/:group           one group
  *   POST   /api/v1/groups/:group/commit    commit offsets (one or many topics, atomically)
@@ -20,6 +21,8 @@ import {
   GroupsResponse,
   ProduceRequest,
   ProduceResponse,
+  TruncateQuery,
+  TruncateResponse,
 } from '../../../../shared/src/api/consumers.ts';
 import { ApiError, TopicParams } from '../../../../shared/src/api/events.ts';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
@@ -74,6 +77,30 @@ export const consumerRoutes: FastifyPluginAsync = async (app) => {
       const { ranges } = await collector.channel.append({ events: drafts });
       const range = ranges[0];
       return { topic, first: range.first, last: range.last, count: drafts.length, high: range.last + 1 };
+    },
+  );
+
+  app.delete<{ Params: TopicParams; Querystring: TruncateQuery }>(
+    '/api/v1/topics/:topic/events',
+    {
+      preValidation: rejectUnknownQuery(TruncateQuery),
+      schema: {
+        summary: "Truncate: delete a topic's events before an offset",
+        description:
+          'Like `kafka-delete-records`: deletes the events before `before`, delivered or not, in whole record batches (the new low is the first offset of the batch holding `before`, or the high watermark). Sinks and groups behind the new low continue from it; events a sink had not delivered count as dropped. Answers what was deleted.',
+        tags: ['consumers'],
+        params: TopicParams,
+        querystring: TruncateQuery,
+        response: { 200: TruncateResponse, 400: ApiError, 404: ApiError },
+      },
+    },
+    async (request) => {
+      const { topic } = request.params;
+      if (collector.inspect) throw new SluiceError(ErrorCodes.BAD_INPUT, 'this is a read-only inspection of a channel file: cannot truncate');
+      const result = collector.channel.truncate(topic, request.query.before);
+      const high = collector.channel.topic(topic)?.high ?? result.low;
+      collector.log.warn({ topic, before: request.query.before, low: result.low, deleted: result.deletedEvents, dropped: result.droppedEvents }, `topic "${topic}" truncated before offset ${result.low}: ${result.deletedEvents} events deleted (${result.droppedEvents} not yet delivered)`);
+      return { topic, low: result.low, high, deleted: result.deletedEvents, dropped: result.droppedEvents, bytes: result.freedBytes };
     },
   );
 

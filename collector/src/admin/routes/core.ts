@@ -8,14 +8,18 @@ export const coreRoutes: FastifyPluginAsync = async (app) => {
   app.get('/api/v1/health', async () => {
     const stats = collector.channel.stats();
     const sinks = [...collector.sinks.values()].map((r) => ({ name: r.name, state: r.state }));
+    const problems: string[] = [];
+    if (stats.disk?.full) problems.push(`channel refuses new events: ${stats.disk.reason}`);
+    for (const s of sinks) if (s.state === 'failed') problems.push(`sink "${s.name}" failed`);
     return {
-      status: sinks.some((s) => s.state === 'failed') ? 'degraded' : 'ok',
+      status: problems.length > 0 ? 'degraded' : 'ok',
+      problems,
       collectorId: collector.config.collectorId,
       version: process.env.npm_package_version ?? '0.1.0',
       startedAt: collector.startedAt,
       uptimeMs: Date.now() - collector.startedAt,
       readonly: collector.inspect,
-      channel: { file: collector.channel.file, bytes: stats.bytes, maxBytes: stats.maxBytes, fill: stats.fill, walBytes: stats.walBytes },
+      channel: { file: collector.channel.file, bytes: stats.bytes, maxBytes: stats.maxBytes, fill: stats.fill, walBytes: stats.walBytes, disk: stats.disk },
       sinks,
     };
   });

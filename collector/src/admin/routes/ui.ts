@@ -10,11 +10,22 @@
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { existsSync, statSync } from 'node:fs';
-import { extname, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where the renderer build is, unless SLUICE_UI_DIR says otherwise. */
-export const DEFAULT_UI_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../desktop/renderer/dist');
+/** The folder holding package.json above `from`: the checkout, or a release folder (which mirrors its layout). */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return from;
+  }
+}
+
+/**
+ * Where the renderer build is, unless SLUICE_UI_DIR says otherwise: desktop/renderer/dist of the
+ * package this code runs from — the sources (collector/src/admin/routes) or the bundle (dist/collector).
+ */
+export const DEFAULT_UI_DIR = join(packageRoot(fileURLToPath(new URL('.', import.meta.url))), 'desktop/renderer/dist');
 
 /** The UI talks to its own origin and, when asked, to other collectors (their CORS decides). */
 export const UI_CSP = [
@@ -100,10 +111,11 @@ export const uiRoutes: FastifyPluginAsync = async (app) => {
     return reply.header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false });
   };
 
-  app.get('/', (request, reply) => serve(request.url, reply));
-  app.get('/*', (request, reply) => {
-    const path = request.url.split('?')[0];
-    // The API and metrics keep their JSON 404s.
+  // Public: no token (app.ts). Only these two routes are.
+  app.get('/', { config: { public: true } }, (request, reply) => serve(request.url, reply));
+  app.get<{ Params: { '*': string } }>('/*', { config: { public: true } }, (request, reply) => {
+    // The router's decoded path, so `/%61pi/…` is treated as `/api/…`. The API and metrics keep their JSON 404s.
+    const path = `/${(request.params['*'] ?? '').split('/').filter((p) => p !== '' && p !== '.').join('/')}`;
     if (path === '/api' || path.startsWith('/api/') || path === '/metrics' || path.startsWith('/metrics/')) return reply.callNotFound();
     return serve(request.url, reply);
   });

@@ -51,6 +51,8 @@ const QUEUE_MAX_BYTES = 4 * 1024 * 1024;
 const QUEUE_MAX_FRAMES = 256;
 /** Frames waiting in the queue are stored together, one transaction for up to this many. */
 const GROUP_MAX_FRAMES = 32;
+/** Sent in every ack: this server stores `_sluice_body` records verbatim (a `body_as: auto` edge then sends bytes). */
+const SLUICE_FORWARD_LEVEL = 1;
 const GROUP_MAX_EVENTS = 50_000;
 const GROUP_MAX_BYTES = 16 * 1024 * 1024;
 
@@ -353,7 +355,7 @@ export class ForwardConnection {
           this.#s.stats.events += events.length;
         }
         if (chunks.length > 0 && this.#socket.writable) {
-          const acks = chunks.map(encodeAck);
+          const acks = chunks.map((c) => encodeAck(c, SLUICE_FORWARD_LEVEL));
           this.#socket.write(acks.length === 1 ? acks[0] : Buffer.concat(acks));
         }
         return true;

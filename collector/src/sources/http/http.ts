@@ -21,6 +21,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
+import { DEFAULT_JSON_MAX_DEPTH } from '../../../../shared/src/json-limits.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceSpec } from '../../components.ts';
 import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions } from '../../net.ts';
@@ -35,6 +36,12 @@ const HttpConfig = Type.Object(
     token: Type.Optional(Type.String({ minLength: 1, description: 'Bearer token clients must send (`Authorization: Bearer TOKEN`); none: no authentication' })),
     tls: TlsSchema,
     max_body_bytes: Type.Integer({ minimum: 1, default: 16 * 1024 * 1024, description: 'Largest request body accepted (after decompression); larger ones get 413' }),
+    max_depth: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: DEFAULT_JSON_MAX_DEPTH,
+      description: 'Deepest JSON nesting accepted (objects and arrays); deeper bodies get 400 naming the limit, before anything is stored',
+    }),
     text: Type.Union([Type.Literal('lines'), Type.Literal('whole')], {
       default: 'lines',
       description: 'text/plain bodies: one event per line (blank lines skipped), or the whole body as one event',
@@ -192,7 +199,7 @@ export class HttpSource implements Source {
     if (!format) {
       throw new HttpError(415, ErrorCodes.BAD_INPUT, `unsupported Content-Type "${req.headers['content-type']}"; use one of ${SUPPORTED_CONTENT_TYPES.join(', ')}`);
     }
-    const decoded = decodeBody(format, body, { textWhole: this.#config.text === 'whole' });
+    const decoded = decodeBody(format, body, { textWhole: this.#config.text === 'whole', maxDepth: this.#config.max_depth });
     const headers: Headers = { 'content-type': decoded.contentType };
     let key: string | null = null;
     let ts = Date.now();

@@ -13,7 +13,7 @@ import type {
   TopicDetailResponse,
   TopicsResponse,
 } from '../../../../shared/src/api/core.ts';
-import type { GroupsResponse } from '../../../../shared/src/api/consumers.ts';
+import type { GroupsResponse, ProduceRequest, ProduceResponse, TruncateResponse } from '../../../../shared/src/api/consumers.ts';
 import type { BrowseQuery, BrowseResponse, ExportQuery, TailMessage, TailQuery } from '../../../../shared/src/api/events.ts';
 import type { ApplyRequest, ApplyResponse, ChainResponse, ComponentsResponse, PreviewRequest, PreviewResponse, ValidateResponse } from '../../../../shared/src/api/interceptors.ts';
 import type { ReplayRequest, ReplayResponse } from '../../../../shared/src/api/replay.ts';
@@ -155,6 +155,16 @@ export class AdminClient {
 
   events(topic: string, query: BrowseQuery, signal?: AbortSignal): Promise<BrowseResponse> {
     return this.request(`Reading events of "${topic}"`, `${topicPath(topic)}/events`, { query: query as Query, signal });
+  }
+
+  /** Appends events as given (no interceptor chain), answered after the commit. */
+  produce(topic: string, request: ProduceRequest): Promise<ProduceResponse> {
+    return this.request(`Producing to "${topic}"`, `${topicPath(topic)}/events`, { method: 'POST', body: request });
+  }
+
+  /** Deletes the events before `before` (whole batches). */
+  truncate(topic: string, before: number): Promise<TruncateResponse> {
+    return this.request(`Truncating "${topic}"`, `${topicPath(topic)}/events`, { method: 'DELETE', query: { before } });
   }
 
   exportUrl(topic: string, query: ExportQuery): string {

@@ -12,7 +12,7 @@ export function GroupsView({ navigate }: { navigate: (r: { view: Route['view']; 
   const groups = { ...query, data: query.data?.groups };
   return (
     <div className="view groups-view">
-      <PageHeader title="Consumer groups" subtitle="Consumers that pull topics through the consumer API (GET /api/v1/topics/:topic/fetch), with their committed offsets and lag." />
+      <PageHeader title="Consumer groups" subtitle="Consumers that pull topics through the consumer API (GET /api/v1/topics/:topic/fetch), with their committed offsets and lag per topic. Reset offsets moves them (dry run first); sluice groups and sluice replay --group do the same from a shell." />
       {groups.error && <ErrorBox error={groups.error} onRetry={() => void groups.refetch()} />}
       {!groups.data && !groups.error && <Loading what="consumer groups" />}
       {groups.data?.length === 0 && <Empty>No consumer group has committed an offset on this collector yet.</Empty>}
@@ -21,6 +21,7 @@ export function GroupsView({ navigate }: { navigate: (r: { view: Route['view']; 
           <div className="card-title">
             <strong>{g.name}</strong>
             <span className="muted">total lag {formatCount(g.lag)}</span>
+            <button type="button" className="link" onClick={() => navigate({ view: 'replay', arg: g.name, params: { kind: 'group' } })} title="Move the group's offsets like kafka-consumer-groups --reset-offsets: earliest, latest, an offset, a time or ±N, with a dry run first">Reset offsets…</button>
           </div>
           <table className="grid compact">
             <thead><tr><th>Topic</th><th className="num">Committed</th><th className="num">High</th><th className="num">Lag</th><th className="num" title="Events retention removed before the group read them">Lost</th><th>Updated</th><th /></tr></thead>

@@ -17,12 +17,12 @@ import { useClient } from '../state.tsx';
 type Kind = 'sink' | 'group';
 type TargetKind = 'earliest' | 'latest' | 'offset' | 'time' | 'shift';
 
-export function ReplayView({ initialSink }: { initialSink: string | null }) {
+export function ReplayView({ initialSink, initialKind }: { initialSink: string | null; initialKind?: string }) {
   const client = useClient();
   const id = client.connection.id;
   const sinks = useQuery({ queryKey: [id, 'sinks'], queryFn: ({ signal }) => client.sinks(signal), refetchInterval: 1000 });
   const groups = useQuery({ queryKey: [id, 'groups'], queryFn: ({ signal }) => client.groups(signal), refetchInterval: 1000 });
-  const [kind, setKind] = useState<Kind>('sink');
+  const [kind, setKind] = useState<Kind>(initialKind === 'group' ? 'group' : 'sink');
   const [name, setName] = useState<string>(initialSink ?? '');
   const [picked, setPicked] = useState<Set<string> | null>(null);
   const [targetKind, setTargetKind] = useState<TargetKind>('earliest');

@@ -45,7 +45,7 @@ export function TopicsView({ navigate, initialSearch }: { navigate: (r: { view: 
           <tbody>
             {shown.map((t) => (
               <tr key={t.name} data-topic={t.name}>
-                <td><button type="button" className="link strong" onClick={() => navigate({ view: 'messages', arg: t.name })}>{t.name}</button></td>
+                <td><button type="button" className="link strong" onClick={() => navigate({ view: 'topic', arg: t.name })} title="Offsets, rate, retention, readers, produce, truncate">{t.name}</button></td>
                 <td className="num">{formatCount(t.low)}</td>
                 <td className="num">{formatCount(t.high)}</td>
                 <td className="num">{formatCount(t.count)}</td>

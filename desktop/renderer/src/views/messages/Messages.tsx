@@ -26,7 +26,7 @@ import { ExportDialog } from './ExportDialog.tsx';
 import { FilterBar } from './FilterBar.tsx';
 import { describeFilters, hasFilters, NO_FILTERS, toFilterQuery, type Filters } from './filters.ts';
 import { pageOf, usePages } from './pages.ts';
-import { useSearch, type SearchStart } from './search.ts';
+import { DEFAULT_SCAN_LIMIT, SCAN_LIMITS, useSearch, type SearchStart } from './search.ts';
 
 const ROW_HEIGHT = 28;
 
@@ -143,7 +143,8 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
   /** The last offset this table put in the URL. */
   const reported = useRef<string | undefined>(initial.offset);
 
-  const search = useSearch(client, topic, filterQuery, searchStart);
+  const [scanLimit, setScanLimit] = useState(DEFAULT_SCAN_LIMIT);
+  const search = useSearch(client, topic, filterQuery, searchStart, scanLimit);
   const results = search.state.events;
   const offsetRows = Math.max(0, Math.min(high - base, MAX_ROWS));
   const rowCount = searching ? results.length + (search.state.done ? 0 : 1) : offsetRows;
@@ -390,12 +391,20 @@ function MessageTable({ topic, low, high, filters, setFilters, initial, onPositi
           <span><strong>{formatCount(results.length)}</strong> match{results.length === 1 ? '' : 'es'} for {describeFilters(filters)}</span>
           <span className="muted">
             {' '}· scanned {formatCount(s.scanned)} events{s.scannedTo !== null ? ` up to offset ${formatCount(s.scannedTo)}` : ''}
-            {s.done ? ' · reached the newest event' : s.lastStop === 'rows' || s.lastStop === 'time' ? ` · paused at the collector's ${s.lastStop === 'rows' ? 'row' : 'time'} limit per request` : ''}
+            {s.done ? ' · reached the newest event' : s.paused === 'limit' ? ` · paused after ${formatCount(s.scanned)} events (the scan bound)` : s.paused === 'stopped' ? ' · stopped' : ''}
           </span>
           {s.filterErrors > 0 && <span className="warn-text"> · the JSONata filter failed on {formatCount(s.filterErrors)} events{s.firstFilterError ? ` (${s.firstFilterError})` : ''}</span>}
-          {(s.paused || (!s.done && !s.loading && s.lastStop !== null && s.lastStop !== 'limit')) && (
-            <button type="button" className="link" onClick={search.loadMore}>Continue scanning</button>
+          {!s.done && s.startedAt !== null && s.scannedTo !== null && high > s.startedAt && (
+            <progress className="scan-progress" max={high - s.startedAt} value={Math.min(high - s.startedAt, s.scannedTo + 1 - s.startedAt)} aria-label="Scan progress" title={`${Math.floor((100 * (s.scannedTo + 1 - s.startedAt)) / (high - s.startedAt))}% of offsets ${formatCount(s.startedAt)} … ${formatCount(high - 1)}`} />
           )}
+          {s.loading && <button type="button" className="link" onClick={search.stop}>Stop</button>}
+          {!s.done && !s.loading && s.paused !== null && <button type="button" className="link" onClick={search.loadMore}>Continue scanning</button>}
+          <label className="inline muted small" title="How many events a scan examines before it waits for you">
+            {' '}scan up to{' '}
+            <select value={String(scanLimit)} onChange={(e) => setScanLimit(Number(e.target.value))} aria-label="Scan bound">
+              {SCAN_LIMITS.map((n) => <option key={n} value={String(n)}>{Number.isFinite(n) ? `${formatCount(n)} events` : 'everything'}</option>)}
+            </select>
+          </label>
           {s.notes.map((n) => <div key={n} className="muted small">{n}</div>)}
         </div>
       )}

@@ -1,15 +1,18 @@
 /**
  * Filtered browsing: the server scans forward from a start position and returns matching events
- * page by page (each request bounded in rows and time by the collector). Results accumulate as the
- * user scrolls; a scan that stopped on a limit says so and continues on demand.
+ * page by page (each request bounded in rows and time by the collector). The scan keeps going on
+ * its own, request after request, until it has a page more than the list shows, reaches the newest
+ * event, or has examined the user's bound of events (`scanLimit`); the user can stop it. Results
+ * accumulate as the user scrolls, each scroll to the end asking for another page of matches.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ApiEvent, BrowseResponse, FilterQuery } from '../../../../../shared/src/api/events.ts';
 import type { AdminClient } from '../../api/client.ts';
 
 const SEARCH_PAGE = 200;
-/** Requests in a row that may run without the user asking (each one found nothing new). */
-const AUTO_CONTINUE = 5;
+/** Events a scan may examine before it pauses for the user, unless they choose another bound. */
+export const DEFAULT_SCAN_LIMIT = 1_000_000;
+export const SCAN_LIMITS = [100_000, 1_000_000, 10_000_000, Number.POSITIVE_INFINITY] as const;
 
 export interface SearchStart {
   from?: number;
@@ -29,17 +32,22 @@ export interface SearchState {
   filterErrors: number;
   firstFilterError: string | null;
   notes: string[];
-  /** Automatic continuation paused: the user must ask for more. */
-  paused: boolean;
+  /** Why the scan waits for the user: it examined their bound of events, or they stopped it. */
+  paused: 'limit' | 'stopped' | null;
+  /** The offset the scan started at (for progress). */
+  startedAt: number | null;
 }
 
-const INITIAL: SearchState = { events: [], loading: false, error: null, done: false, scanned: 0, scannedTo: null, lastStop: null, filterErrors: 0, firstFilterError: null, notes: [], paused: false };
+const INITIAL: SearchState = { events: [], loading: false, error: null, done: false, scanned: 0, scannedTo: null, lastStop: null, filterErrors: 0, firstFilterError: null, notes: [], paused: null, startedAt: null };
 
-export function useSearch(client: AdminClient, topic: string, filters: FilterQuery | null, start: SearchStart) {
+export function useSearch(client: AdminClient, topic: string, filters: FilterQuery | null, start: SearchStart, scanLimit = DEFAULT_SCAN_LIMIT) {
   const [state, setState] = useState<SearchState>(INITIAL);
   const next = useRef<number | null>(null);
   const inFlight = useRef<AbortController | null>(null);
-  const emptyRuns = useRef(0);
+  /** Matches wanted before the scan rests: a page beyond what the list shows. */
+  const want = useRef(SEARCH_PAGE);
+  /** Events examined since the user last let the scan go on. */
+  const budgetUsed = useRef(0);
   const generation = useRef(0);
   const key = JSON.stringify([client.baseUrl, topic, filters, start]);
 
@@ -47,18 +55,18 @@ export function useSearch(client: AdminClient, topic: string, filters: FilterQue
     inFlight.current?.abort();
     inFlight.current = null;
     next.current = null;
-    emptyRuns.current = 0;
+    want.current = SEARCH_PAGE;
+    budgetUsed.current = 0;
     generation.current++;
     setState(INITIAL);
   }, [key]);
 
-  const load = useCallback((userAsked: boolean) => {
+  const load = useCallback(() => {
     if (!filters || inFlight.current) return;
-    if (userAsked) emptyRuns.current = 0;
     const gen = generation.current;
     const abort = new AbortController();
     inFlight.current = abort;
-    setState((s) => ({ ...s, loading: true, error: null, paused: false }));
+    setState((s) => ({ ...s, loading: true, error: null, paused: null }));
     const first = next.current === null;
     const query = {
       ...filters,
@@ -72,7 +80,7 @@ export function useSearch(client: AdminClient, topic: string, filters: FilterQue
         if (gen !== generation.current) return;
         inFlight.current = null;
         next.current = res.next;
-        emptyRuns.current = res.events.length === 0 ? emptyRuns.current + 1 : 0;
+        budgetUsed.current += res.scanned;
         setState((s) => ({
           events: [...s.events, ...res.events],
           loading: false,
@@ -84,7 +92,8 @@ export function useSearch(client: AdminClient, topic: string, filters: FilterQue
           filterErrors: s.filterErrors + res.filterErrors,
           firstFilterError: s.firstFilterError ?? res.firstFilterError ?? null,
           notes: [...new Set([...s.notes, ...res.notes])],
-          paused: emptyRuns.current >= AUTO_CONTINUE,
+          paused: res.stopped !== 'end' && budgetUsed.current >= scanLimit ? 'limit' : s.paused === 'stopped' ? 'stopped' : null,
+          startedAt: s.startedAt ?? (first ? res.scannedFrom : null),
         }));
       },
       (error: unknown) => {
@@ -93,13 +102,41 @@ export function useSearch(client: AdminClient, topic: string, filters: FilterQue
         setState((s) => ({ ...s, loading: false, error }));
       },
     );
-  }, [client, topic, filters, start]);
+  }, [client, topic, filters, start, scanLimit]);
 
-  /** Called when the end of the list is visible. */
+  // Keep scanning on our own until a page more than shown is found, the end, or the user's bound.
+  useEffect(() => {
+    if (!filters || state.loading || state.done || state.error !== null || state.paused !== null) return;
+    if (state.events.length >= want.current && state.lastStop !== null) return;
+    load();
+  }, [filters, state.loading, state.done, state.error, state.paused, state.events.length, state.lastStop, load]);
+
+  // A larger bound chosen while paused at the old one lets the scan go on.
+  useEffect(() => {
+    if (budgetUsed.current < scanLimit) setState((s) => (s.paused === 'limit' ? { ...s, paused: null } : s));
+  }, [scanLimit]);
+
+  /** Called when the end of the list is visible: another page of matches. */
   const wantMore = useCallback(() => {
-    if (state.done || state.loading || state.error || state.paused) return;
-    load(false);
-  }, [state.done, state.loading, state.error, state.paused, load]);
+    if (state.done || state.loading || state.error || state.paused !== null) return;
+    if (want.current <= state.events.length) want.current = state.events.length + SEARCH_PAGE;
+    load();
+  }, [state.done, state.loading, state.error, state.paused, state.events.length, load]);
+
+  /** The user lets a paused (or failed) scan go on: another bound of events from here. */
+  const loadMore = useCallback(() => {
+    budgetUsed.current = 0;
+    if (want.current <= state.events.length) want.current = state.events.length + SEARCH_PAGE;
+    setState((s) => ({ ...s, paused: null, error: null }));
+  }, [state.events.length]);
+
+  /** The user stops the scan; what was found stays. */
+  const stop = useCallback(() => {
+    inFlight.current?.abort();
+    inFlight.current = null;
+    generation.current++;
+    setState((s) => ({ ...s, loading: false, paused: 'stopped' }));
+  }, []);
 
   /** New events may have arrived: a finished scan can look again from where it stopped. */
   const refresh = useCallback(() => {
@@ -110,5 +147,5 @@ export function useSearch(client: AdminClient, topic: string, filters: FilterQue
 
   useEffect(() => () => inFlight.current?.abort(), []);
 
-  return { state, wantMore, loadMore: () => load(true), refresh };
+  return { state, wantMore, loadMore, stop, refresh };
 }
