@@ -87,6 +87,7 @@ export class SyslogSource implements Source {
   #udpQueued = 0;
   #udpFlushScheduled = false;
   #lastDropLog = 0;
+  #lastTruncLog = 0;
   /** udpDropped: every UDP message lost — in the kernel (receive buffer full), our queue, or refused by the channel. */
   readonly stats = { udpDropped: 0, truncated: 0, connections: 0 };
   readonly #udpLost = { kernel: 0, queue: 0, channel: 0 };
@@ -208,8 +209,10 @@ export class SyslogSource implements Source {
     const deliver = (frames: Buffer[]) => {
       messages += frames.length;
       const events = this.#toEvents(frames, peer);
-      this.stats.truncated += framer.truncated;
-      framer.truncated = 0;
+      if (framer.truncated > 0) {
+        this.#noteTruncated(framer.truncated, framer.lastTruncatedSize, `${socket.remoteAddress}:${socket.remotePort}`);
+        framer.truncated = 0;
+      }
       if (events.length === 0) return;
       socket.pause();
       const done = this.#ingestTcp(events, socket).then(() => {
@@ -314,7 +317,7 @@ export class SyslogSource implements Source {
       return;
     }
     const frame = msg.length > this.#config.max_message_bytes ? msg.subarray(0, this.#config.max_message_bytes) : msg;
-    if (frame !== msg) this.stats.truncated++;
+    if (frame !== msg) this.#noteTruncated(1, msg.length, peer);
     this.#udpQueue.push(this.#toEvent(frame, peer));
     this.#udpQueued++;
     if (this.#udpQueue.length >= MAX_BATCH) this.#flushUdp();
@@ -338,6 +341,19 @@ export class SyslogSource implements Source {
       this.#inFlight.delete(tracked);
     });
     this.#inFlight.add(tracked);
+  }
+
+  /** Counts truncated messages; logs the first of every 10 s with its size, the limit and the sender. */
+  #noteTruncated(n: number, size: number, peer: string): void {
+    this.stats.truncated += n;
+    const now = Date.now();
+    if (now - this.#lastTruncLog < 10_000) return;
+    this.#lastTruncLog = now;
+    const what = size > 0 ? `a message of ${size} bytes` : 'a message of more than max_message_bytes (no LF within it)';
+    this.#ctx.log.warn(
+      { peer, size: size > 0 ? size : undefined, max: this.#config.max_message_bytes, truncated: this.stats.truncated },
+      `source "${this.#ctx.name}": ${what} from ${peer} was truncated to max_message_bytes (${this.#config.max_message_bytes}); ${this.stats.truncated} truncated so far`,
+    );
   }
 
   /** Counts lost UDP messages (`where` null: the kernel count was already updated). */
