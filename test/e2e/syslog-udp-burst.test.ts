@@ -82,6 +82,7 @@ it('a burst into a tiny receive buffer: every message is stored or counted as dr
     return n.arrived + total(n.dropped) === sent ? n : null;
   }, { timeoutMs: 60_000, what: `arrived + dropped to reach the ${sent} sent` });
   expect(final.dropped.kernel).toBeGreaterThan(0); // 4 KiB cannot hold 10,000 datagrams
+  console.log(`UDP burst, 4 KiB buffer (${final.buffer} bytes granted): ${final.arrived} of ${sent} arrived, dropped ${JSON.stringify(final.dropped)}`);
   expect(await metric(c, 'sluice_source_udp_dropped_total', 'where="kernel"')).toBe(final.dropped.kernel);
   expect(c.stdout() + c.stderr()).toContain('the kernel dropped them');
   expect(await c.stop()).toBe(0);
