@@ -168,12 +168,20 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /** An HTTP destination for an http sink that answers slowly, so a replay's lag can be watched. */
-export async function slowReceiver(delayMs: number): Promise<{ url: string; received: () => number; close(): Promise<void> }> {
+/** An HTTP receiver answering each request after `delayMs`; the first `failFirst` get a 503. */
+export async function slowReceiver(delayMs: number, options: { failFirst?: number } = {}): Promise<{ url: string; received: () => number; close(): Promise<void> }> {
   let received = 0;
+  let failures = options.failFirst ?? 0;
   const server: Server = createServer((req: IncomingMessage, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
+      if (failures > 0) {
+        failures--;
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('warming up');
+        return;
+      }
       setTimeout(() => {
         received += body.split('\n').filter(Boolean).length;
         res.writeHead(200, { 'content-type': 'application/json' });
