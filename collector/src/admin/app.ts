@@ -14,7 +14,7 @@
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
+import { bearerCheck } from '../bearer.ts';
 import { ErrorCodes, httpStatusFor, isSluiceError, retryAfterSeconds, SluiceError } from '../../../shared/src/errors.ts';
 import { DEFAULT_JSON_MAX_DEPTH, jsonTextTooDeepAt } from '../../../shared/src/json-limits.ts';
 import type { Collector } from '../runtime/collector.ts';
@@ -81,11 +81,10 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
   if (admin.token) {
-    const expected = Buffer.from(`Bearer ${admin.token}`);
+    const tokenOk = bearerCheck(admin.token);
     app.addHook('onRequest', async (request, reply) => {
       if (!needsToken(request)) return;
-      const given = Buffer.from(request.headers.authorization ?? tokenFromQuery(request) ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      if (!tokenOk(request.headers.authorization ?? tokenFromQuery(request))) {
         reply.header('www-authenticate', 'Bearer');
         return reply.code(401).send({ error: { code: ErrorCodes.UNAUTHORIZED, message: 'missing or wrong bearer token: send "Authorization: Bearer <admin.token>"' } });
       }

@@ -20,6 +20,7 @@ import type { DiskState } from '../channel/disk.ts';
 import { sinks as sinkRegistry, type IngestOptions, type IngestResult, type Sink, type SinkContext, type Source, type SourceContext } from '../components.ts';
 import { ConfigError, loadConfigFile, validateInterceptors, validateSink, type ResolvedConfig, type ResolvedSink, type ResolvedSource } from '../config/load.ts';
 import type { Logger } from '../log.ts';
+import { parseListen } from '../net.ts';
 import { Metrics } from '../metrics.ts';
 import { SinkRunner } from '../sinks/runner.ts';
 
@@ -93,7 +94,7 @@ export class Collector {
     }
     if (buildAdmin) {
       this.admin = await buildAdmin(this);
-      const { host, port } = splitListen(this.config.admin.listen);
+      const { host, port } = parseListen(this.config.admin.listen);
       try {
         this.#adminAddress = await this.admin.listen({ host, port });
       } catch (error) {
@@ -396,13 +397,6 @@ export class Collector {
       for (const r of this.sinks.values()) for (const s of ['running', 'backing_off', 'failed', 'stopped', 'starting']) set({ sink: r.name, state: s }, r.state === s ? 1 : 0);
     });
   }
-}
-
-function splitListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(':');
-  let host = listen.slice(0, i);
-  if (host.startsWith('[')) host = host.slice(1, -1);
-  return { host, port: Number(listen.slice(i + 1)) };
 }
 
 /** The defaults of an interceptor type's settings, from its spec's schema (for the YAML write-back). */

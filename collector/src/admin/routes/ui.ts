@@ -12,6 +12,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UI_CSP } from '../../../../shared/src/csp.ts';
 
 /** The folder holding package.json above `from`: the checkout, or a release folder (which mirrors its layout). */
 function packageRoot(from: string): string {
@@ -28,18 +29,7 @@ function packageRoot(from: string): string {
 export const DEFAULT_UI_DIR = join(packageRoot(fileURLToPath(new URL('.', import.meta.url))), 'desktop/renderer/dist');
 
 /** The UI talks to its own origin and, when asked, to other collectors (their CORS decides). */
-export const UI_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "font-src 'self'",
-  "connect-src 'self' http: https: ws: wss:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export { UI_CSP };
 
 /**
  * Maps a URL path to a file under `root`, or null when it is not a safe path to a file there:

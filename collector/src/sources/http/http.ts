@@ -15,11 +15,11 @@
  * measurably faster — see docs/sources.md.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as NetServer, type Socket } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
+import { bearerCheck } from '../../bearer.ts';
 import { ErrorCodes, errorMessage, httpStatusFor, isRetriable, isSluiceError, retryAfterSeconds } from '../../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
 import { DEFAULT_JSON_MAX_DEPTH } from '../../../../shared/src/json-limits.ts';
@@ -75,7 +75,7 @@ export class HttpSource implements Source {
   readonly #config: HttpSourceConfig;
   readonly #ctx: SourceContext;
   readonly #address: ReturnType<typeof parseListen>;
-  readonly #token: Buffer | null;
+  readonly #tokenOk: ((authorization: string | undefined) => boolean) | null;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #sockets = new Set<Socket>();
   #server: Server | null = null;
@@ -86,7 +86,7 @@ export class HttpSource implements Source {
     this.#config = config;
     this.#ctx = ctx;
     this.#address = parseListen(config.listen);
-    this.#token = config.token ? Buffer.from(`Bearer ${config.token}`) : null;
+    this.#tokenOk = config.token ? bearerCheck(config.token) : null;
   }
 
   /** The bound port (useful with `:0`). */
@@ -172,9 +172,8 @@ export class HttpSource implements Source {
     if (req.method !== 'POST') {
       throw new HttpError(405, ErrorCodes.NOT_FOUND, `${req.method} is not supported; POST events to /<topic>`, { allow: 'POST' });
     }
-    if (this.#token) {
-      const given = Buffer.from(req.headers.authorization ?? '');
-      if (given.length !== this.#token.length || !timingSafeEqual(given, this.#token)) {
+    if (this.#tokenOk) {
+      if (!this.#tokenOk(req.headers.authorization)) {
         throw new HttpError(401, ErrorCodes.UNAUTHORIZED, 'missing or wrong bearer token (send Authorization: Bearer TOKEN)', { 'www-authenticate': 'Bearer' });
       }
     }
