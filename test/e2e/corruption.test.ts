@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { post } from '../helpers/forward.ts';
 import { freePort, REPO, removeDir, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
@@ -139,6 +140,24 @@ it('a channel file with 8 KiB of random bytes in the middle: health degraded nam
   );
   expect(status.lastError).toMatchObject({ code: 'SLUICE_CHANNEL_CORRUPT', message: expect.stringContaining(`offsets ${first}–${last}`) });
   expect(status.topics[0].cursor).toBe(first);
+
+  // A live tail from offset 0 gets the events before the damage, an error naming it, a gap over
+  // it, and the events after it: the collector does not fall over.
+  const ws = new WebSocket(`${collector.adminUrl.replace('http', 'ws')}/api/v1/topics/logs/tail?from=0`);
+  const messages: { type: string; events?: { offset: number }[]; error?: { code: string; message: string }; from?: number; to?: number }[] = [];
+  ws.on('message', (data) => messages.push(JSON.parse(String(data))));
+  try {
+    await until(() => messages.some((m) => m.type === 'events' && m.events!.at(-1)!.offset === N - 1), { what: 'the tail to reach the end' });
+  } finally {
+    ws.close();
+  }
+  const tailed = messages.flatMap((m) => (m.type === 'events' ? m.events!.map((e) => e.offset) : []));
+  expect(tailed.length).toBe(N - (last - first + 1));
+  expect(tailed.includes(first - 1) && !tailed.includes(first) && tailed.includes(last + 1)).toBe(true);
+  expect(messages.find((m) => m.type === 'error')?.error).toMatchObject({ code: 'SLUICE_CHANNEL_CORRUPT' });
+  expect(messages.find((m) => m.type === 'gap')).toMatchObject({ from: first, to: last + 1 });
+  expect((await fetch(`${collector.adminUrl}/api/v1/health`)).status).toBe(200);
+
   const metrics = await (await fetch(`${collector.adminUrl}/metrics`)).text();
   expect(metrics).toMatch(/sluice_channel_damaged_ranges\{topic="logs"\} 1/);
   expect(await collector.stop()).toBe(0);

@@ -839,6 +839,11 @@ export class Channel {
     };
   }
 
+  /** The recorded damaged range holding `offset` of `topic`, if any (a reader skips to `last + 1`). */
+  damagedAt(topic: string, offset: number): DamagedRange | undefined {
+    return this.#damage.find(topic, offset);
+  }
+
   /** Damaged ranges found by reads and by the integrity scan that retention has not removed yet. */
   damaged(): DamagedRange[] {
     if (this.#damage.size === 0) return [];
