@@ -63,7 +63,11 @@ export interface ChannelOptions {
   /** How the guard asks for free space (default statfs); for tests. */
   freeSpaceProbe?: FreeSpaceProbe;
   readonly?: boolean;
-  /** Check every stored batch in the background after opening (integrity.ts). Default true. */
+  /**
+   * Check every stored batch in the background after opening (integrity.ts). Default: true for a
+   * writable channel (a collector), false read-only (inspect, tests, benchmarks): reads are
+   * checked either way.
+   */
   integrityScan?: boolean;
   /** Clock, for tests. */
   now?: () => number;
@@ -293,7 +297,7 @@ export class Channel {
       this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
       this.#diskTimer.unref();
     }
-    if (options.integrityScan ?? true) this.scanIntegrity();
+    if (options.integrityScan ?? !this.readonly) this.scanIntegrity();
   }
 
   static open(options: ChannelOptions): Channel {
