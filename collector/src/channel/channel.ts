@@ -551,7 +551,18 @@ export class Channel {
       this.events.emit('append', topic, high);
       this.#wake(topic);
     }
-    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.#safeCheckpoint());
+    if (this.#bytesSinceCheckpoint >= this.#checkpointEvery()) setImmediate(() => this.#safeCheckpoint());
+  }
+
+  /**
+   * Bytes committed between checkpoints: `checkpointBytes`, but at most a quarter of the free
+   * disk space (at least 1 MiB) — a checkpoint copies the WAL into the main file, which needs
+   * that much room, so on a small or filling disk the WAL is kept small.
+   */
+  #checkpointEvery(): number {
+    const free = this.#disk?.freeBytes ?? -1;
+    if (free < 0) return this.#opts.checkpointBytes;
+    return Math.min(this.#opts.checkpointBytes, Math.max(1024 * 1024, Math.floor(free / 4)));
   }
 
   /** Writes one topic's events as record batches; returns the payload bytes written. */

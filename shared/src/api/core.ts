@@ -131,6 +131,13 @@ export interface SourceStatus {
   /** Dropped by the interceptor chain. */
   dropped: number;
   lastEventAt: number | null;
+  /** Network sources (syslog, forward): connections, closures by reason, UDP losses. */
+  network?: {
+    connections?: number;
+    closed?: Record<string, number>;
+    udpDropped?: Record<string, number>;
+    udpReceiveBufferBytes?: number;
+  };
 }
 
 /** GET /api/v1/sources */

@@ -49,6 +49,7 @@ export const coreRoutes: FastifyPluginAsync = async (app) => {
       interceptors: h.interceptors,
       chainVersion: h.chainVersion,
       ...h.stats,
+      ...(h.source.network ? { network: h.source.network() } : {}),
     })),
   }));
 
