@@ -17,6 +17,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { timingSafeEqual } from 'node:crypto';
 import { ErrorCodes, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
 import { DEFAULT_JSON_MAX_DEPTH, jsonTextTooDeepAt } from '../../../shared/src/json-limits.ts';
+import { isSqliteCorruption } from '../channel/integrity.ts';
 import type { Collector } from '../runtime/collector.ts';
 import { ConfigError } from '../config/load.ts';
 import { adminRoutes } from './routes/index.ts';
@@ -98,6 +99,13 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
     }
     if (isSluiceError(error)) {
       return reply.code(statusFor(error.code)).send({ error: { code: error.code, message: error.message } });
+    }
+    if (isSqliteCorruption(error)) {
+      // Damage outside a record batch (a topic row, an index page): still named, never a bare 500.
+      const file = collector.channel.file;
+      return reply.code(statusFor(ErrorCodes.CHANNEL_CORRUPT)).send({
+        error: { code: ErrorCodes.CHANNEL_CORRUPT, message: `the channel file ${file} is damaged (${error.message}); salvage it with \`sluice doctor ${file} --out NEW.db\`` },
+      });
     }
     if (error.validation) {
       return reply.code(400).send({ error: { code: ErrorCodes.BAD_INPUT, message: error.message } });
