@@ -296,6 +296,30 @@ describe('doctor', () => {
     expect((await salvaged.append({ events: [ev('t', 'next')] })).ranges[0].first).toBe(1000);
   });
 
+  it('salvages every batch when the offset index itself is damaged, and health names the file problem', async () => {
+    const file = tempFile();
+    const channel = openChannel({ file, maxBatchEvents: 100 });
+    await fill(channel);
+    await channel.close();
+    const raw = new Database(file, { readonly: true });
+    const root = (raw.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'batches_by_offset'`).get() as { rootpage: number }).rootpage;
+    const pageSize = raw.pragma('page_size', { simple: true }) as number;
+    raw.close();
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, (root - 1) * pageSize);
+    closeSync(fd);
+
+    const damaged = openChannel({ file, integrityScan: true });
+    expect((await damaged.scanIntegrity()).fileProblem).toMatch(/the offset index of the channel file cannot be read/);
+    await damaged.close();
+    const out = join(tempFile(), '..', 'salvaged.db');
+    const report = await runDoctor(file, { out });
+    expect(report.sqliteCheck).not.toEqual(['ok']);
+    expect(report.salvage).toMatchObject({ batches: 10, events: 1000, lostBatches: 0 });
+    const salvaged = openChannel({ file: out });
+    expect(salvaged.read('t', 0, { maxEvents: 5000 }).map((e) => e.offset)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+
   it('says plainly when the file is not a channel', async () => {
     const file = tempFile();
     writeFileSync(file, 'not a database at all'.repeat(100));
