@@ -202,8 +202,12 @@ export class IntegrityScanner {
     }
   }
 
-  /** Checks up to `maxBatches` batches; returns how many it checked (0 once done). */
-  step(maxBatches = 64): number {
+  /**
+   * Checks up to `maxBatches` batches, stopping early once `budgetMs` has passed (at least one
+   * batch is checked); returns how many it checked (0 once done).
+   */
+  step(maxBatches = 64, budgetMs = Number.POSITIVE_INFINITY): number {
+    const deadline = performance.now() + budgetMs;
     if (this.done) return 0;
     let keys: ScanKey[];
     try {
@@ -217,7 +221,10 @@ export class IntegrityScanner {
       this.done = true;
       return 0;
     }
+    let checked = 0;
     for (const key of keys) {
+      if (checked > 0 && performance.now() > deadline) break;
+      checked++;
       const topic = this.#topicName(key.topic_id);
       const prev = this.#prevLast.topicId === key.topic_id ? this.#prevLast.last : null;
       let row: StoredBatch | undefined;
@@ -239,7 +246,7 @@ export class IntegrityScanner {
       this.#after = [key.topic_id, key.last_offset];
       this.checked++;
     }
-    return keys.length;
+    return checked;
   }
 
   #topicName(id: number): string {
