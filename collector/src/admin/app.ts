@@ -17,6 +17,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { bearerCheck } from '../bearer.ts';
 import { ErrorCodes, httpStatusFor, isSluiceError, retryAfterSeconds, SluiceError } from '../../../shared/src/errors.ts';
 import { DEFAULT_JSON_MAX_DEPTH, jsonTextTooDeepAt } from '../../../shared/src/json-limits.ts';
+import { isSqliteCorruption } from '../channel/integrity.ts';
 import type { Collector } from '../runtime/collector.ts';
 import { ConfigError } from '../config/load.ts';
 import { adminRoutes } from './routes/index.ts';
@@ -99,6 +100,12 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
       const status = httpStatusFor(error);
       if (status === 503) reply.header('retry-after', String(retryAfterSeconds(error)));
       return reply.code(status).send({ error: { code: error.code, message: error.message } });
+    }
+    if (isSqliteCorruption(error)) {
+      // Damage outside a record batch (a topic row, an index page): still named, never a bare 500.
+      const file = collector.channel.file;
+      const damaged = new SluiceError(ErrorCodes.CHANNEL_CORRUPT, `the channel file ${file} is damaged (${error.message}); salvage it with \`sluice doctor ${file} --out NEW.db\``);
+      return reply.code(httpStatusFor(damaged)).send({ error: { code: damaged.code, message: damaged.message } });
     }
     if (error.validation) {
       return reply.code(400).send({ error: { code: ErrorCodes.BAD_INPUT, message: error.message } });

@@ -17,7 +17,7 @@ import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { formatBytes } from '../../../shared/src/format.ts';
 import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
-import { batchCrc, batchDamage, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
+import { batchCrc, batchDamage, checkMetadata, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { ensureSchema, openError } from './schema.ts';
 
 export type SynchronousLevel = 'off' | 'normal' | 'full' | 'extra';
@@ -64,7 +64,11 @@ export interface ChannelOptions {
   /** How the guard asks for free space (default statfs); for tests. */
   freeSpaceProbe?: FreeSpaceProbe;
   readonly?: boolean;
-  /** Check every stored batch in the background after opening (integrity.ts). Default true. */
+  /**
+   * Check every stored batch in the background after opening (integrity.ts). Default: true for a
+   * writable channel (a collector), false read-only (inspect, tests, benchmarks): reads are
+   * checked either way.
+   */
   integrityScan?: boolean;
   /** Clock, for tests. */
   now?: () => number;
@@ -224,6 +228,8 @@ export class Channel {
   #scanner: IntegrityScanner | null = null;
   #scanState: IntegrityStatus['scan'] = 'idle';
   #scanTimer: NodeJS.Immediate | null = null;
+  /** Set when a commit failed on a damaged page; cleared by the next commit that succeeds. */
+  #commitDamage: string | null = null;
   /** Topics whose retention is stuck on a damaged batch, with what to do. */
   readonly #retentionBlocked = new Map<string, string>();
   readonly #stmt: ReturnType<Channel['prepare']>;
@@ -275,6 +281,7 @@ export class Channel {
       this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('cache_size = -32000');
       ensureSchema(this.#db, this.file, this.readonly);
+      checkMetadata(this.#db);
       this.#stmt = this.prepare();
       this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     } catch (error) {
@@ -294,7 +301,7 @@ export class Channel {
       this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
       this.#diskTimer.unref();
     }
-    if (options.integrityScan ?? true) this.scanIntegrity();
+    if (options.integrityScan ?? !this.readonly) this.scanIntegrity();
   }
 
   static open(options: ChannelOptions): Channel {
@@ -518,9 +525,11 @@ export class Channel {
         }
       }).immediate();
     } catch (cause) {
+      // A commit that runs into a damaged page (an index, say) fails every time: health must say so.
+      if (isSqliteCorruption(cause)) this.#commitDamage = `commits fail: the file is damaged (${(cause as Error).message})`;
       const error = isSqliteFull(cause)
         ? this.#sqliteFull('a commit', cause)
-        : new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${(cause as Error).message}`, {
+        : new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${isSqliteCorruption(cause) ? `${this.#commitDamage}; salvage it with \`sluice doctor ${this.file} --out NEW.db\`` : (cause as Error).message}`, {
             cause,
             retriable: true,
             retryAfterMs: 1000,
@@ -529,6 +538,7 @@ export class Channel {
       return;
     }
 
+    this.#commitDamage = null;
     this.#totalBytes += committedBytes;
     this.#bytesSinceCheckpoint += committedBytes;
     this.#disk?.wrote(committedBytes);
@@ -820,12 +830,13 @@ export class Channel {
     this.#scanner = scanner;
     this.#scanState = 'scanning';
     const per = options.batchesPerTurn ?? 32;
+    // At most ~4 ms of checking per turn (1 MiB batches included), so ingest latency stays flat.
     return new Promise((resolve) => {
       const turn = () => {
         this.#scanTimer = null;
         if (this.#closed || this.#scanner !== scanner) return resolve(this.integrity());
         try {
-          if (scanner.step(per) > 0) {
+          if (scanner.step(per, 4) > 0) {
             this.#scanTimer = setImmediate(turn);
             return;
           }
@@ -846,15 +857,26 @@ export class Channel {
       scan: this.#scanState,
       checkedBatches: s?.checked ?? 0,
       uncheckedBatches: s?.unchecked ?? 0,
-      fileProblem: s?.fileProblem ?? null,
+      fileProblem: [s?.fileProblem, this.#commitDamage].filter(Boolean).join('; ') || null,
       retentionBlocked: [...this.#retentionBlocked].map(([topic, message]) => ({ topic, message })),
     };
+  }
+
+  /** The recorded damaged range holding `offset` of `topic`, if any (a reader skips to `last + 1`). */
+  damagedAt(topic: string, offset: number): DamagedRange | undefined {
+    return this.#damage.find(topic, offset);
   }
 
   /** Damaged ranges found by reads and by the integrity scan that retention has not removed yet. */
   damaged(): DamagedRange[] {
     if (this.#damage.size === 0) return [];
-    return this.#damage.list((topic) => this.#stmt.topicByName.get(topic)?.low_offset);
+    return this.#damage.list((topic) => {
+      try {
+        return this.#stmt.topicByName.get(topic)?.low_offset;
+      } catch {
+        return 0; // cannot tell what retention removed: keep reporting the range
+      }
+    });
   }
 
   /**
@@ -1125,30 +1147,44 @@ export class Channel {
         need -= b;
       };
       const protects = new Map<number, number>();
+      // Reading a damaged index page to plan a cut fails like a delete does: that topic is blocked, the others go on.
+      const guarded = (row: TopicRow, plan: () => void): void => {
+        try {
+          plan();
+        } catch (error) {
+          if (!isSqliteCorruption(error)) throw error;
+          this.#retentionBlocked.set(
+            row.name,
+            `retention cannot read the batches of topic "${row.name}" (${(error as Error).message}); salvage the channel with \`sluice doctor ${this.file} --out NEW.db\``,
+          );
+        }
+      };
       for (const row of rows) {
         const policy = this.policyFor(row.name);
         const protect = this.protectBound(row);
         protects.set(row.id, protect);
-        // By age: delete the delivered prefix whose batches are all older than the cutoff.
-        if (policy.retentionMs !== null) {
-          const kept = this.#stmt.firstKept.get(row.id, protect, now - policy.retentionMs);
-          cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect, 'age');
-        }
-        // By bytes per topic: delivered batches first.
-        if (policy.retentionBytes !== null && row.bytes > policy.retentionBytes) {
-          cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect, 'size');
-        }
+        guarded(row, () => {
+          // By age: delete the delivered prefix whose batches all arrived before the cutoff.
+          if (policy.retentionMs !== null) {
+            const kept = this.#stmt.firstKept.get(row.id, protect, now - policy.retentionMs);
+            cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect, 'age');
+          }
+          // By bytes per topic: delivered batches first.
+          if (policy.retentionBytes !== null && row.bytes > policy.retentionBytes) {
+            cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect, 'size');
+          }
+        });
       }
       if (need > 0) {
         // Full: delivered events of every topic, oldest topics' batches first.
         for (const row of rows) {
           if (need <= 0) break;
-          cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!, 'capacity');
+          guarded(row, () => cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!, 'capacity'));
         }
         for (const row of rows) {
           if (need <= 0) break;
           if (this.policyFor(row.name).whenFull !== 'drop_oldest') continue;
-          cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!, 'capacity');
+          guarded(row, () => cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!, 'capacity'));
         }
       }
     }

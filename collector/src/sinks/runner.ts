@@ -17,7 +17,7 @@
 import picomatch from 'picomatch';
 import type { SinkError, SinkState, SinkStatus, SinkTopicStatus } from '../../../shared/src/api/core.ts';
 import type { StoredEvent } from '../../../shared/src/event.ts';
-import { errorMessage, isRetriable, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
+import { ErrorCodes, errorMessage, isRetriable, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
 import type { Channel } from '../channel/channel.ts';
 import type { Sink } from '../components.ts';
 import type { Logger } from '../log.ts';
@@ -401,7 +401,9 @@ export class SinkRunner {
   #fail(error: unknown): void {
     this.#state = 'failed';
     this.#lastError = toSinkError(error);
-    this.#o.log.error({ err: this.#lastError.message }, `sink "${this.name}" failed: ${this.#reason(this.#lastError.message)}; fix the destination and resume it (POST /api/v1/sinks/${this.name}/resume)`);
+    // Damaged channel data is not the destination's fault: its message already says what to do.
+    const todo = this.#lastError.code === ErrorCodes.CHANNEL_CORRUPT ? 'resume it once its cursor is past the damage' : 'fix the destination and resume it';
+    this.#o.log.error({ err: this.#lastError.message }, `sink "${this.name}" failed: ${this.#reason(this.#lastError.message)}; ${todo} (POST /api/v1/sinks/${this.name}/resume)`);
   }
 
   /**
