@@ -1,9 +1,10 @@
 /** Listen addresses, TLS options and port checks shared by every network listener. */
 import { Type } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { BlockList, createServer, isIP } from 'node:net';
 import tcpPortUsed from 'tcp-port-used';
-import type { ConfigProblem } from '../../shared/src/spec.ts';
+import { EXPECTED, type ConfigProblem } from '../../shared/src/spec.ts';
+import { LISTEN_EXPECTED, LISTEN_PATTERN } from './config/schema.ts';
 
 export interface ListenAddress {
   host: string;
@@ -11,7 +12,7 @@ export interface ListenAddress {
 }
 
 export const ListenSchema = (defaultValue: string, description: string) =>
-  Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$', default: defaultValue, description: `${description} (host:port)` });
+  Type.String({ pattern: LISTEN_PATTERN, [EXPECTED]: LISTEN_EXPECTED, default: defaultValue, description: `${description} (host:port)` });
 
 export const TlsSchema = Type.Optional(
   Type.Object(
@@ -37,9 +38,26 @@ export function parseListen(value: string): ListenAddress {
   return { host, port: Number(value.slice(i + 1)) };
 }
 
+/**
+ * Whether a host is a loopback address, decided on the parsed address only: an IPv4 address in
+ * 127.0.0.0/8, the IPv6 `::1` (any spelling) or an IPv4-mapped 127.x address, or the literal
+ * name `localhost`. Any other name is not loopback, however it starts (`127.0.0.1.nip.io`,
+ * `127.evil.example`): a name can resolve, or be rebound, to anything.
+ */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  let h = host.toLowerCase();
+  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
+  if (h === 'localhost') return true;
+  const zone = h.indexOf('%');
+  if (zone !== -1) h = h.slice(0, zone);
+  const family = isIP(h);
+  return family !== 0 && LOOPBACK.check(h, family === 4 ? 'ipv4' : 'ipv6');
 }
+
+/** 127.0.0.0/8 and ::1; node's BlockList also matches IPv4-mapped IPv6 (`::ffff:127.0.0.1`). */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
 
 /** Node TLS options from a TlsConfig (files read now, so a missing file fails at start). */
 export function tlsOptions(tls: TlsConfig): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } {

@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, removeDir, SLUICE, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, SLUICE, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 afterEach(async () => {
@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 function sluice(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [SLUICE, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [SLUICE, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: scaled(120_000) });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -111,7 +111,7 @@ describe('sluice replay between two collectors', () => {
     const noTarget = sluice(['replay', 'to-b', '--admin', a.adminUrl]);
     expect(noTarget.status).toBe(2);
     expect(noTarget.stderr).toMatch(/give exactly one of --to-offset N/);
-  }, 180_000);
+  }, scaled(180_000));
 });
 
 describe('sluice inspect', () => {
@@ -155,5 +155,5 @@ describe('sluice inspect', () => {
     const missing = sluice(['inspect', join(a.dir, 'nope.db')]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/nope\.db: no such file/);
-  }, 120_000);
+  }, scaled(120_000));
 });

@@ -3,6 +3,7 @@
  * size limits, and nothing served outside what the routes define.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfigText } from '../config/load.ts';
 import { adminFixture, type AdminFixture } from './testing.ts';
 
 const fixtures: AdminFixture[] = [];
@@ -63,6 +64,27 @@ describe('origins and hosts', () => {
     const rebound = await f.app.inject({ url: '/api/v1/health', headers: { host: 'attacker.example:9410' } });
     expect(rebound.statusCode).toBe(403);
     expect(rebound.json().error.message).toMatch(/Host "attacker.example:9410" is not allowed/);
+  });
+
+  it('decides on parsed IP addresses: names that merely start like one are not loopback', async () => {
+    const f = await fixture();
+    for (const host of ['127.0.0.5:9410', '[0:0:0:0:0:0:0:1]:9410', '[::ffff:127.0.0.1]:9410', 'LOCALHOST:9410']) {
+      expect((await f.app.inject({ url: '/api/v1/health', headers: { host } })).statusCode, host).toBe(200);
+    }
+    for (const host of ['127.evil.example', '127.evil.example:9410', '127.0.0.1.nip.io:9410', 'localhost.evil.example', 'localhost.:9410', '[::2]:9410', '[::ffff:10.0.0.1]:9410', '127.1:9410', '[::1']) {
+      const r = await f.app.inject({ url: '/api/v1/health', headers: { host } });
+      expect(r.statusCode, host).toBe(403);
+    }
+  });
+
+  it('treats admin.listen on a name that looks like 127.x as not loopback: a token is required', async () => {
+    const text = 'admin:\n  listen: 127.0.0.1.nip.io:9410\n';
+    const problems = await loadConfigText(text, 'sluice.yaml', { preflight: false }).then(
+      () => [],
+      (error: ConfigError) => error.problems,
+    );
+    expect(problems).toContainEqual(expect.objectContaining({ path: 'admin.token', message: expect.stringContaining('required because admin.listen (127.0.0.1.nip.io:9410) is not a loopback address') }));
+    await expect(loadConfigText('admin:\n  listen: "[::1]:0"\n', 'sluice.yaml', { preflight: false })).resolves.toBeTruthy();
   });
 });
 

@@ -7,17 +7,25 @@
  *   `admin.cors_origins`. CORS alone only hides answers from other pages; it does not stop a
  *   page from *sending* a replay or a chain change, nor from opening the live tail (WebSockets
  *   are not subject to CORS). So other origins get 403 before anything runs.
- * - Without a token (loopback only), the `Host` must be a loopback name or the listen address,
- *   so a page that rebinds its own DNS name to 127.0.0.1 cannot reach the API either.
+ * - Without a token (loopback only), the `Host` must be a loopback IP address, the literal
+ *   `localhost`, or the listen address, so a page that rebinds its own DNS name to 127.0.0.1
+ *   cannot reach the API either. Decided on parsed addresses: `127.evil.example` is a name.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes } from '../../../shared/src/errors.ts';
 import type { ResolvedAdmin } from '../config/load.ts';
+import { isIP } from 'node:net';
 import { isLoopback, parseListen } from '../net.ts';
 
-/** The host name of a Host header (`[::1]:9410` → `::1`, `localhost:9410` → `localhost`). */
+/**
+ * The host name of a Host header (`[::1]:9410` → `::1`, `localhost:9410` → `localhost`); a
+ * malformed bracketed form comes back whole, so it matches no address.
+ */
 export function hostName(host: string): string {
-  if (host.startsWith('[')) return host.slice(1, host.indexOf(']'));
+  if (host.startsWith('[')) {
+    const m = /^\[([^\]]*)\](?::\d*)?$/.exec(host);
+    return (m ? m[1] : host).toLowerCase();
+  }
   const i = host.lastIndexOf(':');
   return (i === -1 ? host : host.slice(0, i)).toLowerCase();
 }
@@ -34,8 +42,11 @@ export function hostAllowed(request: FastifyRequest, admin: ResolvedAdmin): bool
   if (admin.token) return true;
   const host = request.headers.host;
   if (!host) return true; // HTTP/1.0 clients; browsers always send Host
+  // Parsed addresses only (net.ts isLoopback): `127.evil.example` is a name, not 127.0.0.0/8.
   const name = hostName(host);
-  return isLoopback(name) || name === parseListen(admin.listen).host.toLowerCase();
+  if (isLoopback(name)) return true;
+  const listen = parseListen(admin.listen).host.toLowerCase();
+  return isIP(name) !== 0 && name === listen;
 }
 
 function forbid(reply: FastifyReply, message: string): FastifyReply {

@@ -3,15 +3,20 @@
  * /api/v1/, errors as `{ "error": { "code", "message" } }` with a proper status, Prometheus text
  * at /metrics, the web UI at /.
  *
- * Access: a bearer token, when configured, is required on every /api and /metrics request (the
- * config refuses a non-loopback listen without one). CORS allows only the UI's own origin and
- * the configured `admin.cors_origins`.
+ * Access: a bearer token, when configured, is required on every request except the web UI's
+ * static files (the config refuses a non-loopback listen without one). The check is made on the
+ * ROUTED request (the route fastify matched after decoding the path), never on the raw URL: a
+ * spelling such as `/%61pi/v1/topics` reaches the same route as `/api/v1/topics` and needs the
+ * same token. Routes are private unless they say `config: { public: true }`; a request that
+ * matches no route needs the token too. CORS allows only the UI's own origin and the configured
+ * `admin.cors_origins`.
  */
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import { ErrorCodes, isSluiceError } from '../../../shared/src/errors.ts';
+import { ErrorCodes, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
+import { DEFAULT_JSON_MAX_DEPTH, jsonTextTooDeepAt } from '../../../shared/src/json-limits.ts';
 import type { Collector } from '../runtime/collector.ts';
 import { ConfigError } from '../config/load.ts';
 import { adminRoutes } from './routes/index.ts';
@@ -25,6 +30,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     collector: Collector;
   }
+  interface FastifyContextConfig {
+    /** Served without the admin token (only the web UI's files, which hold no data). */
+    public?: boolean;
+  }
 }
 
 export async function buildAdminApp(collector: Collector, _options: AdminAppOptions = {}): Promise<FastifyInstance> {
@@ -36,6 +45,30 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
     ...https,
   }) as unknown as FastifyInstance;
   app.decorate('collector', collector);
+
+  // JSON request bodies: nesting is bounded before parsing, so a hostile body gets a 400 instead
+  // of overflowing the stack wherever the value is walked later (produce re-serialises `value`).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const at = jsonTextTooDeepAt(body as string, DEFAULT_JSON_MAX_DEPTH);
+    if (at !== -1) {
+      done(new SluiceError(ErrorCodes.BAD_INPUT, `request body: JSON nested deeper than ${DEFAULT_JSON_MAX_DEPTH} levels at character ${at}`), undefined);
+      return;
+    }
+    parseJson(request, body as string, (error, value) => {
+      if (!error) return done(null, value);
+      // Say why: fastify's message is the same for a syntax error and a prototype-poisoning key.
+      let why: string;
+      try {
+        JSON.parse(body as string);
+        why = 'a "__proto__" or "constructor.prototype" key is not allowed';
+      } catch (syntax) {
+        why = `invalid JSON: ${(syntax as Error).message}`;
+      }
+      done(new SluiceError(ErrorCodes.BAD_INPUT, `request body: ${why}`), undefined);
+    });
+  });
 
   await app.register(cors, {
     origin: (origin, cb) => {
@@ -50,7 +83,7 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
   if (admin.token) {
     const expected = Buffer.from(`Bearer ${admin.token}`);
     app.addHook('onRequest', async (request, reply) => {
-      if (!needsToken(request.url)) return;
+      if (!needsToken(request)) return;
       const given = Buffer.from(request.headers.authorization ?? tokenFromQuery(request) ?? '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         reply.header('www-authenticate', 'Bearer');
@@ -81,9 +114,12 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
   return app;
 }
 
-/** The UI's static files need no token (they hold no data); the API and metrics do. */
-function needsToken(url: string): boolean {
-  return url.startsWith('/api/') || url.startsWith('/metrics');
+/**
+ * Whether a request needs the token, from the route it was routed to (fastify has decoded and
+ * matched the path by now): every route unless it is marked public, and unmatched requests.
+ */
+export function needsToken(request: FastifyRequest): boolean {
+  return request.routeOptions.config?.public !== true;
 }
 
 /** Browsers cannot set headers on a WebSocket: the tail accepts `?access_token=` too. */
@@ -107,6 +143,8 @@ export function statusFor(code: string): number {
       return 413;
     case ErrorCodes.EXPORT_DISABLED:
       return 403;
+    case ErrorCodes.CHANNEL_CORRUPT:
+      return 410;
     case ErrorCodes.OFFSET_OUT_OF_RANGE:
     case ErrorCodes.BAD_INPUT:
     case ErrorCodes.TOPIC_INVALID:

@@ -5,7 +5,7 @@ import { pack } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BrowseResponse } from '../../../shared/src/api/events.ts';
 import { makeEvent, type EventDraft } from '../../../shared/src/event.ts';
-import { adminFixture, type AdminFixture } from './testing.ts';
+import { backdateArrival, adminFixture, type AdminFixture } from './testing.ts';
 
 const fixtures: AdminFixture[] = [];
 afterEach(async () => {
@@ -114,8 +114,9 @@ describe('paging', () => {
   it('a start older than retention begins at the earliest kept event and says so', async () => {
     const f = await fixture({ channel: '  retention:\n    max_age: 1h' });
     const channel = f.collector.channel;
-    await fill(f, 'logs', 3000); // ts in January 2026: older than an hour
+    await fill(f, 'logs', 3000);
     await channel.append({ events: [makeEvent('logs', '{"fresh":true}', { ts: Date.now() })] });
+    backdateArrival(channel.file, 'logs', 3000, 2 * 3600_000); // retention counts from arrival: these came 2 h ago
     channel.runRetention();
     expect(channel.topic('logs')!.low).toBe(3000);
     const page = await browse(f, 'logs', 'from=0&limit=1');
@@ -175,6 +176,8 @@ describe('filters', () => {
     const cases: [string, RegExp][] = [
       ['bodyRegex=(', /bodyRegex: invalid regex/],
       ['bodyRegex=/x/g', /flag\(s\) "g" not supported/],
+      [`bodyRegex=${encodeURIComponent('a(?=b)')}`, /bodyRegex: invalid regex: .*\(RE2 syntax: lookaround and backreferences are not supported\)/],
+      [`keyRegex=${encodeURIComponent('(a)\\1')}`, /keyRegex: invalid regex: .*RE2 syntax/],
       ['header=novalue', /header: expected name:value/],
       [`jsonata=${encodeURIComponent('a +')}`, /^jsonata: /],
       ['bodyregex=x', /unknown query parameter "bodyregex"/],

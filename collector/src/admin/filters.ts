@@ -4,10 +4,15 @@
  * given must match. The cheap ones run synchronously; the JSONata predicate (async in jsonata
  * 2.x) runs only on events the others let through, a chunk at a time (scan.ts).
  *
- * Regexes are JavaScript regexes, written `pattern` or `/pattern/flags` (flags i, m, s, u); a
- * scan's time bound is checked between chunks, so it bounds the cost of ordinary patterns.
+ * Regexes are RE2 regexes (re2js), written `pattern` or `/pattern/flags` (flags i, m, s, u):
+ * matching takes time linear in the text whatever the pattern, so no query can stall the event
+ * loop — `(a+)+$` on `aaaa…!` answers at once instead of backtracking for minutes, and the scan's
+ * time bound, checked between chunks, holds. RE2 has no backreferences or lookaround; such a
+ * pattern is refused with a 400 naming the parameter. Why RE2 and why re2js:
+ * docs/decisions/search-regex.md.
  */
 import jsonata from 'jsonata';
+import { RE2JS } from 're2js';
 import type { FilterQuery } from '../../../shared/src/api/events.ts';
 import { contentTypeOf, type StoredEvent } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
@@ -32,8 +37,14 @@ function badInput(message: string): SluiceError {
   return new SluiceError(ErrorCodes.BAD_INPUT, message);
 }
 
-/** Parses `pattern` or `/pattern/flags` into a RegExp; throws BAD_INPUT naming the parameter. */
-export function parseRegex(value: string, param: string): RegExp {
+/** A compiled search regex: linear-time `test`, and `/source/flags` as its text. */
+export interface SearchRegex {
+  test(text: string): boolean;
+  toString(): string;
+}
+
+/** Parses `pattern` or `/pattern/flags` into an RE2 regex; throws BAD_INPUT naming the parameter. */
+export function parseRegex(value: string, param: string): SearchRegex {
   let source = value;
   let flags = '';
   const m = /^\/(.*)\/([a-z]*)$/s.exec(value);
@@ -43,11 +54,18 @@ export function parseRegex(value: string, param: string): RegExp {
     const bad = flags.replace(/[imsu]/g, '');
     if (bad) throw badInput(`${param}: flag(s) "${bad}" not supported (use i, m, s, u)`);
   }
+  // RE2 matches Unicode code points always: `u` needs no flag of its own.
+  const bits = (flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0) | (flags.includes('m') ? RE2JS.MULTILINE : 0) | (flags.includes('s') ? RE2JS.DOTALL : 0);
+  let re: RE2JS;
   try {
-    return new RegExp(source, flags);
+    re = RE2JS.compile(source, bits);
   } catch (error) {
-    throw badInput(`${param}: invalid regex: ${(error as Error).message}`);
+    const why = (error as Error).message;
+    const hint = /\(\?[=!<]|\\[1-9]/.test(source) ? ' (RE2 syntax: lookaround and backreferences are not supported)' : '';
+    throw badInput(`${param}: invalid regex: ${why}${hint}`);
   }
+  const text = `/${source}/${flags}`;
+  return { test: (input) => re.test(input), toString: () => text };
 }
 
 /** Splits `name:value` (the name may not contain ':'). */

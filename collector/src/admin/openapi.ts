@@ -44,6 +44,12 @@ const UNSCHEMED: Record<string, { summary: string; tags: string[]; description?:
 };
 
 const docs = new WeakMap<FastifyInstance, RouteDoc[]>();
+const everyRoute = new WeakMap<FastifyInstance, { method: string; url: string; public: boolean }[]>();
+
+/** Every route registered on an app, API or not (access tests walk them all). */
+export function registeredRoutes(app: FastifyInstance): readonly { method: string; url: string; public: boolean }[] {
+  return everyRoute.get(app) ?? [];
+}
 
 /** The routes recorded on an app (for tests and the document writer). */
 export function recordedRoutes(app: FastifyInstance): RouteDoc[] {
@@ -72,7 +78,14 @@ export const openapiRoutes: FastifyPluginAsync = Object.assign(
   async (app: FastifyInstance) => {
     const list: RouteDoc[] = [];
     docs.set(app, list);
-    app.addHook('onRoute', (route) => record(list, route as RouteOptions & { websocket?: boolean }));
+    const all: { method: string; url: string; public: boolean }[] = [];
+    everyRoute.set(app, all);
+    app.addHook('onRoute', (route) => {
+      record(list, route as RouteOptions & { websocket?: boolean });
+      for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+        all.push({ method, url: route.url, public: (route.config as { public?: boolean } | undefined)?.public === true });
+      }
+    });
     app.get(
       '/api/v1/openapi.json',
       { schema: { summary: 'This document: the OpenAPI 3.1 description of /api/v1', tags: ['meta'] } },

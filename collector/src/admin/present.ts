@@ -2,11 +2,21 @@
  * How the admin API shows an event: its content type, a decoded form of the body where one
  * exists (JSON → value, msgpack → JSON value, UTF-8 text → string) beside the raw bytes.
  * Decoding never throws: a body that does not decode as declared gets `body: null` and a
- * `decodeError`, and its bytes are still there in `raw`.
+ * `decodeError`, and its bytes are still there in `raw`. Whatever is stored can be shown, so one
+ * event never blocks a page, an export, a fetch or a tail: JSON nested deeper than
+ * PRESENT_MAX_DEPTH is shown as its text (serialising it as a value would overflow the stack),
+ * and an event whose presentation fails for any other reason is shown raw with the reason.
  */
 import { Unpackr } from 'msgpackr';
 import type { ApiEvent } from '../../../shared/src/api/events.ts';
 import { contentTypeOf, type StoredEvent } from '../../../shared/src/event.ts';
+import { jsonTooDeepAt } from '../../../shared/src/json-limits.ts';
+
+/**
+ * Deepest JSON shown as a value; deeper bodies are shown as text. At least the largest ingest
+ * max_depth (1000), and far below what JSON.stringify and the browser can walk.
+ */
+export const PRESENT_MAX_DEPTH = 1000;
 
 export type BodyEncoding = 'json' | 'msgpack' | 'text' | null;
 
@@ -35,6 +45,9 @@ export function decodeBody(body: Uint8Array, contentType: string): DecodedBody {
       text = strictUtf8.decode(body);
     } catch {
       return { encoding: null, value: null, error: 'declared application/json but is not valid UTF-8' };
+    }
+    if (jsonTooDeepAt(body, PRESENT_MAX_DEPTH) !== -1) {
+      return { encoding: 'text', value: text, error: `JSON nested deeper than ${PRESENT_MAX_DEPTH} levels: shown as text` };
     }
     try {
       return { encoding: 'json', value: JSON.parse(text) };
@@ -107,7 +120,13 @@ export function toJsonValue(value: unknown, depth = 0): unknown {
 /** An event as the API shows it. */
 export function presentEvent(event: StoredEvent, options: { raw?: boolean } = {}): ApiEvent {
   const contentType = contentTypeOf(event.headers);
-  const decoded = decodeBody(event.body, contentType);
+  let decoded: DecodedBody;
+  try {
+    decoded = decodeBody(event.body, contentType);
+  } catch (error) {
+    // Never let one stored event fail a whole read: show its bytes and why.
+    decoded = { encoding: null, value: null, error: `cannot decode the body (${(error as Error).message}): shown raw` };
+  }
   const out: ApiEvent = {
     offset: event.offset,
     ts: event.ts,
@@ -119,7 +138,8 @@ export function presentEvent(event: StoredEvent, options: { raw?: boolean } = {}
     size: event.body.length,
   };
   if (decoded.error) out.decodeError = decoded.error;
-  if (options.raw !== false) out.raw = toBase64(event.body);
+  // Without a decoded form the bytes are the only way to see the body: always sent then.
+  if (options.raw !== false || decoded.encoding === null) out.raw = toBase64(event.body);
   return out;
 }
 

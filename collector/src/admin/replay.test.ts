@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ReplayResponse } from '../../../shared/src/api/replay.ts';
 import { makeEvent, type EventDraft } from '../../../shared/src/event.ts';
 import { createLogger } from '../log.ts';
-import { adminFixture, deliveredTo, type AdminFixture } from './testing.ts';
+import { backdateArrival, adminFixture, deliveredTo, type AdminFixture } from './testing.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const fixtures: AdminFixture[] = [];
 afterEach(async () => {
@@ -28,7 +29,7 @@ function events(topic: string, from: number, n: number, ts = (i: number) => T0 +
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + scaled(10_000);
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
@@ -116,6 +117,7 @@ describe('sink replay', () => {
     await channel.append({ events: events('a', 0, 100) });
     await channel.append({ events: events('a', 100, 20, () => Date.now()) });
     await delivered(f, 120);
+    backdateArrival(channel.file, 'a', 100, 2 * 3600_000); // retention counts from arrival: these came 2 h ago
     channel.runRetention();
     expect(channel.topic('a')!.low).toBe(100);
     const refused = async (to: object, message: RegExp) => {

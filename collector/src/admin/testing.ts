@@ -4,6 +4,7 @@
  * ingest path is the runtime's own (interceptor chain, append, counters). Not used in production.
  */
 import { Type } from '@sinclair/typebox';
+import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,4 +121,19 @@ export async function adminFixture(options: FixtureOptions = {}): Promise<AdminF
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Makes the stored batches of `topic` below offset `before` look as if they arrived `ms` earlier
+ * (retention counts from arrival): a second connection on the channel file, as a clock-free way
+ * to test retention against a real collector.
+ */
+export function backdateArrival(file: string, topic: string, before: number, ms: number): void {
+  const db = new Database(file);
+  try {
+    db.pragma('busy_timeout = 5000');
+    db.prepare('UPDATE batches SET arrived_at = arrived_at - ? WHERE topic_id = (SELECT id FROM topics WHERE name = ?) AND last_offset < ?').run(ms, topic, before);
+  } finally {
+    db.close();
+  }
 }

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fromUtf8, makeEvent, type EventDraft } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { Channel, type ChannelOptions } from './channel.ts';
+import { SCHEMA_VERSION } from './schema.ts';
 
 const dirs: string[] = [];
 const open: Channel[] = [];
@@ -270,9 +271,10 @@ describe('cursors', () => {
   });
 
   it('MUST refuse offsets beyond the end or older than retention kept', async () => {
-    const now = 10_000;
+    let now = 10_000;
     const channel = openChannel({ now: () => now, defaults: { retentionMs: 1000 } });
     await channel.append({ events: [ev('t', 'old', 1), ev('t', 'old', 1)] });
+    now += 5000; // retention counts from arrival: the first two arrived 5 s ago
     await channel.append({ events: [ev('t', 'new', now)] });
     channel.runRetention();
     expect(channel.topic('t')).toMatchObject({ low: 2, high: 3 });
@@ -487,7 +489,7 @@ describe('versioned storage', () => {
     const raw = new Database(file);
     raw.pragma('user_version = 99');
     raw.close();
-    expect(() => Channel.open({ file })).toThrow(/newer Sluice \(schema version 99; this build reads up to 1\): upgrade Sluice/);
+    expect(() => Channel.open({ file })).toThrow(`newer Sluice (schema version 99; this build reads up to ${SCHEMA_VERSION}): upgrade Sluice`);
   });
 
   it('MUST refuse a file of an older schema version with what to do', async () => {
@@ -496,7 +498,7 @@ describe('versioned storage', () => {
     const raw = new Database(file);
     raw.pragma('user_version = 0');
     raw.close();
-    expect(() => Channel.open({ file })).toThrow(/has schema version 0, which this build cannot read \(it reads 1\); export it with the Sluice version that wrote it/);
+    expect(() => Channel.open({ file })).toThrow(`has schema version 0, which this build cannot read (it reads ${SCHEMA_VERSION}); export it with the Sluice version that wrote it`);
   });
 
   it('MUST refuse a SQLite file that is not a channel', () => {

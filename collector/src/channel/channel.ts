@@ -16,7 +16,8 @@ import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
-import { ensureSchema } from './schema.ts';
+import { batchCrc, batchDamage, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
+import { ensureSchema, openError } from './schema.ts';
 
 export type SynchronousLevel = 'off' | 'normal' | 'full' | 'extra';
 export type WhenFull = 'block' | 'drop_oldest';
@@ -62,6 +63,8 @@ export interface ChannelOptions {
   /** How the guard asks for free space (default statfs); for tests. */
   freeSpaceProbe?: FreeSpaceProbe;
   readonly?: boolean;
+  /** Check every stored batch in the background after opening (integrity.ts). Default true. */
+  integrityScan?: boolean;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -177,7 +180,11 @@ interface BatchRow {
   last_offset: number;
   format: number;
   payload: Buffer;
+  crc: number | null;
 }
+
+/** Why retention removed events: the topic's max_age, its max_bytes, or the channel's capacity. */
+export type ExpiryReason = 'age' | 'size' | 'capacity';
 
 interface Protector {
   consumer: string;
@@ -193,7 +200,7 @@ export class Channel {
   readonly events = new EventEmitter();
 
   readonly #db: Database.Database;
-  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe'>>;
+  readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe' | 'integrityScan'>>;
   readonly #defaults: TopicPolicy;
   readonly #policies: { match: (t: string) => boolean; policy: Partial<TopicPolicy> }[];
   readonly #now: () => number;
@@ -210,6 +217,14 @@ export class Channel {
   #retentionTimer: NodeJS.Timeout | null = null;
   #totalBytes = 0;
   #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0, rejectedDisk: 0 };
+  /** Events retention removed since open, by topic and reason (for /metrics). */
+  readonly #expired = new Map<string, Record<ExpiryReason, number>>();
+  readonly #damage = new DamageLog();
+  #scanner: IntegrityScanner | null = null;
+  #scanState: IntegrityStatus['scan'] = 'idle';
+  #scanTimer: NodeJS.Immediate | null = null;
+  /** Topics whose retention is stuck on a damaged batch, with what to do. */
+  readonly #retentionBlocked = new Map<string, string>();
   readonly #stmt: ReturnType<Channel['prepare']>;
   readonly #disk: DiskGuard | null = null;
   #diskTimer: NodeJS.Timeout | null = null;
@@ -245,7 +260,8 @@ export class Channel {
     try {
       this.#db = new Database(this.file, { readonly: this.readonly, fileMustExist: this.readonly });
     } catch (cause) {
-      throw new SluiceError(ErrorCodes.CHANNEL_VERSION, `cannot open channel file ${this.file}: ${(cause as Error).message}`, { cause });
+      if (!this.readonly) releaseWriterLock(this.file);
+      throw openError(this.file, cause);
     }
     try {
       if (!this.readonly) {
@@ -258,12 +274,13 @@ export class Channel {
       this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('cache_size = -32000');
       ensureSchema(this.#db, this.file, this.readonly);
+      this.#stmt = this.prepare();
+      this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     } catch (error) {
       this.#db.close();
-      throw error;
+      if (!this.readonly) releaseWriterLock(this.file);
+      throw openError(this.file, error);
     }
-    this.#stmt = this.prepare();
-    this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     if (!this.readonly && this.#opts.retentionIntervalMs > 0) {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
       this.#retentionTimer.unref();
@@ -276,6 +293,7 @@ export class Channel {
       this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
       this.#diskTimer.unref();
     }
+    if (options.integrityScan ?? true) this.scanIntegrity();
   }
 
   static open(options: ChannelOptions): Channel {
@@ -298,14 +316,14 @@ export class Channel {
           ),
       insertBatch: this.readonly
         ? null
-        : db.prepare<[number, number, number, number, number, number, number, number, number, Buffer]>(
-            'INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        : db.prepare<[number, number, number, number, number, number, number, number, number, Buffer, number, number]>(
+            'INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload, crc, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
           ),
       batchesFrom: db.prepare<[number, number], BatchRow>(
-        'SELECT id, base_offset, last_offset, format, payload FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
+        'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
       ),
       batchesBefore: db.prepare<[number, number], BatchRow>(
-        'SELECT id, base_offset, last_offset, format, payload FROM batches WHERE topic_id = ? AND base_offset < ? ORDER BY last_offset DESC',
+        'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND base_offset < ? ORDER BY last_offset DESC',
       ),
       batchByTime: db.prepare<[number, number], { id: number; last_offset: number }>(
         'SELECT id, last_offset FROM batches WHERE topic_id = ? AND time_index >= ? ORDER BY time_index, last_offset LIMIT 1',
@@ -316,9 +334,10 @@ export class Channel {
       firstBatch: db.prepare<[number], { base_offset: number }>(
         'SELECT base_offset FROM batches WHERE topic_id = ? ORDER BY last_offset LIMIT 1',
       ),
-      // Retention: the first batch that must stay, given a protect bound and an age cutoff.
+      // Retention: the first batch that must stay, given a protect bound and an arrival cutoff
+      // (never the events' own timestamps: an old event that just arrived is kept max_age).
       firstKept: db.prepare<[number, number, number], { base_offset: number }>(
-        'SELECT base_offset FROM batches WHERE topic_id = ? AND (last_offset >= ? OR max_ts >= ?) ORDER BY last_offset LIMIT 1',
+        'SELECT base_offset FROM batches INDEXED BY batches_by_arrival WHERE topic_id = ? AND (last_offset >= ? OR arrived_at >= ?) ORDER BY last_offset LIMIT 1',
       ),
       prefixBatches: db.prepare<[number], { id: number; base_offset: number; last_offset: number; count: number; bytes: number }>(
         'SELECT id, base_offset, last_offset, count, bytes FROM batches WHERE topic_id = ? ORDER BY last_offset',
@@ -528,12 +547,24 @@ export class Channel {
       this.events.emit('append', topic, high);
       this.#wake(topic);
     }
-    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.#safeCheckpoint());
+    if (this.#bytesSinceCheckpoint >= this.#checkpointEvery()) setImmediate(() => this.#safeCheckpoint());
+  }
+
+  /**
+   * Bytes committed between checkpoints: `checkpointBytes`, but at most a quarter of the free
+   * disk space (at least 1 MiB) — a checkpoint copies the WAL into the main file, which needs
+   * that much room, so on a small or filling disk the WAL is kept small.
+   */
+  #checkpointEvery(): number {
+    const free = this.#disk?.freeBytes ?? -1;
+    if (free < 0) return this.#opts.checkpointBytes;
+    return Math.min(this.#opts.checkpointBytes, Math.max(1024 * 1024, Math.floor(free / 4)));
   }
 
   /** Writes one topic's events as record batches; returns the payload bytes written. */
   #writeBatches(row: TopicRow, events: EventDraft[]): number {
     let written = 0;
+    const arrivedAt = this.#now();
     let start = 0;
     while (start < events.length) {
       let end = start;
@@ -546,7 +577,9 @@ export class Channel {
       const base = row.next_offset;
       const last = base + batch.count - 1;
       const timeIndex = row.max_ts === null ? batch.maxTs : Math.max(row.max_ts, batch.maxTs);
-      this.#stmt.insertBatch!.run(row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload);
+      this.#stmt.insertBatch!.run(
+        row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload, batchCrc(batch.payload), arrivedAt,
+      );
       row.next_offset = last + 1;
       row.max_ts = timeIndex;
       row.bytes += batch.payload.length;
@@ -664,13 +697,20 @@ export class Channel {
     const start = Math.max(from, row.low_offset);
     const out: StoredEvent[] = [];
     let bytes = 0;
-    for (const batch of this.#stmt.batchesFrom.iterate(row.id, start)) {
-      const events = this.#decode(topic, batch);
-      for (let i = Math.max(0, start - batch.base_offset); i < events.length; i++) {
-        out.push(events[i]);
-        bytes += events[i].body.length;
-        if (out.length >= maxEvents || (bytes >= maxBytes && out.length > 0)) return out;
+    try {
+      for (const batch of this.#stmt.batchesFrom.iterate(row.id, start)) {
+        const events = this.#decode(topic, batch);
+        for (let i = Math.max(0, start - batch.base_offset); i < events.length; i++) {
+          out.push(events[i]);
+          bytes += events[i].body.length;
+          if (out.length >= maxEvents || (bytes >= maxBytes && out.length > 0)) return out;
+        }
       }
+    } catch (error) {
+      // A damaged batch ends the read: what came before it is served, a read starting in it fails.
+      const damage = this.#damageError(error, row, out.length > 0 ? out[out.length - 1].offset + 1 : start);
+      if (out.length > 0) return out;
+      throw damage;
     }
     return out;
   }
@@ -682,13 +722,22 @@ export class Channel {
     const end = Math.min(before, row.next_offset);
     const chunks: StoredEvent[][] = [];
     let n = 0;
-    for (const batch of this.#stmt.batchesBefore.iterate(row.id, end)) {
-      const events = this.#decode(topic, batch);
-      const upto = Math.min(events.length, end - batch.base_offset);
-      const from = Math.max(0, upto - (maxEvents - n));
-      chunks.push(events.slice(from, upto));
-      n += upto - from;
-      if (n >= maxEvents) break;
+    let lowest = end;
+    try {
+      for (const batch of this.#stmt.batchesBefore.iterate(row.id, end)) {
+        lowest = batch.base_offset;
+        const events = this.#decode(topic, batch);
+        const upto = Math.min(events.length, end - batch.base_offset);
+        const from = Math.max(0, upto - (maxEvents - n));
+        chunks.push(events.slice(from, upto));
+        n += upto - from;
+        if (n >= maxEvents) break;
+      }
+    } catch (error) {
+      // Paging backward stops at a damaged batch: what came after it is served.
+      const damage = this.#damageError(error, row, lowest, true);
+      if (n > 0) return chunks.reverse().flat();
+      throw damage;
     }
     return chunks.reverse().flat();
   }
@@ -704,6 +753,9 @@ export class Channel {
     // connection does not clear this cache: use an entry only if it is this batch. (topic,
     // base offset) names a batch for ever, because offsets are never reused.
     if (cached !== undefined && cached[0]?.topic === topic && cached[0].offset === batch.base_offset) return cached;
+    // Every read is checked against the CRC stored at append (integrity.ts).
+    const damage = batchDamage(topic, batch);
+    if (damage !== null) throw new BatchDamaged({ topic, first: batch.base_offset, last: batch.last_offset, reason: damage });
     const events = decodeBatch(topic, batch.base_offset, batch.format, batch.payload);
     if (this.#decoded.size >= 64) this.#decoded.delete(this.#decoded.keys().next().value!);
     this.#decoded.set(batch.id, events);
@@ -720,10 +772,88 @@ export class Channel {
     const hit = this.#stmt.batchByTime.get(row.id, ts);
     if (!hit) return row.next_offset;
     // time_index is a running max; the batch it points at (or, after retention, a later one) holds the event.
-    for (const batch of this.#stmt.batchesFrom.iterate(row.id, hit.last_offset)) {
-      for (const e of this.#decode(topic, batch)) if (e.ts >= ts && e.offset >= row.low_offset) return e.offset;
+    let at = hit.last_offset;
+    try {
+      for (const batch of this.#stmt.batchesFrom.iterate(row.id, hit.last_offset)) {
+        at = batch.base_offset;
+        for (const e of this.#decode(topic, batch)) if (e.ts >= ts && e.offset >= row.low_offset) return e.offset;
+      }
+    } catch (error) {
+      throw this.#damageError(error, row, at);
     }
     return row.next_offset;
+  }
+
+  /**
+   * Turns a failure to read a stored batch into SLUICE_CHANNEL_CORRUPT naming the damaged range,
+   * and records the range (health, metrics). Anything else is rethrown as it is.
+   */
+  #damageError(error: unknown, row: TopicRow, at: number, backward = false): unknown {
+    let range: { topic: string; first: number; last: number; reason: string } | null = null;
+    if (error instanceof BatchDamaged) range = error.range;
+    else if (isSqliteCorruption(error)) {
+      const known = this.#damage.find(row.name, at);
+      try {
+        range = known ?? locateDamage(this.#db, row.name, row.id, backward ? row.low_offset : at);
+      } catch {
+        range = null;
+      }
+      if (!range) return corruptError(this.file, { topic: row.name, first: at, last: null, reason: (error as Error).message }, error);
+    } else {
+      return error;
+    }
+    this.#damage.record({ ...range, foundAt: Date.now() });
+    return corruptError(this.file, range, error);
+  }
+
+  // ─── Integrity ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts (or restarts) the background check of every stored batch: a few batches per turn of
+   * the event loop, so appends and reads go on meanwhile. Damaged ranges appear in damaged().
+   * Resolves when the scan is done.
+   */
+  scanIntegrity(options: { batchesPerTurn?: number } = {}): Promise<IntegrityStatus> {
+    if (this.#scanTimer) clearImmediate(this.#scanTimer);
+    const scanner = new IntegrityScanner(this.#db, (range) => this.#damage.record(range));
+    this.#scanner = scanner;
+    this.#scanState = 'scanning';
+    const per = options.batchesPerTurn ?? 32;
+    return new Promise((resolve) => {
+      const turn = () => {
+        this.#scanTimer = null;
+        if (this.#closed || this.#scanner !== scanner) return resolve(this.integrity());
+        try {
+          if (scanner.step(per) > 0) {
+            this.#scanTimer = setImmediate(turn);
+            return;
+          }
+        } catch (error) {
+          scanner.fileProblem = `integrity scan failed: ${(error as Error).message}`;
+        }
+        this.#scanState = 'done';
+        resolve(this.integrity());
+      };
+      this.#scanTimer = setImmediate(turn);
+    });
+  }
+
+  /** The integrity scan's progress and any problem with the file as a whole. */
+  integrity(): IntegrityStatus {
+    const s = this.#scanner;
+    return {
+      scan: this.#scanState,
+      checkedBatches: s?.checked ?? 0,
+      uncheckedBatches: s?.unchecked ?? 0,
+      fileProblem: s?.fileProblem ?? null,
+      retentionBlocked: [...this.#retentionBlocked].map(([topic, message]) => ({ topic, message })),
+    };
+  }
+
+  /** Damaged ranges found by reads and by the integrity scan that retention has not removed yet. */
+  damaged(): DamagedRange[] {
+    if (this.#damage.size === 0) return [];
+    return this.#damage.list((topic) => this.#stmt.topicByName.get(topic)?.low_offset);
   }
 
   /**
@@ -955,20 +1085,41 @@ export class Channel {
     let droppedEvents = 0;
     let freedBytes = 0;
     const now = this.#now();
-    this.#db.transaction(() => {
+    const expired: { topic: string; reason: ExpiryReason; n: number }[] = [];
+    // Each cut is its own transaction: SQLite cannot delete a row whose pages are damaged, and
+    // that error spoils the whole transaction it happens in; one topic's damage must not stop
+    // retention of the others. (Retention needs no atomicity across topics.)
+    {
       const rows = this.#stmt.allTopics.all();
-      const cut = (row: TopicRow, newLow: number, protect: number): void => {
+      const cut = (row: TopicRow, newLow: number, protect: number, reason: ExpiryReason): void => {
         if (newLow <= row.low_offset) return;
-        const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
-        if (n === 0) return;
-        const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
-        this.#stmt.deletePrefix!.run(row.id, newLow);
-        this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+        let done: { n: number; b: number; dropped: number } | null;
+        try {
+          done = this.#db.transaction(() => {
+            const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
+            if (n === 0) return null;
+            const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
+            this.#stmt.deletePrefix!.run(row.id, newLow);
+            this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
+            return { n, b, dropped };
+          }).immediate();
+        } catch (error) {
+          if (!isSqliteCorruption(error)) throw error;
+          this.#retentionBlocked.set(
+            row.name,
+            `retention cannot delete the damaged batches of topic "${row.name}" (${(error as Error).message}); salvage the channel with \`sluice doctor ${this.file} --out NEW.db\``,
+          );
+          return;
+        }
+        this.#retentionBlocked.delete(row.name);
+        if (!done) return;
+        const { n, b, dropped } = done;
         row.low_offset = newLow;
         row.bytes -= b;
         row.event_count -= n;
         deletedEvents += n;
         droppedEvents += dropped;
+        expired.push({ topic: row.name, reason, n });
         freedBytes += b;
         need -= b;
       };
@@ -980,28 +1131,33 @@ export class Channel {
         // By age: delete the delivered prefix whose batches are all older than the cutoff.
         if (policy.retentionMs !== null) {
           const kept = this.#stmt.firstKept.get(row.id, protect, now - policy.retentionMs);
-          cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect);
+          cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect, 'age');
         }
         // By bytes per topic: delivered batches first.
         if (policy.retentionBytes !== null && row.bytes > policy.retentionBytes) {
-          cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect);
+          cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect, 'size');
         }
       }
       if (need > 0) {
         // Full: delivered events of every topic, oldest topics' batches first.
         for (const row of rows) {
           if (need <= 0) break;
-          cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!);
+          cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!, 'capacity');
         }
         for (const row of rows) {
           if (need <= 0) break;
           if (this.policyFor(row.name).whenFull !== 'drop_oldest') continue;
-          cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!);
+          cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!, 'capacity');
         }
       }
-    }).immediate();
+    }
     this.#totalBytes -= freedBytes;
     if (deletedEvents > 0) this.#decoded.clear();
+    for (const e of expired) {
+      let counts = this.#expired.get(e.topic);
+      if (!counts) this.#expired.set(e.topic, (counts = { age: 0, size: 0, capacity: 0 }));
+      counts[e.reason] += e.n;
+    }
     return { deletedEvents, droppedEvents, freedBytes };
   }
 
@@ -1029,6 +1185,16 @@ export class Channel {
     this.#totalBytes -= result.freedBytes;
     if (result.deletedEvents > 0) this.#decoded.clear();
     return result;
+  }
+
+  /**
+   * Events retention removed since this channel was opened, by topic and reason (a Prometheus
+   * counter: it restarts at 0 with the process; the topic's `expired`/`dropped` totals persist).
+   */
+  expiredCounts(): { topic: string; reason: ExpiryReason; events: number }[] {
+    const out: { topic: string; reason: ExpiryReason; events: number }[] = [];
+    for (const [topic, counts] of this.#expired) for (const reason of ['age', 'size', 'capacity'] as const) out.push({ topic, reason, events: counts[reason] });
+    return out;
   }
 
   /** The offset up to which (exclusive) whole batches sum to at least `bytes`, not past `limit`. */
@@ -1117,6 +1283,7 @@ export class Channel {
     this.#closed = true;
     if (this.#retentionTimer) clearInterval(this.#retentionTimer);
     if (this.#diskTimer) clearInterval(this.#diskTimer);
+    if (this.#scanTimer) clearImmediate(this.#scanTimer);
     for (const topic of this.#waiters.keys()) this.#wake(topic);
     if (!this.readonly) {
       try {
@@ -1233,6 +1400,13 @@ function estimateBytes(events: readonly EventDraft[]): number {
     for (const k in e.headers) n += k.length + e.headers[k].length + 2;
   }
   return n;
+}
+
+/** A stored batch failed its check while being read; #damageError names it to the caller. */
+class BatchDamaged extends Error {
+  constructor(readonly range: { topic: string; first: number; last: number; reason: string }) {
+    super(`topic "${range.topic}": batch at offsets ${range.first}–${range.last}: ${range.reason}`);
+  }
 }
 
 function closedError(file: string): SluiceError {

@@ -1,12 +1,19 @@
 /**
- * The channel database schema, version 1. `PRAGMA user_version` holds the schema version and the
- * `meta` table names the writer; a file with another version is refused, never misread.
+ * The channel database schema, version 2. `PRAGMA user_version` holds the schema version and the
+ * `meta` table names the writer; a newer version is refused, never misread; version 1 is migrated
+ * in place (below).
  *
  *   topics   one row per topic. next_offset is stored, not derived from MAX(offset), so offsets
  *            are never reused — not after retention empties a topic, not after a restart.
  *   batches  record batches (format.ts). time_index is the running maximum of max_ts over the
  *            topic in offset order: monotone, so "first offset with ts ≥ T" is an index seek, as
- *            Kafka's time index is.
+ *            Kafka's time index is. `crc` is the CRC-32 (zlib/IEEE) of `payload`, computed at
+ *            append and checked on every read (integrity.ts); NULL means "unchecked": a batch
+ *            written by schema version 1. `arrived_at` is when the batch was committed (ms since
+ *            epoch, the channel's clock): retention by age counts from it, never from the events'
+ *            own timestamps. Both columns come after `payload` in the row (ADD COLUMN appends),
+ *            i.e. in its overflow pages: retention reads `arrived_at` from the covering index
+ *            batches_by_arrival, never from the row, so it never walks a payload.
  *   cursors  (consumer, topic) → next offset to deliver. `protects` cursors (sinks) hold back
  *            retention; consumer-group cursors do not, as in Kafka.
  *   state    small keyed values committed atomically with appends: tail positions, forward
@@ -15,7 +22,7 @@
 import type Database from 'better-sqlite3';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const DDL = `
 CREATE TABLE meta (
@@ -45,10 +52,13 @@ CREATE TABLE batches (
   count       INTEGER NOT NULL,
   bytes       INTEGER NOT NULL,
   format      INTEGER NOT NULL,
-  payload     BLOB NOT NULL
+  payload     BLOB NOT NULL,
+  crc         INTEGER,
+  arrived_at  INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX batches_by_offset ON batches(topic_id, last_offset);
 CREATE INDEX batches_by_time ON batches(topic_id, time_index, last_offset);
+CREATE INDEX batches_by_arrival ON batches(topic_id, last_offset, arrived_at, base_offset);
 CREATE TABLE cursors (
   consumer    TEXT NOT NULL,
   topic_id    INTEGER NOT NULL REFERENCES topics(id),
@@ -65,6 +75,31 @@ CREATE TABLE state (
   PRIMARY KEY (namespace, key)
 ) WITHOUT ROWID;
 `;
+
+/**
+ * The refusal for a channel file SQLite cannot open or read: names the file, says what is wrong
+ * in plain words and what to do (as the schema-version refusals do).
+ */
+export function openError(file: string, cause: unknown): SluiceError {
+  if (cause instanceof SluiceError) return cause;
+  const code = (cause as { code?: unknown } | null)?.code;
+  const message = (cause as Error | null)?.message ?? String(cause);
+  if (code === 'SQLITE_NOTADB') {
+    return new SluiceError(
+      ErrorCodes.CHANNEL_VERSION,
+      `${file} is not a SQLite database (another kind of file, or its first page is overwritten): point channel.path at a folder holding a Sluice channel.db, or move this file away to start an empty channel; if it was a channel, \`sluice doctor ${file}\` says what is left`,
+      { cause },
+    );
+  }
+  if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) {
+    return new SluiceError(
+      ErrorCodes.CHANNEL_CORRUPT,
+      `${file} is damaged (${message}): it may be truncated or partly overwritten. Salvage every readable batch with \`sluice doctor ${file} --out NEW.db\`, move the damaged file away and put NEW.db in its place as channel.db`,
+      { cause },
+    );
+  }
+  return new SluiceError(ErrorCodes.CHANNEL_VERSION, `cannot open channel file ${file}: ${message}; check the path and its permissions (channel.path)`, { cause });
+}
 
 /** Creates the schema in an empty database, or checks that an existing one is ours and current. */
 export function ensureSchema(db: Database.Database, file: string, readonly: boolean): void {
@@ -97,9 +132,36 @@ export function ensureSchema(db: Database.Database, file: string, readonly: bool
     );
   }
   if (version < SCHEMA_VERSION) {
+    if (version === 1 && !readonly) {
+      migrateFrom1(db);
+      return;
+    }
     throw new SluiceError(
       ErrorCodes.CHANNEL_VERSION,
-      `${file} has schema version ${version}, which this build cannot read (it reads ${SCHEMA_VERSION}); export it with the Sluice version that wrote it`,
+      version === 1
+        ? `${file} has schema version 1 and is open read-only, so it cannot be upgraded to ${SCHEMA_VERSION}; open it once with a collector (sluice start) to upgrade it, or use the Sluice version that wrote it`
+        : `${file} has schema version ${version}, which this build cannot read (it reads ${SCHEMA_VERSION}); export it with the Sluice version that wrote it`,
     );
   }
+}
+
+/**
+ * 1 → 2: adds `crc` and `arrived_at` to `batches` in one transaction, without rewriting a row
+ * (ALTER TABLE ADD COLUMN is O(1) in SQLite). Existing batches keep `crc` NULL ("unchecked":
+ * computing it now would bless whatever is already damaged, and rewrite every payload) and get
+ * the migration time as `arrived_at`: their real arrival is unknown, and the later bound never
+ * expires an event earlier than retention promised.
+ */
+function migrateFrom1(db: Database.Database): void {
+  const now = Date.now();
+  db.transaction(() => {
+    db.exec(`ALTER TABLE batches ADD COLUMN crc INTEGER`);
+    db.exec(`ALTER TABLE batches ADD COLUMN arrived_at INTEGER NOT NULL DEFAULT ${now}`);
+    // Old rows do not hold arrived_at (the default is in the schema): building this index reads
+    // only their record headers, never their payloads.
+    db.exec(`CREATE INDEX batches_by_arrival ON batches(topic_id, last_offset, arrived_at, base_offset)`);
+    db.prepare(`INSERT INTO meta (key, value) VALUES ('migrated_from_1_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(new Date(now).toISOString());
+    db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(String(SCHEMA_VERSION));
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
 }

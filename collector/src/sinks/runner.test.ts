@@ -10,8 +10,10 @@ import { fromUtf8, makeEvent, type StoredEvent } from '../../../shared/src/event
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { Channel } from '../channel/channel.ts';
 import type { Sink } from '../components.ts';
-import { silentLogger } from '../log.ts';
+import { createLogger, silentLogger } from '../log.ts';
+import { Writable } from 'node:stream';
 import { cursorConsumer, parkedTopic, SinkRunner, type SinkRunnerOptions } from './runner.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -52,7 +54,7 @@ class Recorder implements Sink {
 }
 
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + scaled(timeoutMs);
   while (!check()) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
@@ -76,6 +78,24 @@ describe('SinkRunner', () => {
     expect(status).toMatchObject({ state: 'running', lag: 0, lagSeconds: 0, sentEvents: 35 });
     expect(status.rate).toBeGreaterThan(0);
     expect(status.lastError?.message).toMatch(/connection refused/);
+  });
+
+  it('log lines name the sink once: in the message and as one `sink` field, not its error\'s prefix again', async () => {
+    const lines: string[] = [];
+    const out = new Writable({ write: (chunk: Buffer, _e, done) => { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
+    const sink = new Recorder();
+    // A sink's own errors start with its name, as the HTTP and forward sinks' do.
+    sink.failures = [new SluiceError(ErrorCodes.DESTINATION_UNAVAILABLE, 'sink "dest": connection refused by 127.0.0.1:1', { retriable: true })];
+    const { channel, runner } = setup(sink, { log: createLogger({ destination: out }).child({ sink: 'dest' }) });
+    await channel.append({ events: [makeEvent('a', 'x')] });
+    runner.start();
+    await until(() => sink.received.length === 1 && lines.some((l) => l.includes('delivering again')));
+    const retry = lines.find((l) => l.includes('retrying'))!;
+    expect(JSON.parse(retry).msg).toMatch(/^sink "dest": connection refused by 127\.0\.0\.1:1; retrying "a" in /);
+    for (const line of lines) {
+      expect(line.match(/sink \\?"dest\\?": sink/g)).toBeNull();
+      expect(line.match(/"sink":/g)?.length ?? 0).toBeLessThanOrEqual(1);
+    }
   });
 
   it('shows backing_off with the last error and the next attempt while the destination is down', async () => {

@@ -178,7 +178,7 @@ export class SinkRunner {
     try {
       await this.#o.sink.close();
     } catch (error) {
-      this.#o.log.warn({ sink: this.name, err: errorMessage(error) }, 'sink close failed');
+      this.#o.log.warn({ err: errorMessage(error) }, `sink "${this.name}": close failed: ${this.#reason(error)}`);
     }
   }
 
@@ -254,7 +254,7 @@ export class SinkRunner {
     run.nextAttemptAt = null;
     run.backoff.reset();
     if (this.#state === 'backing_off' && this.#earliestRetry() === null) {
-      this.#o.log.info({ sink: this.name, topic, attempts }, `sink "${this.name}": delivering again`);
+      this.#o.log.info({ topic, attempts }, `sink "${this.name}": delivering again`);
       this.#state = 'running';
     }
   }
@@ -312,34 +312,34 @@ export class SinkRunner {
     const first = events[0].offset;
     if (first > cursor) {
       // drop_oldest removed events this sink had not delivered; the topic's `dropped` counter has them.
-      this.#o.log.warn({ sink: this.name, topic, from: cursor, to: first }, 'events were dropped by the channel before delivery (when_full: drop_oldest)');
+      this.#o.log.warn({ topic, from: cursor, to: first }, 'events were dropped by the channel before delivery (when_full: drop_oldest)');
     }
     const next = events[events.length - 1].offset + 1;
     const delivered = await this.#deliver(topic, events, run);
     if (delivered === 'aborted' || delivered === 'retry') return false;
     // A replay may have moved the cursor while the batch was in flight: it wins.
     if (channel.getCursor(this.consumer, topic) !== cursor) return true;
-    await this.#commitCursor(topic, next);
+    if (!(await this.#commitCursor(topic, next))) return false;
     run.known = next;
     return true;
   }
 
   /**
    * Commits a delivered batch's cursor, retrying while the channel refuses for a passing reason
-   * (a full disk): a sink that keeps draining is how space comes back. If stopped meanwhile, the
-   * batch is sent again after the restart (at-least-once).
+   * (a full disk): a sink that keeps draining is how space comes back. False if stopped meanwhile:
+   * the batch is sent again after the restart (at-least-once).
    */
-  async #commitCursor(topic: string, next: number): Promise<void> {
+  async #commitCursor(topic: string, next: number): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
         this.#o.channel.commit([{ consumer: this.consumer, topic, next, protects: true }]);
-        return;
+        return true;
       } catch (error) {
         if (!isRetriable(error)) throw error;
-        if (this.#stop.signal.aborted) return;
+        if (this.#stop.signal.aborted) return false;
         const delay = Math.min(this.#o.retry.maxMs, this.#o.retry.initialMs * 2 ** Math.min(attempt, 10));
-        this.#o.log.warn({ sink: this.name, topic, attempt }, `sink "${this.name}": cannot commit its cursor on "${topic}" (${errorMessage(error)}); retrying in ${(delay / 1000).toFixed(1)}s`);
-        if (!(await sleep(delay, this.#stop.signal))) return;
+        this.#o.log.warn({ topic, attempt }, `sink "${this.name}": cannot commit its cursor on "${topic}" (${this.#reason(error)}); retrying in ${(delay / 1000).toFixed(1)}s`);
+        if (!(await sleep(delay, this.#stop.signal))) return false;
       }
     }
   }
@@ -380,8 +380,8 @@ export class SinkRunner {
       this.#state = 'backing_off';
       run.nextAttemptAt = Date.now() + delay;
       this.#o.log.warn(
-        { sink: this.name, topic, attempt: run.backoff.attempt, delayMs: delay },
-        `sink "${this.name}": ${this.#lastError.message}; retrying "${topic}" in ${(delay / 1000).toFixed(1)}s (attempt ${run.backoff.attempt})`,
+        { topic, attempt: run.backoff.attempt, delayMs: delay },
+        `sink "${this.name}": ${this.#reason(this.#lastError.message)}; retrying "${topic}" in ${(delay / 1000).toFixed(1)}s (attempt ${run.backoff.attempt})`,
       );
       return 'retry';
     }
@@ -402,15 +402,25 @@ export class SinkRunner {
     this.#parkedEvents += events.length;
     this.#o.metrics?.sinkEventsParked.inc({ sink: this.name }, events.length);
     this.#o.log.error(
-      { sink: this.name, topic, from: events[0].offset, to: events[events.length - 1].offset, parkedTo: target },
-      `sink "${this.name}": destination rejected ${events.length} events of "${topic}" for good (${error.message}); parked them in "${target}"`,
+      { topic, from: events[0].offset, to: events[events.length - 1].offset, parkedTo: target },
+      `sink "${this.name}": destination rejected ${events.length} events of "${topic}" for good (${this.#reason(error)}); parked them in "${target}"`,
     );
   }
 
   #fail(error: unknown): void {
     this.#state = 'failed';
     this.#lastError = toSinkError(error);
-    this.#o.log.error({ sink: this.name, err: this.#lastError.message }, `sink "${this.name}" failed: ${this.#lastError.message}; fix the destination and resume it (POST /api/v1/sinks/${this.name}/resume)`);
+    this.#o.log.error({ err: this.#lastError.message }, `sink "${this.name}" failed: ${this.#reason(this.#lastError.message)}; fix the destination and resume it (POST /api/v1/sinks/${this.name}/resume)`);
+  }
+
+  /**
+   * An error's message without the `sink "<name>": ` its sink already put in front: the runner's
+   * log lines name the sink once (and the logger's `sink` field once).
+   */
+  #reason(error: unknown): string {
+    const message = typeof error === 'string' ? error : errorMessage(error);
+    const prefix = `sink "${this.name}": `;
+    return message.startsWith(prefix) ? message.slice(prefix.length) : message;
   }
 }
 

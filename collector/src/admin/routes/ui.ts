@@ -111,10 +111,11 @@ export const uiRoutes: FastifyPluginAsync = async (app) => {
     return reply.header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false });
   };
 
-  app.get('/', (request, reply) => serve(request.url, reply));
-  app.get('/*', (request, reply) => {
-    const path = request.url.split('?')[0];
-    // The API and metrics keep their JSON 404s.
+  // Public: no token (app.ts). Only these two routes are.
+  app.get('/', { config: { public: true } }, (request, reply) => serve(request.url, reply));
+  app.get<{ Params: { '*': string } }>('/*', { config: { public: true } }, (request, reply) => {
+    // The router's decoded path, so `/%61pi/…` is treated as `/api/…`. The API and metrics keep their JSON 404s.
+    const path = `/${(request.params['*'] ?? '').split('/').filter((p) => p !== '' && p !== '.').join('/')}`;
     if (path === '/api' || path.startsWith('/api/') || path === '/metrics' || path.startsWith('/metrics/')) return reply.callNotFound();
     return serve(request.url, reply);
   });

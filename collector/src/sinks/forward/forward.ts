@@ -32,10 +32,10 @@ import { gzipSync } from 'node:zlib';
 import { ErrorCodes, errorMessage, isSluiceError, SluiceError } from '../../../../shared/src/errors.ts';
 import type { StoredEvent } from '../../../../shared/src/event.ts';
 import { chunkId, encodePackedForward, eventToEntry, type ForwardEntry } from '../../../../shared/src/protocol/forward/index.ts';
-import type { ConfigProblem } from '../../../../shared/src/spec.ts';
+import { EXPECTED, type ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Channel } from '../../channel/channel.ts';
 import type { Sink, SinkContext, SinkSpec } from '../../components.ts';
-import { Duration, Size, toBytes, toMs } from '../../config/schema.ts';
+import { ADDRESS_EXPECTED, ADDRESS_PATTERN, Duration, Size, toBytes, toMs } from '../../config/schema.ts';
 import { parseListen } from '../../net.ts';
 import { cursorConsumer } from '../runner.ts';
 import { bytesPackedForward } from './bytes-frame.ts';
@@ -44,7 +44,7 @@ import { ServerConnection, type ConnectOptions, type ServerAddress } from './con
 const ForwardConfig = Type.Object(
   {
     servers: Type.Array(
-      Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$', description: 'A forward server (host:port)' }),
+      Type.String({ pattern: ADDRESS_PATTERN, [EXPECTED]: ADDRESS_EXPECTED, description: 'A forward server (host:port)' }),
       { minItems: 1, description: 'Forward servers (host:port), tried in order; on a failure the sink moves to the next one and stays there while it works' },
     ),
     tls: Type.Optional(

@@ -112,3 +112,39 @@ describe('locateJsonError', () => {
     expect(locateJsonError('"abc')).toMatchObject({ message: 'unterminated string' });
   });
 });
+
+describe('hostile JSON (issue #12 items 5 and 6)', () => {
+  const nest = (n: number, inner = '1') => `{"a":${'['.repeat(n - 1)}${inner}${']'.repeat(n - 1)}}`;
+
+  it('refuses invalid JSON nested 8,000 deep with a 400-class error, not a stack overflow', () => {
+    for (const format of ['json', 'sniff', 'ndjson'] as const) {
+      const body = Buffer.from(`${'['.repeat(8000)}{"a":`);
+      expect(badInput(() => decodeBody(format, body)), format).toMatch(/nested deeper than 128 levels \(max_depth\) at byte 128/);
+    }
+  });
+
+  it('refuses valid JSON nested deeper than max_depth (default 128, like serde_json), naming the limit', () => {
+    expect(decodeBody('json', Buffer.from(nest(128))).bodies).toHaveLength(1);
+    expect(badInput(() => decodeBody('json', Buffer.from(nest(129))))).toMatch(/^JSON nested deeper than 128 levels \(max_depth\) at byte 132: flatten the event, or raise the source's max_depth$/);
+    expect(badInput(() => decodeBody('json', Buffer.from(`[${nest(20_000)}]`)))).toMatch(/nested deeper than 128 levels/);
+    expect(badInput(() => decodeBody('ndjson', Buffer.from(`{"ok":1}\n${nest(200)}\n`)))).toMatch(/^line 2: JSON nested deeper than 128 levels/);
+    expect(badInput(() => decodeBody('sniff', Buffer.from(nest(200))))).toMatch(/nested deeper than 128 levels/);
+    expect(badInput(() => decodeBody('json', Buffer.from(nest(11)), { maxDepth: 10 }))).toMatch(/nested deeper than 10 levels/);
+    expect(decodeBody('json', Buffer.from(nest(500)), { maxDepth: 500 }).bodies).toHaveLength(1);
+    // Brackets inside strings do not count.
+    expect(decodeBody('json', Buffer.from(`{"s":"${'['.repeat(1000)}\\"${'{'.repeat(1000)}"}`)).bodies).toHaveLength(1);
+  });
+
+  it('refuses bytes that are not UTF-8, naming the offset of the first bad byte', () => {
+    const bad = Buffer.concat([Buffer.from('{"a":"é'), Buffer.from([0xff]), Buffer.from('"}')]);
+    for (const format of ['json', 'sniff', 'ndjson'] as const) {
+      expect(badInput(() => decodeBody(format, bad)), format).toMatch(/^invalid UTF-8 at byte 8 \(0xff\): JSON must be UTF-8/);
+    }
+    // Overlong encodings, surrogates and truncated sequences are not UTF-8 either.
+    expect(badInput(() => decodeBody('json', Buffer.from([0x7b, 0x22, 0xc0, 0xaf, 0x22])))).toMatch(/at byte 2 \(0xc0\)/);
+    expect(badInput(() => decodeBody('json', Buffer.from([0x5b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x5d])))).toMatch(/at byte 2 \(0xed\)/);
+    expect(badInput(() => decodeBody('json', Buffer.from([0x22, 0xe6, 0x97])))).toMatch(/at byte 1 \(0xe6\)/);
+    // Text and binary bodies are stored as bytes, whatever they hold.
+    expect(decodeBody('binary', bad).bodies).toHaveLength(1);
+  });
+});

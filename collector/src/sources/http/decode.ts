@@ -16,10 +16,17 @@
  * Records are sliced out of the request as received (never re-serialized, so numbers beyond
  * 2^53 and key order survive): a JSON record's event body is its exact JSON text, a msgpack
  * record's its exact msgpack bytes.
+ *
+ * Before any JSON is parsed, two linear byte checks (shared/src/json-limits.ts) refuse what
+ * would be stored as `application/json` yet poison its readers: bytes that are not UTF-8
+ * (400 naming the byte offset) and nesting deeper than `maxDepth` (400 naming the limit and
+ * where it was crossed). Both run before JSON.parse, so hostile depth never reaches recursion.
  */
+import { isUtf8 } from 'node:buffer';
 import { unpackMultiple } from 'msgpackr';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
 import { ContentTypes } from '../../../../shared/src/event.ts';
+import { DEFAULT_JSON_MAX_DEPTH, invalidUtf8At, jsonTooDeepAt } from '../../../../shared/src/json-limits.ts';
 
 export type BodyFormat = 'json' | 'ndjson' | 'msgpack' | 'text' | 'binary' | 'sniff';
 
@@ -55,12 +62,20 @@ export function bodyFormat(contentType: string | undefined): BodyFormat | undefi
 
 export const SUPPORTED_CONTENT_TYPES = Object.keys(FORMATS).filter(Boolean);
 
-export function decodeBody(format: BodyFormat, body: Buffer, options: { textWhole?: boolean } = {}): DecodedBody {
+export interface DecodeOptions {
+  /** text/plain: the whole body as one event instead of one per line. */
+  textWhole?: boolean;
+  /** Deepest JSON nesting accepted (objects and arrays; the top-level value is level 1). */
+  maxDepth?: number;
+}
+
+export function decodeBody(format: BodyFormat, body: Buffer, options: DecodeOptions = {}): DecodedBody {
+  const maxDepth = options.maxDepth ?? DEFAULT_JSON_MAX_DEPTH;
   switch (format) {
     case 'json':
-      return { contentType: ContentTypes.json, bodies: decodeJson(body) };
+      return { contentType: ContentTypes.json, bodies: decodeJson(body, maxDepth) };
     case 'ndjson':
-      return { contentType: ContentTypes.json, bodies: decodeNdjson(body) };
+      return { contentType: ContentTypes.json, bodies: decodeNdjson(body, maxDepth) };
     case 'msgpack':
       return { contentType: ContentTypes.msgpack, bodies: decodeMsgpack(body) };
     case 'text':
@@ -68,7 +83,7 @@ export function decodeBody(format: BodyFormat, body: Buffer, options: { textWhol
     case 'binary':
       return { contentType: ContentTypes.binary, bodies: body.length > 0 ? [body] : [] };
     case 'sniff':
-      return { contentType: ContentTypes.json, bodies: sniffJson(body) };
+      return { contentType: ContentTypes.json, bodies: sniffJson(body, maxDepth) };
   }
 }
 
@@ -78,7 +93,25 @@ function badInput(message: string): SluiceError {
 
 // ─── JSON ─────────────────────────────────────────────────────────────────────────────────
 
-function decodeJson(body: Buffer): Uint8Array[] {
+/** Refuses a body that is not UTF-8, naming the first bad byte. */
+function checkUtf8(body: Buffer): void {
+  if (isUtf8(body)) return;
+  const at = Math.max(0, invalidUtf8At(body));
+  throw badInput(
+    `invalid UTF-8 at byte ${at} (0x${(body[at] ?? 0).toString(16).padStart(2, '0')}): JSON must be UTF-8; send binary data as application/octet-stream or application/msgpack, or base64 it inside the JSON`,
+  );
+}
+
+/** Refuses JSON nested deeper than maxDepth, naming the limit and where it was crossed. */
+function checkDepth(body: Buffer, maxDepth: number, start = 0, end = body.length, where = ''): void {
+  const at = jsonTooDeepAt(body, maxDepth, start, end);
+  if (at === -1) return;
+  throw badInput(`${where}JSON nested deeper than ${maxDepth} levels (max_depth) at byte ${at}: flatten the event, or raise the source's max_depth`);
+}
+
+function decodeJson(body: Buffer, maxDepth: number): Uint8Array[] {
+  checkUtf8(body);
+  checkDepth(body, maxDepth);
   const text = body.toString('utf8');
   let value: unknown;
   try {
@@ -89,16 +122,20 @@ function decodeJson(body: Buffer): Uint8Array[] {
   return recordsOf(value, body, text);
 }
 
-function sniffJson(body: Buffer): Uint8Array[] {
+function sniffJson(body: Buffer, maxDepth: number): Uint8Array[] {
+  checkUtf8(body);
   const text = body.toString('utf8');
+  let value: unknown;
   try {
-    return recordsOf(JSON.parse(text), body, text);
+    value = JSON.parse(text);
   } catch (error) {
-    if (error instanceof SluiceError) throw error;
     // Not one JSON value: several lines are NDJSON; one line gets the JSON error.
-    if (text.trim().includes('\n')) return decodeNdjson(body);
+    if (text.trim().includes('\n')) return decodeNdjson(body, maxDepth);
+    checkDepth(body, maxDepth);
     throw badInput(`invalid JSON: ${describeJsonError(text, error)} (send Content-Type: application/json, application/x-ndjson, application/msgpack or text/plain)`);
   }
+  checkDepth(body, maxDepth);
+  return recordsOf(value, body, text);
 }
 
 function recordsOf(value: unknown, body: Buffer, text: string): Uint8Array[] {
@@ -177,7 +214,8 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
-function decodeNdjson(body: Buffer): Uint8Array[] {
+function decodeNdjson(body: Buffer, maxDepth: number): Uint8Array[] {
+  checkUtf8(body);
   const out: Uint8Array[] = [];
   let line = 0;
   let pos = 0;
@@ -188,6 +226,7 @@ function decodeNdjson(body: Buffer): Uint8Array[] {
     const slice = trim(body, pos, nl);
     pos = nl + 1;
     if (slice.length === 0) continue;
+    checkDepth(body, maxDepth, slice.byteOffset - body.byteOffset, slice.byteOffset - body.byteOffset + slice.length, `line ${line}: `);
     const text = slice.toString('utf8');
     let value: unknown;
     try {
@@ -203,7 +242,12 @@ function decodeNdjson(body: Buffer): Uint8Array[] {
 
 /** A JSON.parse failure as "what, at line L, column C": V8 does not always give a position. */
 function describeJsonError(text: string, error: unknown, withLine = true): string {
-  const located = locateJsonError(text);
+  let located: ReturnType<typeof locateJsonError>;
+  try {
+    located = locateJsonError(text);
+  } catch {
+    located = undefined; // a stack overflow on hostile input: V8's own message will do
+  }
   if (!located) return (error as Error).message;
   const where = withLine ? lineColumn(text, located.index) : `column ${located.index + 1}`;
   return `${located.message} at ${where}`;
@@ -255,7 +299,7 @@ export function locateJsonError(text: string): { index: number; message: string 
     fail('unterminated string');
   };
   const value = (depth: number): void => {
-    if (depth > 10_000) fail('nesting too deep');
+    if (depth > 2_000) fail('nesting too deep');
     ws();
     const c = text[i];
     if (c === '{') {

@@ -105,6 +105,24 @@ describe('http source', () => {
     expect(t.channel.topic('bad')).toBeUndefined();
   });
 
+  it('answers 400 to hostile JSON: deep nesting (valid or not) and bytes that are not UTF-8; stores none of it', async () => {
+    const { t, url } = await start({ max_depth: 64 });
+    const json = { 'content-type': 'application/json' };
+    const invalidDeep = await post(`${url}/deep`, `${'['.repeat(8000)}{"a":`, json);
+    expect(invalidDeep.status).toBe(400);
+    expect(invalidDeep.json.error.message).toMatch(/nested deeper than 64 levels \(max_depth\) at byte 64/);
+    const validDeep = await post(`${url}/deep`, `[{"a":${'['.repeat(20_000)}${']'.repeat(20_000)}}]`, json);
+    expect(validDeep.status).toBe(400);
+    expect(validDeep.json.error).toEqual({ code: 'SLUICE_BAD_INPUT', message: "JSON nested deeper than 64 levels (max_depth) at byte 68: flatten the event, or raise the source's max_depth" });
+    const gz = await post(`${url}/deep`, gzipSync(`{"a":${'['.repeat(100_000)}`), { ...json, 'content-encoding': 'gzip' });
+    expect(gz.status).toBe(400);
+    const utf8 = await post(`${url}/deep`, Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]), json);
+    expect(utf8.status).toBe(400);
+    expect(utf8.json.error.message).toMatch(/^invalid UTF-8 at byte 6 \(0xc3\)/);
+    expect(t.channel.topic('deep')).toBeUndefined();
+    expect((await post(`${url}/deep`, `{"a":${'['.repeat(63)}${']'.repeat(63)}}`, json)).status).toBe(200);
+  });
+
   it('refuses bodies over max_body_bytes with 413, declared or streamed, and after gunzip', async () => {
     const { t, url } = await start({ max_body_bytes: 1000 });
     const big = JSON.stringify({ pad: 'x'.repeat(2000) });

@@ -18,9 +18,11 @@ import { Type, type Static } from '@sinclair/typebox';
 import { timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { Server as NetServer, type Socket } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
+import { DEFAULT_JSON_MAX_DEPTH } from '../../../../shared/src/json-limits.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceSpec } from '../../components.ts';
 import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions } from '../../net.ts';
@@ -35,6 +37,12 @@ const HttpConfig = Type.Object(
     token: Type.Optional(Type.String({ minLength: 1, description: 'Bearer token clients must send (`Authorization: Bearer TOKEN`); none: no authentication' })),
     tls: TlsSchema,
     max_body_bytes: Type.Integer({ minimum: 1, default: 16 * 1024 * 1024, description: 'Largest request body accepted (after decompression); larger ones get 413' }),
+    max_depth: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: DEFAULT_JSON_MAX_DEPTH,
+      description: 'Deepest JSON nesting accepted (objects and arrays); deeper bodies get 400 naming the limit, before anything is stored',
+    }),
     text: Type.Union([Type.Literal('lines'), Type.Literal('whole')], {
       default: 'lines',
       description: 'text/plain bodies: one event per line (blank lines skipped), or the whole body as one event',
@@ -44,6 +52,9 @@ const HttpConfig = Type.Object(
 );
 
 export type HttpSourceConfig = Static<typeof HttpConfig>;
+
+/** On stop, how long open keep-alive connections may still send a request (answered 503 + close). */
+const SHUTDOWN_GRACE_MS = 1000;
 
 const KEY_HEADER = 'x-sluice-key';
 const TS_HEADER = 'x-sluice-ts';
@@ -66,6 +77,7 @@ export class HttpSource implements Source {
   readonly #address: ReturnType<typeof parseListen>;
   readonly #token: Buffer | null;
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #sockets = new Set<Socket>();
   #server: Server | null = null;
   #stopping = false;
   #port = 0;
@@ -90,6 +102,10 @@ export class HttpSource implements Source {
     };
     const server = this.#config.tls ? createHttpsServer(tlsOptions(this.#config.tls), handler) : createHttpServer(handler);
     server.keepAliveTimeout = 65_000;
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(`sources.${this.#ctx.name}.listen`, this.#address, error)));
       server.listen({ host: this.#address.host, port: this.#address.port }, () => resolve());
@@ -100,13 +116,24 @@ export class HttpSource implements Source {
     this.#server = server;
   }
 
+  /**
+   * Stops so that every request a client sent gets an answer (issue #12 item 13): the listener
+   * closes (new connections are refused, so nothing is sent on them); requests in flight finish
+   * (200 if stored); requests arriving on open keep-alive connections during a grace period get
+   * 503 + Retry-After, and every answer from now on carries `Connection: close`, so clients leave
+   * after it. Only connections still idle after the grace period are closed by us — closing an
+   * idle keep-alive connection at once (what http.Server#close does since Node 19) resets the
+   * requests clients are sending on it at that moment.
+   */
   async stop(): Promise<void> {
     const server = this.#server;
     if (!server) return;
     this.#stopping = true;
     this.#server = null;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    // net.Server#close: stop listening without http.Server#close's closeIdleConnections().
+    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    const graceEnd = Date.now() + SHUTDOWN_GRACE_MS;
+    while (this.#sockets.size > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 20));
     await Promise.allSettled([...this.#inFlight]);
     server.closeIdleConnections();
     const timer = setTimeout(() => server.closeAllConnections(), 2000);
@@ -133,6 +160,7 @@ export class HttpSource implements Source {
         dropped = result.dropped;
       }
       const body = `{"accepted":${accepted},"dropped":${dropped}}`;
+      if (this.#stopping) res.setHeader('connection', 'close');
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     } catch (error) {
@@ -192,7 +220,7 @@ export class HttpSource implements Source {
     if (!format) {
       throw new HttpError(415, ErrorCodes.BAD_INPUT, `unsupported Content-Type "${req.headers['content-type']}"; use one of ${SUPPORTED_CONTENT_TYPES.join(', ')}`);
     }
-    const decoded = decodeBody(format, body, { textWhole: this.#config.text === 'whole' });
+    const decoded = decodeBody(format, body, { textWhole: this.#config.text === 'whole', maxDepth: this.#config.max_depth });
     const headers: Headers = { 'content-type': decoded.contentType };
     let key: string | null = null;
     let ts = Date.now();
@@ -251,6 +279,8 @@ export class HttpSource implements Source {
       // The body was not read to its end (413, or an early error): close rather than drain it.
       extra = { ...extra, connection: 'close' };
       res.once('finish', () => req.destroy());
+    } else if (this.#stopping) {
+      extra = { ...extra, connection: 'close' };
     }
     if (res.headersSent) {
       res.destroy();

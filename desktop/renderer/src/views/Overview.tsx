@@ -11,6 +11,7 @@ import { formatAgo, formatBytes, formatCount, formatDuration, formatPercent, for
 import type { Sample } from '../lib/history.ts';
 import type { Route } from '../lib/router.ts';
 import { useClient } from '../state.tsx';
+import type { SinkStatus } from '../../../../shared/src/api/core.ts';
 
 export function OverviewView({ history, navigate }: { history: Sample[]; navigate: (r: { view: Route['view']; arg?: string | null; params?: Record<string, string> }) => void }) {
   const client = useClient();
@@ -110,7 +111,7 @@ export function OverviewView({ history, navigate }: { history: Sample[]; navigat
                   <td className="num">{formatCount(s.sentEvents)}</td>
                   <td className={`num${s.parkedEvents > 0 ? ' warn-text' : ''}`}>{formatCount(s.parkedEvents)}</td>
                   <td>{formatAgo(s.lastSuccessAt)}</td>
-                  <td className="small">{s.lastError ? <span className="error-text" title={`${s.lastError.code} at ${formatTime(s.lastError.at)}`}>{s.lastError.message}</span> : <span className="muted">none</span>}</td>
+                  <td className="small"><LastError error={s.lastError} state={s.state} lastSuccessAt={s.lastSuccessAt} /></td>
                   <td><button type="button" className="link" onClick={() => navigate({ view: 'replay', arg: s.name })}>Replay…</button></td>
                 </tr>
               ))}
@@ -120,5 +121,20 @@ export function OverviewView({ history, navigate }: { history: Sample[]; navigat
         )}
       </section>
     </div>
+  );
+}
+
+/**
+ * A sink's last error, with when it happened; once a delivery succeeded after it, it is shown as
+ * over (muted, "recovered"), not left red beside a sink that works.
+ */
+function LastError({ error, state, lastSuccessAt }: { error: SinkStatus['lastError']; state: SinkStatus['state']; lastSuccessAt: number | null }) {
+  if (!error) return <span className="muted">none</span>;
+  const over = state !== 'failed' && state !== 'backing_off' && lastSuccessAt !== null && lastSuccessAt > error.at;
+  const title = `${error.code} at ${formatTime(error.at)}${over ? `; delivering again since ${formatTime(lastSuccessAt)}` : ''}`;
+  return over ? (
+    <span className="muted" data-error-state="recovered" title={title}>recovered · {formatAgo(error.at)}: {error.message}</span>
+  ) : (
+    <span className="error-text" data-error-state="current" title={title}>{formatAgo(error.at)}: {error.message}</span>
   );
 }
