@@ -248,6 +248,17 @@ export class SinkRunner {
     }
   }
 
+  /** The topic has nothing pending a retry any more; the sink runs again once no topic has. */
+  #recovered(topic: string, run: TopicRun): void {
+    const attempts = run.backoff.attempt;
+    run.nextAttemptAt = null;
+    run.backoff.reset();
+    if (this.#state === 'backing_off' && this.#earliestRetry() === null) {
+      this.#o.log.info({ topic, attempts }, `sink "${this.name}": delivering again`);
+      this.#state = 'running';
+    }
+  }
+
   #earliestRetry(): number | null {
     let earliest: number | null = null;
     for (const run of this.#topics.values()) if (run.nextAttemptAt !== null && (earliest === null || run.nextAttemptAt < earliest)) earliest = run.nextAttemptAt;
@@ -288,7 +299,11 @@ export class SinkRunner {
     }
     run.known = cursor;
     let events = channel.read(topic, cursor, { maxEvents, maxBytes });
-    if (events.length === 0) return false;
+    if (events.length === 0) {
+      // Nothing left to send (retention or a replay past the end took it): nothing to back off from.
+      if (run.nextAttemptAt !== null) this.#recovered(topic, run);
+      return false;
+    }
     if (events.length < maxEvents && maxWaitMs > 0) {
       // Batch by time: give producers a moment to fill the batch.
       await channel.waitFor(topic, cursor + maxEvents, maxWaitMs, this.#stop.signal);
@@ -341,13 +356,7 @@ export class SinkRunner {
       this.#sentBatches++;
       this.#lastSuccessAt = Date.now();
       run.rate.add(events.length, this.#lastSuccessAt);
-      const attempts = run.backoff.attempt;
-      run.nextAttemptAt = null;
-      run.backoff.reset();
-      if (this.#state === 'backing_off' && this.#earliestRetry() === null) {
-        this.#o.log.info({ topic, attempts }, `sink "${this.name}": delivering again`);
-        this.#state = 'running';
-      }
+      this.#recovered(topic, run);
       return 'sent';
     } catch (error) {
       metrics?.sinkErrors.inc({ sink: this.name });
