@@ -13,6 +13,7 @@
  */
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
+import { buildLazySerializer, buildLazyValidator } from './lazy-validation.ts';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { bearerCheck } from '../bearer.ts';
 import { ErrorCodes, httpStatusFor, isSluiceError, retryAfterSeconds, SluiceError } from '../../../shared/src/errors.ts';
@@ -42,6 +43,7 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
   const https = admin.tls ? { https: { cert: await readFile(admin.tls.cert), key: await readFile(admin.tls.key) } } : {};
   const app = Fastify({
     logger: false,
+    schemaController: { compilersFactory: { buildValidator: buildLazyValidator as never, buildSerializer: buildLazySerializer as never } },
     bodyLimit: admin.maxBodyBytes,
     ...https,
   }) as unknown as FastifyInstance;

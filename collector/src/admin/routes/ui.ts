@@ -55,7 +55,7 @@ function notBuiltPage(dir: string): string {
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:720px;margin:60px auto;padding:0 20px;color:#1d2330}code{background:#f0f2f5;padding:2px 5px;border-radius:4px}</style></head>
 <body><h1>The web UI has not been built</h1>
 <p>This collector serves the UI from <code>${escapeHtml(dir)}</code>, which has no <code>index.html</code>.</p>
-<p>Build it once from the repository: <code>npm run build</code> (or <code>npx vite build --config desktop/renderer/vite.config.ts</code>), then reload this page.</p>
+<p>Build it once from the repository: <code>npm run build</code> (<code>npm start</code> builds it too; it needs the dev dependencies, which <code>npm ci --omit=dev</code> leaves out: run <code>npm ci</code>), then reload this page. Releases (<code>npm run dist:collector</code>) carry it built.</p>
 <p>The admin API works without it: <a href="/api/v1/health">/api/v1/health</a>, <a href="/api/v1/topics">/api/v1/topics</a>, <a href="/metrics">/metrics</a>.</p>
 </body></html>`;
 }
