@@ -19,6 +19,8 @@ afterEach(async () => {
 
 const HOSTILE = 'bodyRegex=(a%2B)%2B%24';
 const EVIL_LINE = `${'a'.repeat(38)}!`;
+/** 2^60 calls per event: only a time box ends it. */
+const HOSTILE_JSONATA = `jsonata=${encodeURIComponent('($f := function($d){ $d = 0 ? 1 : $f($d - 1) + $f($d - 1) }; $f(60) > 0)')}`;
 
 async function collector(): Promise<{ c: CollectorProcess; ingest: string }> {
   const admin = await freePort();
@@ -60,10 +62,26 @@ describe('a hostile search regex', () => {
     expect(found.events.map((e) => e.offset)).toEqual([2000]);
   }, 180_000 * SCALE);
 
+  it('a hostile JSONata predicate (exponential recursion) is stopped at max_scan_ms; others are answered meanwhile', async () => {
+    const { c, ingest } = await collector();
+    expect(await post(`${ingest}/evil`, Array.from({ length: 50 }, (_, i) => `{"n":${i}}`).join('\n'), 'application/x-ndjson')).toBe(200);
+    const search = fetch(`${c.adminUrl}/api/v1/topics/evil/events?from=0&${HOSTILE_JSONATA}`).then(async (r) => ({ status: r.status, body: (await r.json()) as { events: unknown[]; scanned: number; stopped: string; filterErrors: number; firstFilterError?: string } }));
+    for (let i = 0; i < 10; i++) {
+      expect(await post(`${ingest}/other`, `{"i":${i}}`, 'application/json')).toBe(200);
+      const topics = await c.api<{ topics: { name: string; high: number }[] }>('/api/v1/topics');
+      expect(topics.topics.find((t) => t.name === 'other')?.high).toBe(i + 1);
+    }
+    const r = await search;
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ events: [], stopped: 'time', filterErrors: 1 });
+    expect(r.body.scanned).toBeGreaterThanOrEqual(1);
+    expect(r.body.firstFilterError).toMatch(/^offset \d+: the JSONata evaluation was stopped at the scan's time bound \(max_scan_ms\)$/);
+  }, 180_000 * SCALE);
+
   it('does not hold up SIGTERM: the process exits while searches run', async () => {
     const { c, ingest } = await collector();
     expect(await post(`${ingest}/evil`, Array.from({ length: 2000 }, () => EVIL_LINE).join('\n'))).toBe(200);
-    const searches = Array.from({ length: 4 }, () => fetch(`${c.adminUrl}/api/v1/topics/evil/events?from=0&${HOSTILE}`).then((r) => r.status, () => 0));
+    const searches = [HOSTILE, HOSTILE, HOSTILE_JSONATA, HOSTILE_JSONATA].map((q) => fetch(`${c.adminUrl}/api/v1/topics/evil/events?from=0&${q}`).then((r) => r.status, () => 0));
     c.proc.kill('SIGTERM');
     let code: number | null | undefined;
     void c.exited.then((x) => (code = x));
