@@ -57,6 +57,20 @@ export interface Source {
   stop(): Promise<void>;
   /** Human-readable endpoints for the start-up banner, e.g. `http://127.0.0.1:9880`. */
   endpoints(): string[];
+  /** Network listeners: connections and losses, for `/metrics` and `GET /api/v1/sources`. */
+  network?(): SourceNetworkStats;
+}
+
+/** Totals since start, read when scraped. */
+export interface SourceNetworkStats {
+  /** Open TCP/TLS connections. */
+  connections?: number;
+  /** Connections the source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, handshake). */
+  closed?: Record<string, number>;
+  /** UDP messages lost, by where: kernel (socket receive buffer overflowed), queue, channel. */
+  udpDropped?: Record<string, number>;
+  /** The UDP socket's receive buffer as the kernel granted it (bytes). */
+  udpReceiveBufferBytes?: number;
 }
 
 export interface SourceSpec<S extends TSchema = TSchema> extends ComponentSpec<S, (config: Static<S>, ctx: SourceContext) => Source> {
@@ -65,6 +79,11 @@ export interface SourceSpec<S extends TSchema = TSchema> extends ComponentSpec<S
   create(config: Static<S>, ctx: SourceContext): Source;
   /** Checks that need the outside world (port in use, file readable), run by `sluice check` and at start. */
   preflight?(config: Static<S>, path: string): Promise<ConfigProblem[]>;
+  /**
+   * Runner defaults this kind of sink does best with, applied under what the config says (e.g.
+   * forward reads large batches so its chunks can be pipelined). Documented with the sink.
+   */
+  runnerDefaults?: { batch?: { max_events?: number; max_bytes?: string } };
 }
 
 // ─── Sinks ────────────────────────────────────────────────────────────────────────────────
@@ -95,12 +114,24 @@ export interface Sink {
   close(): Promise<void>;
   /** Extra state for /api/v1/sinks (e.g. which group member is active). */
   describe?(): Record<string, unknown>;
+  /**
+   * The runner moved this sink's cursor of `topic` to `next` because someone else did (a replay or
+   * a reset through the admin API), not because a batch was delivered. Events from `next` on will be
+   * sent again; a sink that de-duplicates downstream (forward's chunk ids) must make them new.
+   * Called before the runner reads from the new position.
+   */
+  rewound?(topic: string, next: number): void;
 }
 
 export interface SinkSpec<S extends TSchema = TSchema> extends ComponentSpec<S, (config: Static<S>, ctx: SinkContext) => Sink> {
   kind: 'sink';
   create(config: Static<S>, ctx: SinkContext): Sink;
   preflight?(config: Static<S>, path: string): Promise<ConfigProblem[]>;
+  /**
+   * Runner defaults this kind of sink does best with, applied under what the config says (e.g.
+   * forward reads large batches so its chunks can be pipelined). Documented with the sink.
+   */
+  runnerDefaults?: { batch?: { max_events?: number; max_bytes?: string } };
 }
 
 export const sources = new SpecRegistry<SourceSpec>('source');

@@ -17,12 +17,12 @@ import type * as KafkaJs from 'kafkajs';
 import type { Kafka, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import { createRequire } from 'node:module';
 import { ErrorCodes, SluiceError } from '../../shared/src/errors.ts';
-import type { ConfigProblem } from '../../shared/src/spec.ts';
-import { Duration, toMs } from './config/schema.ts';
+import { EXPECTED, type ConfigProblem } from '../../shared/src/spec.ts';
+import { ADDRESS_EXPECTED, ADDRESS_PATTERN, Duration, toMs } from './config/schema.ts';
 import type { Logger } from './log.ts';
 
 export const KafkaConnectionKeys = {
-  brokers: Type.Array(Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$' }), {
+  brokers: Type.Array(Type.String({ pattern: ADDRESS_PATTERN, [EXPECTED]: ADDRESS_EXPECTED }), {
     minItems: 1,
     description: 'Bootstrap brokers (host:port); the rest of the cluster is found from their metadata',
     examples: [['127.0.0.1:9092']],

@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox';
 import { readFileSync } from 'node:fs';
 import { BlockList, createServer, isIP } from 'node:net';
 import tcpPortUsed from 'tcp-port-used';
-import type { ConfigProblem } from '../../shared/src/spec.ts';
+import { EXPECTED, type ConfigProblem } from '../../shared/src/spec.ts';
+import { LISTEN_EXPECTED, LISTEN_PATTERN } from './config/schema.ts';
 
 export interface ListenAddress {
   host: string;
@@ -11,7 +12,7 @@ export interface ListenAddress {
 }
 
 export const ListenSchema = (defaultValue: string, description: string) =>
-  Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$', default: defaultValue, description: `${description} (host:port)` });
+  Type.String({ pattern: LISTEN_PATTERN, [EXPECTED]: LISTEN_EXPECTED, default: defaultValue, description: `${description} (host:port)` });
 
 export const TlsSchema = Type.Optional(
   Type.Object(

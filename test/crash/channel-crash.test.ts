@@ -22,6 +22,7 @@ import { afterAll, expect, it } from 'vitest';
 import { Channel } from '../../collector/src/channel/channel.ts';
 import { Ledger, keyOf, verify } from './verify.ts';
 import { PROBE, TOPICS, checksum, probeEvents, prng, type AckLine } from './workload.ts';
+import { scaled } from '../helpers/children.ts';
 
 const SEED = Number(process.env.SLUICE_CRASH_SEED ?? 20_261_125);
 const KILLS = 24;
@@ -146,4 +147,4 @@ it(`keeps every acknowledged event exactly once at its offset across ${KILLS} SI
   expect(ackedEvents).toBeGreaterThan(10_000);
   expect(stored).toBeGreaterThanOrEqual(ackedEvents);
   expect(ledger.ackedEventsChecked).toBeGreaterThan(ackedEvents);
-}, 180_000);
+}, scaled(180_000));

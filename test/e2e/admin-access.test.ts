@@ -11,7 +11,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { freePort, removeDir, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 const dirs: string[] = [];
@@ -78,10 +78,10 @@ describe('bearer token beyond loopback', () => {
     dirs.push(dir);
     const file = join(dir, 'sluice.yaml');
     writeFileSync(file, `admin:\n  listen: ${externalAddress() ?? '0.0.0.0'}:${await freePort()}\n`);
-    const r = spawnSync(process.execPath, [SLUICE, 'start', '--config', file], { encoding: 'utf8', timeout: 60_000, cwd: dir });
+    const r = spawnSync(process.execPath, [SLUICE, 'start', '--config', file], { encoding: 'utf8', timeout: scaled(60_000), cwd: dir });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/admin\.token: required because admin\.listen \(.+\) is not a loopback address/);
-  }, 90_000);
+  }, scaled(90_000));
 
   const address = externalAddress();
   it.skipIf(!address)(`on ${address ?? 'a non-loopback address'}: requests without or with a wrong token are refused`, async () => {
@@ -116,13 +116,13 @@ describe('bearer token beyond loopback', () => {
     expect(await wsStatus(`${wsBase}?access_token=wrong-token-0123456789`)).toBe(401);
     expect(await wsStatus(`${wsBase}?access_token=${TOKEN}`)).toBe(101);
     // The CLI: refused without the token, fine with it.
-    const without = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', base], { encoding: 'utf8', timeout: 60_000 });
+    const without = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', base], { encoding: 'utf8', timeout: scaled(60_000) });
     expect(without.status).toBe(1);
     expect(without.stderr).toMatch(/sluice: missing or wrong bearer token/);
-    const withToken = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', base], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, SLUICE_TOKEN: TOKEN } });
+    const withToken = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', base], { encoding: 'utf8', timeout: scaled(60_000), env: { ...process.env, SLUICE_TOKEN: TOKEN } });
     expect(withToken.status, withToken.stderr).toBe(0);
     expect(withToken.stdout).toMatch(/^t\s+0\s+1\s+1\s/m);
-  }, 120_000);
+  }, scaled(120_000));
 });
 
 describe('TLS', () => {
@@ -152,10 +152,10 @@ describe('TLS', () => {
     // Plain HTTP to the TLS port gets no API answer.
     const plain = await fetch(`http://127.0.0.1:${port}/api/v1/health`).then((r) => r.status, () => 0);
     expect(plain).not.toBe(200);
-    const cli = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', `https://127.0.0.1:${port}`, '--token', TOKEN, '--insecure'], { encoding: 'utf8', timeout: 60_000 });
+    const cli = spawnSync(process.execPath, [SLUICE, 'topics', '--admin', `https://127.0.0.1:${port}`, '--token', TOKEN, '--insecure'], { encoding: 'utf8', timeout: scaled(60_000) });
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('no topics yet');
-  }, 120_000);
+  }, scaled(120_000));
 });
 
 describe('path traversal on the UI route', () => {
@@ -182,5 +182,5 @@ describe('path traversal on the UI route', () => {
       expect(answer, path).not.toContain('"name": "sluice"');
       expect(answer, path).not.toContain('"allowScripts"');
     }
-  }, 90_000);
+  }, scaled(90_000));
 });

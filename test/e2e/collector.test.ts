@@ -1,10 +1,13 @@
 /**
- * The collector as a user runs it: a real `sluice` process, real sockets.
+ * The collector as a user runs it: a real `sluice` process, real sockets. Every test uses free
+ * ports, except the one for the embedded defaults: that one runs in its own network namespace,
+ * where the fixed default ports are free whatever else runs on the machine.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, removeDir, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, REPO, SLUICE, spawnTracked, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 afterEach(async () => {
@@ -19,17 +22,27 @@ interface Topics {
 }
 
 describe('sluice start', () => {
-  it('runs the embedded defaults: curl into the HTTP source shows up in /api/v1/topics', async () => {
-    const c = await startCollector({ config: null });
-    running.push(c);
-    const response = await fetch('http://127.0.0.1:9880/demo', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
-    expect(response.status).toBeLessThan(300);
-    const { topics } = await c.api<Topics>('/api/v1/topics');
-    expect(topics).toContainEqual(expect.objectContaining({ name: 'demo', high: 1, count: 1 }));
-    await until(() => c.stderr().includes("127.0.0.1:24224"), { what: 'banner' });
-    expect(c.stderr()).toMatch(/admin\s+http:\/\/127\.0\.0\.1:9410\/api\/v1/);
-    expect(c.stderr()).toMatch(/127\.0\.0\.1:9880/);
-    expect(c.stderr()).toMatch(/127\.0\.0\.1:5514/);
+  // A fresh network namespace needs root (CAP_SYS_ADMIN) and iproute2; CI and our machines have both.
+  const netns = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up'], { encoding: 'utf8' });
+  const why = netns.error ? netns.error.message : netns.status === 0 ? '' : netns.stderr.trim();
+
+  it.skipIf(why !== '')(`runs the embedded defaults on their fixed ports, in its own network namespace${why ? ` (skipped: ${why})` : ''}`, async () => {
+    const driver = join(REPO, 'test/e2e/netns/defaults-driver.ts');
+    const child = spawnTracked('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" --import tsx "$1"', process.execPath, driver], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, err).toBe(0);
+    const seen = JSON.parse(out) as { status: number; topics: unknown[]; listening: Record<string, boolean>; banner: string; exitCode: number };
+    expect(seen.status).toBeLessThan(300);
+    expect(seen.topics).toContainEqual(expect.objectContaining({ name: 'demo', high: 1, count: 1 }));
+    expect(seen.listening).toEqual({ syslogTcp: true, forward: true });
+    expect(seen.banner).toMatch(/admin\s+http:\/\/127\.0\.0\.1:9410\/api\/v1/);
+    expect(seen.banner).toMatch(/127\.0\.0\.1:9880/);
+    expect(seen.banner).toMatch(/127\.0\.0\.1:5514/);
+    expect(seen.exitCode).toBe(0);
   });
 
   it('SIGTERM: finishes, exits 0, and everything acknowledged is there after a restart', async () => {
@@ -50,9 +63,8 @@ describe('sluice start', () => {
       }
     })();
     await until(() => acked > 50, { what: 'some acked posts' });
-    const t0 = Date.now();
+    // Exit code 0, not 1: it stopped by itself, before its 10 s hard deadline (no wall-clock check).
     expect(await c.stop()).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(10_000);
     await posting;
     const again = await startCollector({ config, dir: c.dir });
     running.push(again);

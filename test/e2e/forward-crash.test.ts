@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { checkTopic, edgeConfig, high, hubConfig, post } from '../helpers/forward.ts';
-import { freePort, removeDir, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const SEED = Number(process.env.SLUICE_CRASH_SEED ?? 4_242);
@@ -110,4 +110,4 @@ it(`forward: the hub SIGKILLed ${ROUNDS} times mid-stream, ${ROUNDS / 2} of them
   console.log(`forward crash: ${ROUNDS} SIGKILLs (${swallowKills} with an ack swallowed); ${recognised} resent chunks recognised and not stored twice`);
   expect(recognised).toBeGreaterThanOrEqual(swallowKills);
   expect(await edge.stop()).toBe(0);
-}, 300_000);
+}, scaled(300_000));

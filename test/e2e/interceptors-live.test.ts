@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, removeDir, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 afterEach(async () => {
@@ -142,5 +142,5 @@ describe('interceptor chain changed live', () => {
     // And a restart runs it.
     const sources = await c.api<{ sources: { name: string; chainVersion: number; interceptors: { value: string }[] }[] }>('/api/v1/sources');
     expect(sources.sources[0].interceptors[0].value).toBe('v3');
-  }, 120_000);
+  }, scaled(120_000));
 });

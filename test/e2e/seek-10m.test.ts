@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowseResponse } from '../../shared/src/api/events.ts';
 import { adminFixture, type AdminFixture } from '../../collector/src/admin/testing.ts';
 import { BIG_EVENTS, BIG_T0, BIG_TOPIC, bigTopic, bigTs } from '../helpers/big-topic.ts';
+import { scaled } from '../helpers/children.ts';
 
 let f: AdminFixture;
 const N = BIG_EVENTS;
@@ -17,7 +18,7 @@ beforeAll(async () => {
   const big = await bigTopic();
   console.log(big.buildMs === null ? `10M-event topic reused from ${big.file}` : `10M-event topic built in ${(big.buildMs / 1000).toFixed(1)} s (${big.file})`);
   f = await adminFixture({ inspect: true, channelDir: big.dir, yaml: '' });
-}, 240_000);
+}, scaled(240_000));
 
 afterAll(async () => {
   await f?.close();

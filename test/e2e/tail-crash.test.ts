@@ -14,7 +14,7 @@ import { appendFileSync, copyFileSync, mkdirSync, renameSync, truncateSync, writ
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { Channel } from '../../collector/src/channel/channel.ts';
-import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const SEED = Number(process.env.SLUICE_CRASH_SEED ?? 7_331);
 const KILLS = 8;
@@ -158,4 +158,4 @@ sources:
   } finally {
     await channel.close();
   }
-}, 300_000);
+}, scaled(300_000));

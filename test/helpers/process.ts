@@ -3,11 +3,14 @@
  * (`node bin/sluice.js start --config …`), waiting for conditions. Nothing here stands in for
  * the thing under test.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { scaled, spawnTracked, tempDir } from './children.ts';
+
+// Every process and folder made here is registered and removed on every exit path (children.ts).
+export { scaled, spawnTracked, tempDir };
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const SLUICE = join(REPO, 'bin/sluice.js');
@@ -24,12 +27,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function tempDir(prefix = 'sluice-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
 export async function until<T>(check: () => T | Promise<T>, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  // Every wait scales with the machine's load (SLUICE_TEST_TIMEOUT_SCALE).
+  const deadline = Date.now() + scaled(options.timeoutMs ?? 30_000);
   let last: unknown;
   for (;;) {
     try {
@@ -38,7 +38,7 @@ export async function until<T>(check: () => T | Promise<T>, options: { timeoutMs
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(scaled(options.timeoutMs ?? 30_000) / 1000)}s waiting for ${options.what ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
   }
 }
@@ -68,19 +68,24 @@ export interface StartOptions {
   /** Wait for the admin API to answer (default true). */
   wait?: boolean;
   token?: string;
+  /** Node options before the script, e.g. `--cpu-prof` (not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
+  /** A command the collector runs under, e.g. `['nsenter', '--mount=/proc/PID/ns/mnt', '--']`; it must exec, not fork. */
+  prefix?: string[];
 }
 
 /** Starts `sluice start` in a child process; resolves once its admin API answers /health. */
 export async function startCollector(options: StartOptions): Promise<CollectorProcess> {
   const dir = options.dir ?? tempDir();
   let configFile: string | null = null;
-  const args = [SLUICE, 'start'];
+  const args = [...(options.nodeArgs ?? []), SLUICE, 'start'];
   if (options.config !== null) {
     configFile = join(dir, 'sluice.yaml');
     writeFileSync(configFile, options.config);
     args.push('--config', configFile);
   }
-  const proc = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...commandArgs] = [...(options.prefix ?? []), process.execPath, ...args];
+  const proc = spawnTracked(command, commandArgs, { cwd: dir, env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));
@@ -116,8 +121,14 @@ export async function startCollector(options: StartOptions): Promise<CollectorPr
     const early = exited.then((code) => {
       throw new Error(`collector exited (${code}) before it answered:\n${err}\n${out}`);
     });
-    await Promise.race([until(() => fetch(`${adminUrl}/api/v1/health`, { headers }).then((r) => r.ok), { timeoutMs: 30_000, what: `collector admin API at ${adminUrl}` }), early]);
     early.catch(() => undefined);
+    try {
+      await Promise.race([until(() => fetch(`${adminUrl}/api/v1/health`, { headers }).then((r) => r.ok), { timeoutMs: 30_000, what: `collector admin API at ${adminUrl}` }), early]);
+    } catch (error) {
+      // A collector the test gave up on is stopped now, not left running.
+      await handle.kill();
+      throw error;
+    }
   }
   return handle;
 }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { createTopic, kafkaAvailable, kafkaSkipMessage, KAFKA_VERSION, runKafkaTool, startBroker, type Broker } from './broker.ts';
+import { scaled } from '../helpers/children.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const KCAT = '/usr/bin/kcat';
@@ -83,12 +84,12 @@ describe.skipIf(!avail.ok)(`real Kafka ${KAFKA_VERSION} broker (KRaft, one node)
   beforeAll(async () => {
     broker = await startBroker(); // first run resolves the jars with mvn: can take minutes
     kafka = new Kafka({ clientId: 'sluice-harness-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
-  }, 900_000);
+  }, scaled(900_000));
 
   afterAll(async () => {
     await broker?.stop();
     if (broker) expect(existsSync(broker.dataDir)).toBe(false);
-  }, 60_000);
+  }, scaled(60_000));
 
   it('listens on 127.0.0.1 and kafka-topics creates and describes a topic', async () => {
     expect(broker.bootstrap).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -174,5 +175,5 @@ describe.skipIf(!avail.ok)(`real Kafka ${KAFKA_VERSION} broker (KRaft, one node)
       ['0', 'before-kill'],
       ['1', 'after-kill'],
     ]);
-  }, 180_000);
+  }, scaled(180_000));
 });

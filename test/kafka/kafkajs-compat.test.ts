@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompressionTypes, ConfigResourceTypes, Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { kafkaAvailable, kafkaSkipMessage, KAFKA_VERSION, runKafkaTool, startBroker, type Broker } from './broker.ts';
+import { scaled } from '../helpers/children.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const avail = kafkaAvailable();
@@ -53,12 +54,12 @@ describe.skipIf(!avail.ok)(`kafkajs 2.2.4 against Kafka ${KAFKA_VERSION}`, () =>
   beforeAll(async () => {
     broker = await startBroker();
     kafka = new Kafka({ clientId: 'compat', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { initialRetryTime: 100, retries: 8 } });
-  }, 900_000);
+  }, scaled(900_000));
 
   afterAll(async () => {
     for (const c of open) await c.disconnect().catch(() => {});
     await broker?.stop();
-  }, 60_000);
+  }, scaled(60_000));
 
   const producer = async (opts: Parameters<Kafka['producer']>[0] = { idempotent: true, maxInFlightRequests: 1 }) => {
     const p = kafka.producer(opts);
@@ -238,7 +239,7 @@ describe.skipIf(!avail.ok)(`kafkajs 2.2.4 against Kafka ${KAFKA_VERSION}`, () =>
     } finally {
       await admin.disconnect();
     }
-  }, 90_000);
+  }, scaled(90_000));
 
   it('an idempotent producer keeps working across a broker restart and a kill -9', async () => {
     // few retries so a send to a dead broker fails in seconds: Sluice's sink runner does the
@@ -259,5 +260,5 @@ describe.skipIf(!avail.ok)(`kafkajs 2.2.4 against Kafka ${KAFKA_VERSION}`, () =>
     await p.send({ topic: 'rs', acks: -1, messages: [{ value: 'r2' }] });
     const got = await readAll('rs', 3);
     expect(got.map((r) => r.value)).toEqual(['r0', 'r1', 'r2']);
-  }, 180_000);
+  }, scaled(180_000));
 });

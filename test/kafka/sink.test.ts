@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, removeDir, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 import { createTopic, kafkaAvailable, kafkaSkipMessage, KAFKA_VERSION, startBroker, type Broker } from './broker.ts';
 
 const KCAT = '/usr/bin/kcat';
@@ -73,7 +73,7 @@ describe.skipIf(!avail.ok)(`kafka sink → Kafka ${KAFKA_VERSION}`, () => {
   beforeAll(async () => {
     // topics are created by the tests: an unknown topic must stay unknown
     broker = await startBroker({ heap: '384m', config: { 'auto.create.topics.enable': false } });
-  }, 900_000);
+  }, scaled(900_000));
 
   afterEach(async () => {
     for (const c of running.splice(0)) {
@@ -84,7 +84,7 @@ describe.skipIf(!avail.ok)(`kafka sink → Kafka ${KAFKA_VERSION}`, () => {
 
   afterAll(async () => {
     await broker?.stop();
-  }, 60_000);
+  }, scaled(60_000));
 
   async function collector(sinkYaml: string[]): Promise<{ c: CollectorProcess; http: number }> {
     const [admin, http] = [await freePort(), await freePort()];
@@ -154,7 +154,7 @@ describe.skipIf(!avail.ok)(`kafka sink → Kafka ${KAFKA_VERSION}`, () => {
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       expect(seqs).toHaveLength(N / KEYS);
     }
-  }, 180_000);
+  }, scaled(180_000));
 
   it.skipIf(!haveKcat)('loses nothing when the broker is restarted, then killed and restarted, mid-stream; the state shows it throughout', async () => {
     await createTopic(broker.bootstrap, 'stream', { partitions: 2 });
@@ -230,7 +230,7 @@ describe.skipIf(!avail.ok)(`kafka sink → Kafka ${KAFKA_VERSION}`, () => {
     expect(unique.size).toBe(sent);
     // at-least-once: a batch whose acknowledgement was lost may be there twice; say how often
     console.log(`[kafka] broker restart and kill -9 mid-stream: ${sent} events sent, ${records.length} records in Kafka (${records.length - sent} duplicates)`);
-  }, 300_000);
+  }, scaled(300_000));
 
   it('names an unknown topic in the state and delivers once it exists', async () => {
     const { c, http } = await collector(['topics: [late]']);
@@ -247,7 +247,7 @@ describe.skipIf(!avail.ok)(`kafka sink → Kafka ${KAFKA_VERSION}`, () => {
     await createTopic(broker.bootstrap, 'late');
     await until(async () => (await sinkStatus(c)).sentEvents === 2, { timeoutMs: 60_000, what: 'delivery once the topic exists' });
     expect((await sinkStatus(c)).state).toBe('running');
-  }, 120_000);
+  }, scaled(120_000));
 
   it('parks a record the broker refuses as too large, names it, and goes on', async () => {
     await createTopic(broker.bootstrap, 'small', { config: { 'max.message.bytes': 2000 } });
@@ -266,5 +266,5 @@ describe.skipIf(!avail.ok)(`kafka sink → Kafka ${KAFKA_VERSION}`, () => {
     await until(async () => (await sinkStatus(c)).sentEvents === 1, { timeoutMs: 30_000, what: 'the next event to be delivered' });
     const parked = await c.api<{ events: { headers: Record<string, string> }[] }>('/api/v1/topics/_parked.kafka/events?from=0');
     expect(parked.events[0].headers['sluice.parked.error']).toMatch(/message too large/);
-  }, 120_000);
+  }, scaled(120_000));
 });

@@ -12,7 +12,7 @@ import { Channel } from '../../collector/src/channel/channel.ts';
 import { sources } from '../../collector/src/sources/index.ts';
 import { createTestContext } from '../../collector/src/sources/testing.ts';
 import { validateConfig } from '../../shared/src/spec.ts';
-import { freePort, removeDir, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 import { createTopic, kafkaAvailable, kafkaSkipMessage, KAFKA_VERSION, startBroker, type Broker } from './broker.ts';
 
 const avail = kafkaAvailable();
@@ -71,7 +71,7 @@ describe.skipIf(!avail.ok)(`Kafka ${KAFKA_VERSION} → kafka source → channel`
     kafka = new Kafka({ clientId: 'source-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-  }, 900_000);
+  }, scaled(900_000));
 
   afterEach(async () => {
     for (const c of running.splice(0)) {
@@ -83,7 +83,7 @@ describe.skipIf(!avail.ok)(`Kafka ${KAFKA_VERSION} → kafka source → channel`
   afterAll(async () => {
     await producer?.disconnect().catch(() => undefined);
     await broker?.stop();
-  }, 60_000);
+  }, scaled(60_000));
 
   function config(admin: number, topic: string, group: string): string {
     return [
@@ -159,7 +159,7 @@ describe.skipIf(!avail.ok)(`Kafka ${KAFKA_VERSION} → kafka source → channel`
     } finally {
       await kAdmin.disconnect();
     }
-  }, 180_000);
+  }, scaled(180_000));
 
   it('loses nothing and stores nothing twice across a collector kill -9 while records stream in', async () => {
     await createTopic(broker.bootstrap, 'flow', { partitions: 3 });
@@ -208,7 +208,7 @@ describe.skipIf(!avail.ok)(`Kafka ${KAFKA_VERSION} → kafka source → channel`
     expect(seqs.length - unique.size).toBe(0); // re-delivered records were skipped by the stored offsets
     expect(events).toHaveLength(produced);
     removeDir(dir);
-  }, 300_000);
+  }, scaled(300_000));
 
   it('pauses while the channel is full and resumes when space is freed: nothing dropped, nothing committed early', async () => {
     await createTopic(broker.bootstrap, 'bp');
@@ -271,5 +271,5 @@ describe.skipIf(!avail.ok)(`Kafka ${KAFKA_VERSION} → kafka source → channel`
       await channel.close();
       removeDir(dir);
     }
-  }, 180_000);
+  }, scaled(180_000));
 });

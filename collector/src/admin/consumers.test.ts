@@ -139,7 +139,7 @@ describe('fetch', () => {
     const t0 = Date.now();
     await f.close();
     const r = await pending;
-    expect(Date.now() - t0).toBeLessThan(20_000); // the 30 s wait did not run out
+    expect(Date.now() - t0).toBeLessThan(29_000); // the 30 s wait did not run out (any load: nothing else bounds it)
     expect(r.json()).toMatchObject({ events: [] });
   });
 });

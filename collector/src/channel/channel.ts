@@ -17,7 +17,7 @@ import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
 import { batchCrc, batchDamage, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
-import { ensureSchema } from './schema.ts';
+import { ensureSchema, openError } from './schema.ts';
 
 export type SynchronousLevel = 'off' | 'normal' | 'full' | 'extra';
 export type WhenFull = 'block' | 'drop_oldest';
@@ -260,7 +260,8 @@ export class Channel {
     try {
       this.#db = new Database(this.file, { readonly: this.readonly, fileMustExist: this.readonly });
     } catch (cause) {
-      throw new SluiceError(ErrorCodes.CHANNEL_VERSION, `cannot open channel file ${this.file}: ${(cause as Error).message}`, { cause });
+      if (!this.readonly) releaseWriterLock(this.file);
+      throw openError(this.file, cause);
     }
     try {
       if (!this.readonly) {
@@ -273,12 +274,13 @@ export class Channel {
       this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('cache_size = -32000');
       ensureSchema(this.#db, this.file, this.readonly);
+      this.#stmt = this.prepare();
+      this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     } catch (error) {
       this.#db.close();
-      throw error;
+      if (!this.readonly) releaseWriterLock(this.file);
+      throw openError(this.file, error);
     }
-    this.#stmt = this.prepare();
-    this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     if (!this.readonly && this.#opts.retentionIntervalMs > 0) {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
       this.#retentionTimer.unref();
@@ -325,6 +327,9 @@ export class Channel {
       ),
       batchByTime: db.prepare<[number, number], { id: number; last_offset: number }>(
         'SELECT id, last_offset FROM batches WHERE topic_id = ? AND time_index >= ? ORDER BY time_index, last_offset LIMIT 1',
+      ),
+      batchMinTs: db.prepare<[number, number], { min_ts: number }>(
+        'SELECT min_ts FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset LIMIT 1',
       ),
       firstBatch: db.prepare<[number], { base_offset: number }>(
         'SELECT base_offset FROM batches WHERE topic_id = ? ORDER BY last_offset LIMIT 1',
@@ -542,7 +547,18 @@ export class Channel {
       this.events.emit('append', topic, high);
       this.#wake(topic);
     }
-    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.#safeCheckpoint());
+    if (this.#bytesSinceCheckpoint >= this.#checkpointEvery()) setImmediate(() => this.#safeCheckpoint());
+  }
+
+  /**
+   * Bytes committed between checkpoints: `checkpointBytes`, but at most a quarter of the free
+   * disk space (at least 1 MiB) — a checkpoint copies the WAL into the main file, which needs
+   * that much room, so on a small or filling disk the WAL is kept small.
+   */
+  #checkpointEvery(): number {
+    const free = this.#disk?.freeBytes ?? -1;
+    if (free < 0) return this.#opts.checkpointBytes;
+    return Math.min(this.#opts.checkpointBytes, Math.max(1024 * 1024, Math.floor(free / 4)));
   }
 
   /** Writes one topic's events as record batches; returns the payload bytes written. */
@@ -838,6 +854,16 @@ export class Channel {
   damaged(): DamagedRange[] {
     if (this.#damage.size === 0) return [];
     return this.#damage.list((topic) => this.#stmt.topicByName.get(topic)?.low_offset);
+  }
+
+  /**
+   * The earliest timestamp in the record batch holding `offset` (or the next one), without decoding
+   * it: what a sink's lag in seconds is measured from. Null when there is no such event.
+   */
+  oldestTs(topic: string, offset: number): number | null {
+    const row = this.#stmt.topicByName.get(topic);
+    if (!row) return null;
+    return this.#stmt.batchMinTs.get(row.id, offset)?.min_ts ?? null;
   }
 
   /** The topic's current watermarks and counts, or undefined if it does not exist. */

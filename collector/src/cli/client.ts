@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import http from 'node:http';
 import https from 'node:https';
+import { formatProblem, type ConfigProblem } from '../../../shared/src/spec.ts';
 
 export const DEFAULT_ADMIN = 'http://127.0.0.1:9410';
 
@@ -79,8 +80,8 @@ export class AdminClient {
             return;
           }
           if ((res.statusCode ?? 500) >= 400) {
-            const e = (json as { error?: { code?: string; message?: string; problems?: { path: string; message: string }[] } } | null)?.error;
-            const problems = e?.problems?.length ? `\n${e.problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}` : '';
+            const e = (json as { error?: { code?: string; message?: string; problems?: ConfigProblem[] } } | null)?.error;
+            const problems = e?.problems?.length ? `\n${e.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}` : '';
             reject(new CliError(`${e?.message ?? `${method} ${url.pathname}: HTTP ${res.statusCode}`}${problems}`, 1, { status: res.statusCode ?? 500, code: e?.code }));
             return;
           }

@@ -58,6 +58,8 @@ function componentPage(title: string, intro: string, specs: ComponentSpec[], sec
   parts.push('| type | summary |', '| --- | --- |', ...specs.map((s) => `| [\`${s.name}\`](#${s.name}) | ${s.summary} |`), '');
   for (const spec of specs) {
     parts.push(`## ${spec.name}`, '', spec.summary, '', table(spec.config));
+    const batch = (spec as { runnerDefaults?: { batch?: Record<string, unknown> } }).runnerDefaults?.batch;
+    if (batch) parts.push(`Runner defaults of this sink (a config's own \`batch\` keys win): ${Object.entries(batch).map(([k, v]) => `\`batch.${k}: ${String(v)}\``).join(', ')}.`, '');
     for (const example of spec.examples) {
       const yaml = stringify(section === 'interceptors' ? [{ type: spec.name, ...example.config }] : { [section]: { [`my_${spec.name}`]: { type: spec.name, ...example.config } } });
       parts.push(`**Example: ${example.title}**`, '', '```yaml', yaml.trimEnd(), '```', '');

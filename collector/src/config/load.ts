@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
-import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { errorMessage, ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { validateChain } from '../../../shared/src/interceptors/index.ts';
 import type { InterceptorConfig } from '../../../shared/src/interceptors/types.ts';
-import { deepFreeze, validateConfig, type ConfigProblem } from '../../../shared/src/spec.ts';
+import { deepFreeze, formatProblem, nearest, validateConfig, type ConfigProblem } from '../../../shared/src/spec.ts';
 import type { ChannelOptions } from '../channel/channel.ts';
 import { sinks as sinkRegistry, sources as sourceRegistry, type SinkSpec, type SourceSpec } from '../components.ts';
 import { checkPortFree, checkTlsFiles, isLoopback, parseListen } from '../net.ts';
@@ -59,9 +59,16 @@ export interface ResolvedConfig {
   sinks: readonly ResolvedSink[];
 }
 
+/**
+ * Every problem of a config, in line order, each with its path and (from a file) its line:
+ *
+ *     sluice.yaml: 2 problems
+ *       line 3: channel.max_bytes: expected a size such as 64MiB, 512KiB or 1GiB (…); got "lots"
+ *       line 7: admin.listen: expected host:port with port 1–65535, …; got "127.0.0.1:99999"
+ */
 export class ConfigError extends SluiceError {
   constructor(readonly problems: readonly ConfigProblem[], where: string) {
-    super(ErrorCodes.CONFIG_INVALID, `${where}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    super(ErrorCodes.CONFIG_INVALID, `${where}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
   }
 }
 
@@ -100,7 +107,15 @@ export interface LoadOptions {
   preflight?: boolean;
   /** Names of sources whose listen addresses are already ours (a reload): skip their port checks. */
   ownedListeners?: ReadonlySet<string>;
+  /**
+   * Where ports found in use go: problems (the default: `start` cannot listen there), or warnings
+   * handed to this callback, with their lines — `sluice check` on the config of a running
+   * collector finds its own ports taken, and checking before a restart is what it is for.
+   */
+  onPortInUse?: (problem: ConfigProblem) => void;
 }
+
+const PORT_IN_USE = / already in use$/;
 
 /** Reads and validates a config file. Throws ConfigError listing every problem. */
 export async function loadConfigFile(file: string, options: LoadOptions = {}): Promise<ResolvedConfig> {
@@ -108,7 +123,9 @@ export async function loadConfigFile(file: string, options: LoadOptions = {}): P
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError([{ path: file, message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` }], file);
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a folder, not a file' : (error as Error).message;
+    throw new ConfigError([{ path: file, message: `cannot read the config file: ${why}${code ? ` (${code})` : ''}` }], file);
   }
   return loadConfigText(text, resolve(file), options);
 }
@@ -118,15 +135,26 @@ export async function loadConfigText(text: string, file: string | null, options:
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const where = file ?? 'embedded config';
   if (doc.errors.length > 0) {
+    // Not YAML: nothing more can be checked, but every syntax error is reported.
     throw new ConfigError(
-      doc.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}:${e.linePos?.[0]?.col ?? '?'}`, message: e.message.split('\n')[0] })),
+      doc.errors.map((e) => ({
+        path: `column ${e.linePos?.[0]?.col ?? '?'}`,
+        message: `not valid YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
+        ...(e.linePos?.[0]?.line === undefined ? {} : { line: e.linePos[0].line }),
+      })),
       where,
     );
   }
   const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
-  const { config, problems } = validateAll(raw);
-  if (options.preflight !== false && config) problems.push(...(await preflight(config, options)));
-  if (problems.length > 0 || !config) throw new ConfigError(withLines(problems, doc, lineCounter), where);
+  const { config, problems, checked } = validateAll(raw);
+  // Checks that touch the outside world run on every part that is valid, so one pass finds all.
+  if (options.preflight !== false) {
+    const found = await preflight(checked, options);
+    const warn = options.onPortInUse;
+    problems.push(...(warn ? found.filter((p) => !PORT_IN_USE.test(p.message)) : found));
+    if (warn) for (const p of inLineOrder(found.filter((f) => PORT_IN_USE.test(f.message)), doc, lineCounter)) warn(p);
+  }
+  if (problems.length > 0 || !config) throw new ConfigError(inLineOrder(problems, doc, lineCounter), where);
   return freezeConfig({ ...config, file });
 }
 
@@ -150,13 +178,16 @@ function freezeConfig(config: ResolvedConfig): ResolvedConfig {
 }
 
 /** Static validation of every section; collects all problems. */
-export function validateAll(raw: Record<string, unknown>): { config?: Omit<ResolvedConfig, 'file'>; problems: ConfigProblem[] } {
+export function validateAll(raw: Record<string, unknown>): { config?: Omit<ResolvedConfig, 'file'>; problems: ConfigProblem[]; checked: ValidParts } {
   const problems: ConfigProblem[] = [];
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return { problems: [{ path: '(top level)', message: 'expected a mapping with sources, sinks, channel, admin' }] };
+    return { problems: [{ path: '(top level)', message: `expected a mapping with the sections ${TOP_LEVEL_KEYS.join(', ')}` }], checked: { sources: [], sinks: [] } };
   }
   for (const key of Object.keys(raw)) {
-    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) problems.push({ path: key, message: `unknown section (known: ${TOP_LEVEL_KEYS.join(', ')})` });
+    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(key)) {
+      const near = nearest(key, TOP_LEVEL_KEYS);
+      problems.push({ path: key, message: `unknown section "${key}"; ${near ? `did you mean "${near}"?` : `known: ${TOP_LEVEL_KEYS.join(', ')}`}` });
+    }
   }
   const section = <S extends TSchema>(schema: S, key: string) => {
     const r = validateConfig(schema, raw[key] ?? {}, key);
@@ -167,7 +198,7 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
   const log = section(LogSection, 'log');
   const channel = section(ChannelSection, 'channel');
   const admin = section(AdminSection, 'admin');
-  if (admin && !isLoopback(parseListen(admin.listen).host) && !admin.token) {
+  if (admin && !admin.token && !isLoopback(parseListen(admin.listen).host)) {
     problems.push({ path: 'admin.token', message: `required because admin.listen (${admin.listen}) is not a loopback address` });
   }
 
@@ -183,9 +214,11 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
   }
   checkDuplicateListeners(sources, admin?.listen, problems);
 
-  if (problems.length > 0 || !collector || !log || !channel || !admin) return { problems };
+  const checked: ValidParts = { admin, sources, sinks };
+  if (problems.length > 0 || !collector || !log || !channel || !admin) return { problems, checked };
   return {
     problems,
+    checked,
     config: {
       collectorId: collector.id ?? hostname(),
       logLevel: log.level,
@@ -216,6 +249,13 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
       sinks,
     },
   };
+}
+
+/** The parts of a config that passed static validation: what preflight can check. */
+interface ValidParts {
+  admin?: Static<typeof AdminSection>;
+  sources: readonly ResolvedSource[];
+  sinks: readonly ResolvedSink[];
 }
 
 function withoutKey<T extends object, K extends keyof T>(value: T, key: K): Omit<T, K> {
@@ -255,7 +295,7 @@ export function validateSource(name: string, value: Record<string, unknown>, pro
   problems.push(...common.problems);
   const spec = sourceRegistry.get(value.type);
   if (!spec) {
-    problems.push({ path: `${path}.type`, message: `unknown source type "${value.type}"; one of: ${sourceRegistry.names().join(', ')}` });
+    problems.push({ path: `${path}.type`, message: unknownType('source', value.type, sourceRegistry.names()) });
     return undefined;
   }
   const { type: _type, interceptors: _interceptors, ...own } = value;
@@ -265,6 +305,11 @@ export function validateSource(name: string, value: Record<string, unknown>, pro
   problems.push(...validateInterceptors(chain, `${path}.interceptors`));
   if (!r.value || r.problems.length > 0) return undefined;
   return { name, type: spec.name, spec, config: r.value as Record<string, unknown>, interceptors: chain };
+}
+
+function unknownType(kind: string, type: string, known: string[]): string {
+  const near = nearest(type, known);
+  return `unknown ${kind} type "${type}"; ${near ? `did you mean "${near}"? ` : ''}one of: ${known.join(', ')}`;
 }
 
 export function validateInterceptors(chain: readonly InterceptorConfig[], path: string): ConfigProblem[] {
@@ -279,7 +324,7 @@ export function validateSink(name: string, value: Record<string, unknown>, path:
   }
   const spec = sinkRegistry.get(value.type);
   if (!spec) {
-    problems.push({ path: `${path}.type`, message: `unknown sink type "${value.type}"; one of: ${sinkRegistry.names().join(', ')}` });
+    problems.push({ path: `${path}.type`, message: unknownType('sink', value.type, sinkRegistry.names()) });
     return undefined;
   }
   const runnerRaw: Record<string, unknown> = {};
@@ -288,6 +333,10 @@ export function validateSink(name: string, value: Record<string, unknown>, path:
     if (k === 'type') continue;
     if (k in SinkRunnerKeys && !nested) runnerRaw[k] = v;
     else own[k] = v;
+  }
+  const batchDefaults = spec.runnerDefaults?.batch;
+  if (batchDefaults && (runnerRaw.batch === undefined || (typeof runnerRaw.batch === 'object' && runnerRaw.batch !== null && !Array.isArray(runnerRaw.batch)))) {
+    runnerRaw.batch = { ...batchDefaults, ...(runnerRaw.batch as Record<string, unknown> | undefined) };
   }
   const runner = validateConfig(SinkRunnerSchema, runnerRaw, path);
   const r = validateConfig(spec.config, own, path);
@@ -336,35 +385,75 @@ function checkDuplicateListeners(sources: ResolvedSource[], adminListen: string 
 }
 
 /** Checks that touch the outside world: ports free, files readable, component preflights. */
-async function preflight(config: Omit<ResolvedConfig, 'file'>, options: LoadOptions): Promise<ConfigProblem[]> {
+async function preflight(parts: ValidParts, options: LoadOptions): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [];
   const tasks: Promise<ConfigProblem[]>[] = [];
-  if (!options.ownedListeners?.has('admin')) tasks.push(checkPortFree(parseListen(config.admin.listen), 'admin.listen'));
-  problems.push(...checkTlsFiles(config.admin.tls, 'admin'));
-  for (const s of config.sources) {
-    if (options.ownedListeners?.has(`source:${s.name}`)) continue;
-    if (s.spec.preflight) tasks.push(s.spec.preflight(s.config as never, `sources.${s.name}`));
-    else if (typeof s.config.listen === 'string') tasks.push(checkPortFree(parseListen(s.config.listen), `sources.${s.name}.listen`));
+  // A check that throws is a problem of the thing it checks, never a crash of `sluice check`.
+  const guarded = (path: string, check: () => Promise<ConfigProblem[]>) =>
+    tasks.push(
+      Promise.resolve()
+        .then(check)
+        .catch((error: unknown) => [{ path, message: `cannot be checked: ${errorMessage(error)}` }]),
+    );
+  if (parts.admin) {
+    const admin = parts.admin;
+    if (!options.ownedListeners?.has('admin')) guarded('admin.listen', () => checkPortFree(parseListen(admin.listen), 'admin.listen'));
+    problems.push(...checkTlsFiles(admin.tls, 'admin'));
   }
-  for (const s of config.sinks) if (s.spec.preflight) tasks.push(s.spec.preflight(s.config as never, `sinks.${s.name}`));
+  for (const s of parts.sources) {
+    if (options.ownedListeners?.has(`source:${s.name}`)) continue;
+    const path = `sources.${s.name}`;
+    const { preflight: check } = s.spec;
+    if (check) guarded(path, () => check(s.config as never, path));
+    else if (typeof s.config.listen === 'string') guarded(`${path}.listen`, () => checkPortFree(parseListen(s.config.listen as string), `${path}.listen`));
+  }
+  for (const s of parts.sinks) {
+    const { preflight: check } = s.spec;
+    if (check) guarded(`sinks.${s.name}`, () => check(s.config as never, `sinks.${s.name}`));
+  }
   for (const r of await Promise.all(tasks)) problems.push(...r);
   return problems;
 }
 
-/** Adds the YAML line of each problem's path where it can be found. */
-function withLines(problems: ConfigProblem[], doc: Document, lines: LineCounter): ConfigProblem[] {
-  return problems.map((p) => {
-    const keys = p.path.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== '').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
-    for (let n = keys.length; n > 0; n--) {
-      const node = doc.getIn(keys.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-      const parent = n > 1 ? doc.getIn(keys.slice(0, n - 1), true) : doc.contents;
-      let offset = node?.range?.[0];
-      if (offset === undefined && isMap(parent)) {
-        const pair = parent.items.find((it) => (it.key as { value?: unknown })?.value === keys[n - 1]);
-        offset = (pair?.key as { range?: [number, number, number] } | undefined)?.range?.[0];
-      }
-      if (offset !== undefined) return { ...p, message: `${p.message} (line ${lines.linePos(offset).line})` };
-    }
-    return p;
+/** Adds the YAML line of each problem's path and sorts them in line order (those without a line last). */
+function inLineOrder(problems: ConfigProblem[], doc: Document, lines: LineCounter): ConfigProblem[] {
+  const located = problems.map((p, index) => {
+    const line = p.line ?? lineOf(p.path, doc, lines);
+    return { problem: line === undefined ? p : { ...p, line }, index };
   });
+  located.sort((a, b) => (a.problem.line ?? Infinity) - (b.problem.line ?? Infinity) || a.index - b.index);
+  return located.map((l) => l.problem);
+}
+
+/**
+ * The line of the deepest node on a problem's path (`sources.web.interceptors[1].rate`,
+ * `channel.topics.metrics.*.max_age`): keys may themselves hold dots, so at each mapping the
+ * longest key that the rest of the path starts with wins.
+ */
+function lineOf(path: string, doc: Document, lines: LineCounter): number | undefined {
+  let node: unknown = doc.contents;
+  let rest = path;
+  let offset: number | undefined;
+  while (rest !== '' && node) {
+    if (isMap(node)) {
+      let match: { key: string; pair: (typeof node.items)[number] } | undefined;
+      for (const pair of node.items) {
+        const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+        const fits = rest === key || rest.startsWith(`${key}.`) || rest.startsWith(`${key}[`);
+        if (fits && (!match || key.length > match.key.length)) match = { key, pair };
+      }
+      if (!match) break;
+      offset = (match.pair.key as { range?: [number, number, number] } | null)?.range?.[0] ?? offset;
+      rest = rest.slice(match.key.length).replace(/^\./, '');
+      node = match.pair.value;
+    } else if (isSeq(node)) {
+      const m = /^\[?(\d+)\]?\.?/.exec(rest);
+      const item = m ? (node.items[Number(m[1])] as { range?: [number, number, number] } | undefined) : undefined;
+      if (!m || !item) break;
+      offset = item.range?.[0] ?? offset;
+      rest = rest.slice(m[0].length);
+      node = item;
+    } else break;
+  }
+  return offset === undefined ? undefined : lines.linePos(offset).line;
 }

@@ -5,15 +5,25 @@
  * are integers (bytes) or strings like `64KiB`, `1GiB`, `10MB`.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { EXPECTED } from '../../../shared/src/spec.ts';
+
+/** host:port, IPv6 in brackets; port 0–65535 (0: the system picks a free port). */
+export const LISTEN_PATTERN = '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})$';
+/** host:port of a server to connect to; port 1–65535. */
+export const ADDRESS_PATTERN = '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})$';
+export const ADDRESS_EXPECTED = 'host:port with port 1–65535, such as hub.example.com:24224';
+export const LISTEN_EXPECTED = 'host:port with port 1–65535, such as 127.0.0.1:9880 or [::1]:9880';
 
 export const Duration = (description: string, defaultValue?: string | number) =>
   Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*(ms|s|m|h|d|w)$' })], {
+    [EXPECTED]: 'a duration such as 30s, 5m or 7d',
     description: `${description} (ms, or a duration like 500ms, 30s, 5m, 12h, 7d)`,
     ...(defaultValue === undefined ? {} : { default: defaultValue }),
   });
 
 export const Size = (description: string, defaultValue?: string | number) =>
   Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$' })], {
+    [EXPECTED]: 'a size such as 64MiB, 512KiB or 1GiB',
     description: `${description} (bytes, or a size like 64KiB, 512MiB, 1GiB)`,
     ...(defaultValue === undefined ? {} : { default: defaultValue }),
   });
@@ -86,6 +96,7 @@ export const ChannelSection = Type.Object(
       ],
       {
         default: 'auto',
+        [EXPECTED]: 'a size such as 512MiB, a share of the filesystem such as 5%, auto, or 0 (off)',
         description:
           'Free space to keep on the filesystem holding the channel: below it sources refuse new events (HTTP 503 + Retry-After, forward no ack, syslog TCP and tail pause) while sinks keep delivering. A size (`512MiB`), a share of the filesystem (`5%`), `auto` (256 MiB, at most 10% of the filesystem) or 0 (off)',
       },
@@ -107,7 +118,8 @@ export const ChannelSection = Type.Object(
 export const AdminSection = Type.Object(
   {
     listen: Type.String({
-      pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$',
+      pattern: LISTEN_PATTERN,
+      [EXPECTED]: LISTEN_EXPECTED,
       default: '127.0.0.1:9410',
       description: 'Admin API and web UI address (host:port). Any address but loopback requires `token`',
     }),

@@ -182,6 +182,11 @@ export class SinkGroup implements Sink {
     throw this.#allFailed(tried, skipped);
   }
 
+  /** Every member hears of a replay: whichever gets the batches again must treat them as new. */
+  rewound(topic: string, next: number): void {
+    for (const m of this.#members) m.sink.rewound?.(topic, next);
+  }
+
   async close(): Promise<void> {
     const results = await Promise.allSettled(this.#members.map((m) => m.sink.close()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

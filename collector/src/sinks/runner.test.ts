@@ -10,8 +10,10 @@ import { fromUtf8, makeEvent, type StoredEvent } from '../../../shared/src/event
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { Channel } from '../channel/channel.ts';
 import type { Sink } from '../components.ts';
-import { silentLogger } from '../log.ts';
+import { createLogger, silentLogger } from '../log.ts';
+import { Writable } from 'node:stream';
 import { cursorConsumer, parkedTopic, SinkRunner, type SinkRunnerOptions } from './runner.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -52,7 +54,7 @@ class Recorder implements Sink {
 }
 
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + scaled(timeoutMs);
   while (!check()) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
@@ -73,21 +75,43 @@ describe('SinkRunner', () => {
     expect(sink.received.map((e) => e.headers.n)).toEqual(Array.from({ length: 35 }, (_, i) => String(i)));
     await until(() => channel.getCursor(cursorConsumer('dest'), 'a') === 35);
     const status = runner.status();
-    expect(status).toMatchObject({ state: 'running', lag: 0, sentEvents: 35 });
+    expect(status).toMatchObject({ state: 'running', lag: 0, lagSeconds: 0, sentEvents: 35 });
+    expect(status.rate).toBeGreaterThan(0);
     expect(status.lastError?.message).toMatch(/connection refused/);
+  });
+
+  it('log lines name the sink once: in the message and as one `sink` field, not its error\'s prefix again', async () => {
+    const lines: string[] = [];
+    const out = new Writable({ write: (chunk: Buffer, _e, done) => { lines.push(...chunk.toString().split('\n').filter(Boolean)); done(); } });
+    const sink = new Recorder();
+    // A sink's own errors start with its name, as the HTTP and forward sinks' do.
+    sink.failures = [new SluiceError(ErrorCodes.DESTINATION_UNAVAILABLE, 'sink "dest": connection refused by 127.0.0.1:1', { retriable: true })];
+    const { channel, runner } = setup(sink, { log: createLogger({ destination: out }).child({ sink: 'dest' }) });
+    await channel.append({ events: [makeEvent('a', 'x')] });
+    runner.start();
+    await until(() => sink.received.length === 1 && lines.some((l) => l.includes('delivering again')));
+    const retry = lines.find((l) => l.includes('retrying'))!;
+    expect(JSON.parse(retry).msg).toMatch(/^sink "dest": connection refused by 127\.0\.0\.1:1; retrying "a" in /);
+    for (const line of lines) {
+      expect(line.match(/sink \\?"dest\\?": sink/g)).toBeNull();
+      expect(line.match(/"sink":/g)?.length ?? 0).toBeLessThanOrEqual(1);
+    }
   });
 
   it('shows backing_off with the last error and the next attempt while the destination is down', async () => {
     const sink = new Recorder();
     sink.failures = Array.from({ length: 1000 }, transient);
     const { channel, runner } = setup(sink, { retry: { initialMs: 50, maxMs: 100 } });
-    await channel.append({ events: [makeEvent('a', 'x')] });
+    await channel.append({ events: [makeEvent('a', 'x', { ts: Date.now() - 3_600_000 })] });
     runner.start();
     await until(() => runner.state === 'backing_off');
     const status = runner.status();
     expect(status.lastError).toMatchObject({ code: ErrorCodes.DESTINATION_UNAVAILABLE, retriable: true });
     expect(status.nextAttemptAt).toBeGreaterThan(Date.now() - 1000);
     expect(status.lag).toBe(1);
+    // how far behind: the oldest undelivered event is an hour old
+    expect(status.lagSeconds).toBeGreaterThanOrEqual(3600);
+    expect(status.topics[0]).toMatchObject({ topic: 'a', lag: 1, state: 'backing_off', rate: 0 });
     expect(channel.getCursor(cursorConsumer('dest'), 'a')).toBe(0);
     sink.failures = [];
     await until(() => sink.received.length === 1 && runner.state === 'running');
@@ -129,6 +153,59 @@ describe('SinkRunner', () => {
     channel.moveCursors([{ consumer: runner.consumer, topic: 'a', spec: { offset: 2 } }], false);
     await until(() => sink.received.length === 8);
     expect(sink.received.map((e) => e.offset)).toEqual([0, 1, 2, 3, 4, 2, 3, 4]);
+  });
+
+  it('one topic backing off never stalls the others: each topic has its own backoff', async () => {
+    // a destination that refuses topic "a" (retriable) for as long as the test says, and takes "b"
+    let refuseA = true;
+    const received: string[] = [];
+    let attemptsA = 0;
+    const sink: Sink = {
+      send(events, topic) {
+        if (topic === 'a' && refuseA) {
+          attemptsA++;
+          return Promise.reject(transient());
+        }
+        for (const e of events) received.push(`${topic}:${fromUtf8(e.body)}`);
+        return Promise.resolve();
+      },
+      close: () => Promise.resolve(),
+    };
+    const { channel, runner } = setup(sink, { retry: { initialMs: 50, maxMs: 200 } });
+    await channel.append({ events: [makeEvent('a', 'a0')] });
+    await channel.append({ events: Array.from({ length: 25 }, (_, i) => makeEvent('b', `b${i}`)) });
+    runner.start();
+    await until(() => received.length === 25 && attemptsA >= 2);
+    expect(received).toEqual(Array.from({ length: 25 }, (_, i) => `b:b${i}`));
+    // "b" goes on while "a" is still backing off
+    await channel.append({ events: [makeEvent('b', 'later')] });
+    await until(() => received.length === 26);
+    expect(runner.state).toBe('backing_off');
+    const topics = runner.status().topics;
+    expect(topics.find((t) => t.topic === 'a')).toMatchObject({ lag: 1, state: 'backing_off' });
+    expect(topics.find((t) => t.topic === 'b')).toMatchObject({ lag: 0, state: 'running' });
+    refuseA = false;
+    await until(() => received.includes('a:a0') && runner.state === 'running');
+    expect(channel.getCursor(cursorConsumer('dest'), 'a')).toBe(1);
+  });
+
+  it('tells the sink when someone else moved its cursor (rewound), before re-reading; never for its own commits', async () => {
+    const rewinds: [string, number][] = [];
+    const sink = new Recorder() as Recorder & { rewound(topic: string, next: number): void };
+    sink.rewound = (topic, next) => {
+      rewinds.push([topic, next]);
+      // called before the runner reads from the new position
+      expect(sink.received.length).toBe(5);
+    };
+    const { channel, runner } = setup(sink, { batch: { maxEvents: 2, maxBytes: 1 << 20, maxWaitMs: 0 } });
+    await channel.append({ events: Array.from({ length: 5 }, (_, i) => makeEvent('a', `a${i}`)) });
+    runner.start();
+    await until(() => sink.received.length === 5 && channel.getCursor(runner.consumer, 'a') === 5);
+    expect(rewinds).toEqual([]);
+    channel.moveCursors([{ consumer: runner.consumer, topic: 'a', spec: { offset: 1 } }], false);
+    await until(() => sink.received.length === 9);
+    expect(rewinds).toEqual([['a', 1]]);
+    expect(sink.received.map((e) => e.offset)).toEqual([0, 1, 2, 3, 4, 1, 2, 3, 4]);
   });
 
   it('does not match internal topics with a glob, and protects its topics from retention', async () => {

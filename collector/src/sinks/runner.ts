@@ -8,8 +8,11 @@
  * Invariants:
  * - a cursor never moves before the destination confirmed every event below it;
  * - per topic, events are sent in offset order; a retry resends the same batch;
+ * - topics are independent: each has its own backoff, and one topic backing off never stalls
+ *   the others (a pass over the topics sends at most one batch of each topic that is due);
+ * - the sink is called with one batch at a time;
  * - a cursor moved by someone else (replay) while a batch is in flight wins: the runner does not
- *   overwrite it and re-reads from the new position.
+ *   overwrite it, tells the sink (`rewound(topic, next)`) and re-reads from the new position.
  */
 import picomatch from 'picomatch';
 import type { SinkError, SinkState, SinkStatus, SinkTopicStatus } from '../../../shared/src/api/core.ts';
@@ -39,6 +42,44 @@ export interface SinkRunnerOptions {
 /** The status shapes are the admin API's (shared/src/api/core.ts): one definition for both sides. */
 export type { SinkError, SinkState, SinkStatus, SinkTopicStatus };
 
+/** Per topic: its backoff, where this runner last left its cursor, and its delivery rate. */
+interface TopicRun {
+  backoff: Backoff;
+  /** Set while the topic's last attempt failed and its retry is pending. */
+  nextAttemptAt: number | null;
+  /** The cursor as this runner last read or committed it; another value means someone else moved it. */
+  known: number | null;
+  rate: RateWindow;
+}
+
+/** Events per second over the last `seconds`, in one-second buckets. */
+export class RateWindow {
+  readonly #buckets: number[];
+  readonly #started = Date.now();
+  #second = Math.floor(Date.now() / 1000);
+
+  constructor(readonly seconds = 10) {
+    this.#buckets = new Array<number>(seconds).fill(0);
+  }
+
+  add(n: number, now = Date.now()): void {
+    this.#advance(now);
+    this.#buckets[this.#second % this.seconds] += n;
+  }
+
+  perSecond(now = Date.now()): number {
+    this.#advance(now);
+    const span = Math.min(this.seconds, Math.max(1, (now - this.#started) / 1000));
+    return this.#buckets.reduce((a, b) => a + b, 0) / span;
+  }
+
+  #advance(now: number): void {
+    const second = Math.floor(now / 1000);
+    for (let s = Math.max(this.#second + 1, second - this.seconds + 1); s <= second; s++) this.#buckets[s % this.seconds] = 0;
+    this.#second = Math.max(this.#second, second);
+  }
+}
+
 export function cursorConsumer(sinkName: string): string {
   return `sink:${sinkName}`;
 }
@@ -52,11 +93,10 @@ export class SinkRunner {
   readonly consumer: string;
   readonly #o: SinkRunnerOptions;
   readonly #matchers: ((topic: string) => boolean)[];
-  readonly #backoff: Backoff;
+  readonly #topics = new Map<string, TopicRun>();
   readonly #stop = new AbortController();
   #state: SinkState = 'starting';
   #lastError: SinkError | null = null;
-  #nextAttemptAt: number | null = null;
   #sentEvents = 0;
   #sentBatches = 0;
   #parkedEvents = 0;
@@ -82,7 +122,15 @@ export class SinkRunner {
       const literal = !/[*?[\]{}!]/.test(pattern);
       return (topic: string) => (literal ? topic === pattern : !topic.startsWith('_') && match(topic));
     });
-    this.#backoff = new Backoff({ initialMs: options.retry.initialMs, maxMs: options.retry.maxMs });
+  }
+
+  #topic(topic: string): TopicRun {
+    let run = this.#topics.get(topic);
+    if (!run) {
+      run = { backoff: new Backoff({ initialMs: this.#o.retry.initialMs, maxMs: this.#o.retry.maxMs }), nextAttemptAt: null, known: null, rate: new RateWindow() };
+      this.#topics.set(topic, run);
+    }
+    return run;
   }
 
   matches(topic: string): boolean {
@@ -130,32 +178,49 @@ export class SinkRunner {
     try {
       await this.#o.sink.close();
     } catch (error) {
-      this.#o.log.warn({ sink: this.name, err: errorMessage(error) }, 'sink close failed');
+      this.#o.log.warn({ err: errorMessage(error) }, `sink "${this.name}": close failed: ${this.#reason(error)}`);
     }
   }
 
-  /** The topics this sink reads, with cursor and lag. */
+  /** The topics this sink reads, with cursor, lag (events and seconds), delivery rate and state. */
   topicStatus(): SinkTopicStatus[] {
     const channel = this.#o.channel;
     const out: SinkTopicStatus[] = [];
+    const now = Date.now();
     for (const info of channel.topics()) {
       if (!this.matches(info.name)) continue;
       const cursor = channel.getCursor(this.consumer, info.name) ?? (this.#o.startFrom === 'latest' ? info.high : info.low);
-      out.push({ topic: info.name, cursor, high: info.high, low: info.low, lag: Math.max(0, info.high - Math.max(cursor, info.low)) });
+      const lag = Math.max(0, info.high - Math.max(cursor, info.low));
+      const oldest = lag > 0 ? channel.oldestTs(info.name, Math.max(cursor, info.low)) : null;
+      const run = this.#topics.get(info.name);
+      out.push({
+        topic: info.name,
+        cursor,
+        high: info.high,
+        low: info.low,
+        lag,
+        lagSeconds: oldest === null ? 0 : Math.max(0, (now - oldest) / 1000),
+        rate: run ? run.rate.perSecond(now) : 0,
+        state: run?.nextAttemptAt != null ? 'backing_off' : 'running',
+        nextAttemptAt: run?.nextAttemptAt ?? null,
+      });
     }
     return out;
   }
 
   status(): SinkStatus {
     const topics = this.topicStatus();
+    const runs = [...this.#topics.values()];
     return {
       name: this.name,
       state: this.#state,
       topics,
       lag: topics.reduce((a, t) => a + t.lag, 0),
+      lagSeconds: topics.reduce((a, t) => Math.max(a, t.lagSeconds), 0),
+      rate: topics.reduce((a, t) => a + t.rate, 0),
       lastError: this.#lastError,
-      nextAttemptAt: this.#state === 'backing_off' ? this.#nextAttemptAt : null,
-      attempt: this.#backoff.attempt,
+      nextAttemptAt: this.#state === 'backing_off' ? this.#earliestRetry() : null,
+      attempt: runs.reduce((a, r) => Math.max(a, r.backoff.attempt), 0),
       sentEvents: this.#sentEvents,
       sentBatches: this.#sentBatches,
       parkedEvents: this.#parkedEvents,
@@ -172,10 +237,21 @@ export class SinkRunner {
       for (const info of this.#o.channel.topics()) {
         if (signal.aborted || this.state === 'failed') return;
         if (!this.matches(info.name)) continue;
-        if (await this.#drainOne(info.name)) sentSomething = true;
+        const run = this.#topic(info.name);
+        if (run.nextAttemptAt !== null && run.nextAttemptAt > Date.now()) continue; // backing off: the others go on
+        if (await this.#drainOne(info.name, run)) sentSomething = true;
       }
-      if (!sentSomething && !signal.aborted) await this.#idle(1000);
+      if (!sentSomething && !signal.aborted) {
+        const retry = this.#earliestRetry();
+        await this.#idle(retry === null ? 1000 : Math.min(1000, Math.max(0, retry - Date.now())));
+      }
     }
+  }
+
+  #earliestRetry(): number | null {
+    let earliest: number | null = null;
+    for (const run of this.#topics.values()) if (run.nextAttemptAt !== null && (earliest === null || run.nextAttemptAt < earliest)) earliest = run.nextAttemptAt;
+    return earliest;
   }
 
   /** Waits for an append on one of our topics, a cursor move, stop, or the timeout. */
@@ -197,8 +273,8 @@ export class SinkRunner {
     });
   }
 
-  /** Sends one batch of `topic` if there is one. Returns whether it sent (or parked) anything. */
-  async #drainOne(topic: string): Promise<boolean> {
+  /** Sends one batch of `topic` if there is one (one attempt). Returns whether it sent (or parked) anything. */
+  async #drainOne(topic: string, run: TopicRun): Promise<boolean> {
     const channel = this.#o.channel;
     const { maxEvents, maxBytes, maxWaitMs } = this.#o.batch;
     let cursor = channel.getCursor(this.consumer, topic);
@@ -206,7 +282,11 @@ export class SinkRunner {
       const info = channel.topic(topic)!;
       cursor = this.#o.startFrom === 'latest' ? info.high : info.low;
       channel.commit([{ consumer: this.consumer, topic, next: cursor, protects: true }]);
+    } else if (run.known !== null && cursor !== run.known) {
+      // Someone else (a replay, a reset) moved the cursor: the sink hears it before we read from there.
+      this.#o.sink.rewound?.(topic, cursor);
     }
+    run.known = cursor;
     let events = channel.read(topic, cursor, { maxEvents, maxBytes });
     if (events.length === 0) return false;
     if (events.length < maxEvents && maxWaitMs > 0) {
@@ -217,82 +297,84 @@ export class SinkRunner {
     const first = events[0].offset;
     if (first > cursor) {
       // drop_oldest removed events this sink had not delivered; the topic's `dropped` counter has them.
-      this.#o.log.warn({ sink: this.name, topic, from: cursor, to: first }, 'events were dropped by the channel before delivery (when_full: drop_oldest)');
+      this.#o.log.warn({ topic, from: cursor, to: first }, 'events were dropped by the channel before delivery (when_full: drop_oldest)');
     }
     const next = events[events.length - 1].offset + 1;
-    const delivered = await this.#deliver(topic, events);
-    if (delivered === 'aborted') return false;
+    const delivered = await this.#deliver(topic, events, run);
+    if (delivered === 'aborted' || delivered === 'retry') return false;
     // A replay may have moved the cursor while the batch was in flight: it wins.
     if (channel.getCursor(this.consumer, topic) !== cursor) return true;
-    await this.#commitCursor(topic, next);
+    if (!(await this.#commitCursor(topic, next))) return false;
+    run.known = next;
     return true;
   }
 
   /**
    * Commits a delivered batch's cursor, retrying while the channel refuses for a passing reason
-   * (a full disk): a sink that keeps draining is how space comes back. If stopped meanwhile, the
-   * batch is sent again after the restart (at-least-once).
+   * (a full disk): a sink that keeps draining is how space comes back. False if stopped meanwhile:
+   * the batch is sent again after the restart (at-least-once).
    */
-  async #commitCursor(topic: string, next: number): Promise<void> {
+  async #commitCursor(topic: string, next: number): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
         this.#o.channel.commit([{ consumer: this.consumer, topic, next, protects: true }]);
-        return;
+        return true;
       } catch (error) {
         if (!isRetriable(error)) throw error;
-        if (this.#stop.signal.aborted) return;
+        if (this.#stop.signal.aborted) return false;
         const delay = Math.min(this.#o.retry.maxMs, this.#o.retry.initialMs * 2 ** Math.min(attempt, 10));
-        this.#o.log.warn({ sink: this.name, topic, attempt }, `sink "${this.name}": cannot commit its cursor on "${topic}" (${errorMessage(error)}); retrying in ${(delay / 1000).toFixed(1)}s`);
-        if (!(await sleep(delay, this.#stop.signal))) return;
+        this.#o.log.warn({ topic, attempt }, `sink "${this.name}": cannot commit its cursor on "${topic}" (${this.#reason(error)}); retrying in ${(delay / 1000).toFixed(1)}s`);
+        if (!(await sleep(delay, this.#stop.signal))) return false;
       }
     }
   }
 
-  /** Sends until confirmed (with backoff), parked, or stopped. */
-  async #deliver(topic: string, events: readonly StoredEvent[]): Promise<'sent' | 'parked' | 'aborted'> {
-    const signal = this.#stop.signal;
+  /** One attempt: confirmed, parked, stopped, or failed for now (the topic backs off; the others go on). */
+  async #deliver(topic: string, events: readonly StoredEvent[], run: TopicRun): Promise<'sent' | 'parked' | 'aborted' | 'retry'> {
     const metrics = this.#o.metrics;
-    for (;;) {
-      metrics?.sinkDrainAttempts.inc({ sink: this.name });
-      try {
-        await this.#o.sink.send(events, topic);
-        metrics?.sinkDrainSuccesses.inc({ sink: this.name });
-        metrics?.sinkEventsSent.inc({ sink: this.name }, events.length);
-        this.#sentEvents += events.length;
-        this.#sentBatches++;
-        this.#lastSuccessAt = Date.now();
-        if (this.#state === 'backing_off') this.#o.log.info({ sink: this.name, attempts: this.#backoff.attempt }, `sink "${this.name}": delivering again`);
+    metrics?.sinkDrainAttempts.inc({ sink: this.name });
+    try {
+      await this.#o.sink.send(events, topic);
+      metrics?.sinkDrainSuccesses.inc({ sink: this.name });
+      metrics?.sinkEventsSent.inc({ sink: this.name }, events.length);
+      this.#sentEvents += events.length;
+      this.#sentBatches++;
+      this.#lastSuccessAt = Date.now();
+      run.rate.add(events.length, this.#lastSuccessAt);
+      const attempts = run.backoff.attempt;
+      run.nextAttemptAt = null;
+      run.backoff.reset();
+      if (this.#state === 'backing_off' && this.#earliestRetry() === null) {
+        this.#o.log.info({ topic, attempts }, `sink "${this.name}": delivering again`);
         this.#state = 'running';
-        this.#nextAttemptAt = null;
-        this.#backoff.reset();
-        return 'sent';
-      } catch (error) {
-        metrics?.sinkErrors.inc({ sink: this.name });
-        this.#lastError = toSinkError(error);
-        if (!isRetriable(error)) {
-          if (!isSluiceError(error)) {
-            // A programmer error in the sink: never retried blindly, never parked silently.
-            this.#fail(error);
-            return 'aborted';
-          }
-          if (this.#o.onRejected === 'stop') {
-            this.#fail(error);
-            return 'aborted';
-          }
-          await this.#park(topic, events, error);
-          return 'parked';
-        }
-        if (signal.aborted) return 'aborted';
-        const hint = isSluiceError(error) ? error.retryAfterMs : undefined;
-        const delay = Math.max(this.#backoff.next(), hint ?? 0);
-        this.#state = 'backing_off';
-        this.#nextAttemptAt = Date.now() + delay;
-        this.#o.log.warn(
-          { sink: this.name, topic, attempt: this.#backoff.attempt, delayMs: delay },
-          `sink "${this.name}": ${this.#lastError.message}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${this.#backoff.attempt})`,
-        );
-        if (!(await sleep(delay, signal))) return 'aborted';
       }
+      return 'sent';
+    } catch (error) {
+      metrics?.sinkErrors.inc({ sink: this.name });
+      this.#lastError = toSinkError(error);
+      if (!isRetriable(error)) {
+        if (!isSluiceError(error)) {
+          // A programmer error in the sink: never retried blindly, never parked silently.
+          this.#fail(error);
+          return 'aborted';
+        }
+        if (this.#o.onRejected === 'stop') {
+          this.#fail(error);
+          return 'aborted';
+        }
+        await this.#park(topic, events, error);
+        return 'parked';
+      }
+      if (this.#stop.signal.aborted) return 'aborted';
+      const hint = isSluiceError(error) ? error.retryAfterMs : undefined;
+      const delay = Math.max(run.backoff.next(), hint ?? 0);
+      this.#state = 'backing_off';
+      run.nextAttemptAt = Date.now() + delay;
+      this.#o.log.warn(
+        { topic, attempt: run.backoff.attempt, delayMs: delay },
+        `sink "${this.name}": ${this.#reason(this.#lastError.message)}; retrying "${topic}" in ${(delay / 1000).toFixed(1)}s (attempt ${run.backoff.attempt})`,
+      );
+      return 'retry';
     }
   }
 
@@ -311,15 +393,25 @@ export class SinkRunner {
     this.#parkedEvents += events.length;
     this.#o.metrics?.sinkEventsParked.inc({ sink: this.name }, events.length);
     this.#o.log.error(
-      { sink: this.name, topic, from: events[0].offset, to: events[events.length - 1].offset, parkedTo: target },
-      `sink "${this.name}": destination rejected ${events.length} events of "${topic}" for good (${error.message}); parked them in "${target}"`,
+      { topic, from: events[0].offset, to: events[events.length - 1].offset, parkedTo: target },
+      `sink "${this.name}": destination rejected ${events.length} events of "${topic}" for good (${this.#reason(error)}); parked them in "${target}"`,
     );
   }
 
   #fail(error: unknown): void {
     this.#state = 'failed';
     this.#lastError = toSinkError(error);
-    this.#o.log.error({ sink: this.name, err: this.#lastError.message }, `sink "${this.name}" failed: ${this.#lastError.message}; fix the destination and resume it (POST /api/v1/sinks/${this.name}/resume)`);
+    this.#o.log.error({ err: this.#lastError.message }, `sink "${this.name}" failed: ${this.#reason(this.#lastError.message)}; fix the destination and resume it (POST /api/v1/sinks/${this.name}/resume)`);
+  }
+
+  /**
+   * An error's message without the `sink "<name>": ` its sink already put in front: the runner's
+   * log lines name the sink once (and the logger's `sink` field once).
+   */
+  #reason(error: unknown): string {
+    const message = typeof error === 'string' ? error : errorMessage(error);
+    const prefix = `sink "${this.name}": `;
+    return message.startsWith(prefix) ? message.slice(prefix.length) : message;
   }
 }
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../shared/src/spec.ts';
 import { kafkaSource, type KafkaSource } from './kafka.ts';
 import { createTestContext, openTestChannel } from './testing.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const closedPort = () =>
   new Promise<number>((resolve) => {
@@ -24,9 +25,9 @@ describe('kafka source', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(source.joined).toBe(false);
     await source.stop();
-    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(Date.now() - t0).toBeLessThan(scaled(15_000));
     await tc.cleanup();
-  }, 30_000);
+  }, scaled(30_000));
 
   it('preflight wants a topic or a pattern, and a valid regex', async () => {
     const base = validateConfig(kafkaSource.config, { brokers: ['127.0.0.1:9092'], group_id: 'g' }, 'sources.k').value!;

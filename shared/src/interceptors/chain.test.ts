@@ -22,12 +22,12 @@ describe('buildChain', () => {
     expect(problems).toEqual([
       { path: 'sources.web.interceptors[1].pattern', message: 'invalid regular expression: Unterminated group' },
       { path: 'sources.web.interceptors[2].type', message: expect.stringMatching(/^unknown interceptor "nope"; one of: host, json, jsonata, /) },
-      { path: 'sources.web.interceptors[3].colour', message: 'unknown key' },
+      { path: 'sources.web.interceptors[3].colour', message: 'unknown key "colour"; known keys: from, name, mapping, default, on_error' },
       { path: 'sources.web.interceptors[4].operations.0.header', message: 'required by op extract' },
       { path: 'sources.web.interceptors[4].operations.1.field', message: expect.stringMatching(/^malformed field path "b..c"/) },
       { path: 'sources.web.interceptors[5].patterns.1', message: 'invalid regular expression: Range out of order in character class' },
       { path: 'sources.web.interceptors[6].expression', message: expect.stringMatching(/^invalid JSONata: S0\d+: .*\(at position \d+/) },
-      { path: 'sources.web.interceptors[7].from', message: 'expected one of "now", "header", "field"' },
+      { path: 'sources.web.interceptors[7].from', message: 'expected one of "now", "header", "field"; got "sometimes"' },
     ]);
   });
 
@@ -99,7 +99,7 @@ describe('buildChain', () => {
 
     it('rejects an unknown on_error', () => {
       const { problems } = buildChain([{ ...failing, on_error: 'ignore' }], 's');
-      expect(problems).toEqual([{ path: 's[0].on_error', message: 'expected one of "drop", "pass"' }]);
+      expect(problems).toEqual([{ path: 's[0].on_error', message: 'expected one of "drop", "pass"; got "ignore"' }]);
     });
   });
 

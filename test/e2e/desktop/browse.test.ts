@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, removeDir, until, type CollectorProcess } from '../../helpers/process.ts';
+import { freePort, removeDir, scaled, until, type CollectorProcess } from '../../helpers/process.ts';
 import { collectorConfig, ensureRendererBuilt, hasChromium, openBrowser, ports, produce, screenshot, startE2eCollector, visit, type BrowserSession, type Ports } from './harness.ts';
 
 const TOKEN = 'e2e-desktop-token-0123456789';
@@ -37,7 +37,7 @@ describe.skipIf(!hasChromium)('desktop UI: connect and browse', () => {
     for (let i = 0; i < 10; i++) await produce(p.http, 'haystack', Array.from({ length: 1000 }, (_, j) => ({ n: i * 1000 + j })), { headers: { kind: 'hay' } });
     await produce(p.http, 'haystack', [{ n: 'needle-1' }, { n: 'needle-2' }, { n: 'needle-3' }], { headers: { kind: 'needle' } });
     s = await openBrowser();
-  }, 180_000);
+  }, scaled(180_000));
 
   afterAll(async () => {
     await s?.close();

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, until, type CollectorProcess } from '../../helpers/process.ts';
+import { removeDir, scaled, until, type CollectorProcess } from '../../helpers/process.ts';
 import { collectorConfig, ensureRendererBuilt, hasChromium, openBrowser, ports, produce, screenshot, startE2eCollector, visit, type BrowserSession, type Ports } from './harness.ts';
 
 interface Browse {
@@ -25,7 +25,7 @@ describe.skipIf(!hasChromium)('desktop UI: interceptors', () => {
     collector = await startE2eCollector(collectorConfig(p, { interceptors: chain, extra: '# Comments outside the chain survive an apply.' }));
     await produce(p.http, 'app', ['started', 'user login', 'debug: cache warm', 'order placed', 'user logout'].map((msg) => ({ msg })));
     s = await openBrowser();
-  }, 180_000);
+  }, scaled(180_000));
 
   afterAll(async () => {
     await s?.close();

@@ -3,7 +3,7 @@
  * shows, pause holds new events back (and resume shows them), a filter narrows what is sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, until, type CollectorProcess } from '../../helpers/process.ts';
+import { removeDir, scaled, until, type CollectorProcess } from '../../helpers/process.ts';
 import { collectorConfig, ensureRendererBuilt, hasChromium, openBrowser, ports, produce, screenshot, startE2eCollector, visit, type BrowserSession, type Ports } from './harness.ts';
 
 describe.skipIf(!hasChromium)('desktop UI: live tail', () => {
@@ -17,7 +17,7 @@ describe.skipIf(!hasChromium)('desktop UI: live tail', () => {
     collector = await startE2eCollector(collectorConfig(p));
     await produce(p.http, 'clicks', [{ seq: -1, page: '/warmup' }]);
     s = await openBrowser();
-  }, 180_000);
+  }, scaled(180_000));
 
   afterAll(async () => {
     await s?.close();
@@ -99,7 +99,7 @@ describe.skipIf(!hasChromium)('desktop UI: live tail', () => {
     await visit(page, `${collector.adminUrl}/#/overview`);
     const run = producing(50, (i) => ({ seq: 5000 + i, page: '/overview' }));
     // Two samples 2 s apart make the first throughput point.
-    await page.locator('.chart').first().waitFor({ timeout: 15_000 });
+    await page.locator('.chart').first().waitFor({ timeout: scaled(15_000) });
     await until(async () => /^[1-9][\d.]*\/s$/.test(((await page.locator('td.num').first().textContent()) ?? '').trim()), { what: 'a source rate above zero', timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 4000));
     await screenshot(page, 'desktop-overview-throughput');

@@ -79,6 +79,8 @@ export class ServerConnection {
   /** The server closed or reset the connection (not us, not a timeout). */
   #closedByPeer = false;
   readonly #early: ResponseFrame[] = [];
+  /** The server's acks said it is a Sluice hub (`sluice: 1`): it stores `_sluice_body` records verbatim. */
+  sluiceHub = false;
 
   private constructor(socket: Socket, server: string, who: string) {
     this.#socket = socket;
@@ -230,6 +232,7 @@ export class ServerConnection {
     }
     for (const frame of frames) {
       if (frame.kind === 'ack') {
+        if (frame.sluice !== undefined && frame.sluice >= 1) this.sluiceHub = true;
         const waiter = this.#waiters.get(frame.chunk);
         if (!waiter) continue; // an ack for a chunk we gave up on
         this.#waiters.delete(frame.chunk);

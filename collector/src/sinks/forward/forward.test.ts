@@ -20,6 +20,7 @@ import type { SinkContext } from '../../components.ts';
 import { silentLogger } from '../../log.ts';
 import { ForwardSource, forwardSource } from '../../sources/forward/forward.ts';
 import { createTestContext, openTestChannel, readAll, waitUntil, type TestChannel } from '../../sources/testing.ts';
+import { SinkGroup } from '../group.ts';
 import { SinkRunner } from '../runner.ts';
 import { ForwardSink, forwardSink } from './forward.ts';
 
@@ -194,7 +195,7 @@ class FluentBitLikeServer {
 }
 
 describe('forward sink', () => {
-  it.each(['fields', 'bytes'])('delivers a batch in acknowledged chunks, pipelined, in order, exactly as stored on the edge (body_as: %s)', async (bodyAs) => {
+  it.each(['fields', 'bytes', 'auto'])('delivers a batch in acknowledged chunks, pipelined, in order, exactly as stored on the edge (body_as: %s)', async (bodyAs) => {
     const hub = await startHub();
     const edge = edgeChannel();
     const events = await edgeEvents(edge, 'app', 2500);
@@ -204,6 +205,8 @@ describe('forward sink', () => {
     const stored = readAll(hub.t.channel, 'app');
     expect(view(stored)).toEqual(view(events));
     expect(sink.describe()).toMatchObject({ chunks: 9, events: 2500, connects: 1, connectedTo: `127.0.0.1:${hub.port}` });
+    // auto: the hub's acks said it is Sluice, so the rest went as bytes
+    expect(sink.describe().bodyAs).toBe(bodyAs === 'fields' ? 'fields' : 'bytes');
   });
 
   it('retries a batch whose acks were lost: the hub stores every event once', async () => {
@@ -357,6 +360,32 @@ describe('forward sink', () => {
     const seqs = readAll(hub.t.channel, 'app').map((e) => Number(e.headers.seq));
     expect(seqs).toEqual([...Array.from({ length: 3000 }, (_, i) => i), ...Array.from({ length: 2000 }, (_, i) => 1000 + i)]);
     expect(edge.channel.getState('forward.sink.hub', 'generation.app')).toBe('1');
+  });
+
+  it('as a member of a failover group: a replay of the group reaches the hub again (the runner tells the member through rewound)', async () => {
+    const hub = await startHub();
+    const edge = edgeChannel();
+    await edgeEvents(edge, 'app', 2000);
+    const member = makeSink({ servers: [`127.0.0.1:${hub.port}`], chunk_max_events: 500 }, edge.channel, 'primary');
+    const group = new SinkGroup({ mode: 'failover', name: 'hubs', members: [{ name: 'primary', type: 'forward', priority: 1, sink: member }], cooldownMs: 10, maxCooldownMs: 50 });
+    const runner = new SinkRunner({
+      name: 'hubs',
+      sink: group,
+      channel: edge.channel,
+      log: silentLogger,
+      topics: ['*'],
+      batch: { maxEvents: 1000, maxBytes: 4 << 20, maxWaitMs: 0 },
+      retry: { initialMs: 10, maxMs: 50 },
+      startFrom: 'earliest',
+      onRejected: 'park',
+    });
+    runner.start();
+    cleanups.push(() => runner.stop());
+    await waitUntil(() => readAll(hub.t.channel, 'app').length === 2000 && edge.channel.getCursor(runner.consumer, 'app') === 2000, 10_000, 'delivery');
+    edge.channel.moveCursors([{ consumer: runner.consumer, topic: 'app', spec: { offset: 500 } }], false);
+    await waitUntil(() => readAll(hub.t.channel, 'app').length === 3500, 10_000, 'the replay');
+    const seqs = readAll(hub.t.channel, 'app').map((e) => Number(e.headers.seq));
+    expect(seqs).toEqual([...Array.from({ length: 2000 }, (_, i) => i), ...Array.from({ length: 1500 }, (_, i) => 500 + i)]);
   });
 });
 

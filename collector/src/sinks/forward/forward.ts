@@ -16,7 +16,8 @@
  * made once per channel file and kept in the channel's state table (namespace
  * `forward.sink.<name>`): offsets restart at 0 in a recreated channel file, and ids must not repeat
  * then. A replay that moves this sink's cursor back bumps the topic's replay generation (also
- * kept there), so replayed events get new ids and the hub stores them again, as asked. Chunks
+ * kept there), so replayed events get new ids and the hub stores them again, as asked — the
+ * runner says so through the sink contract (`rewound`), in a group too. Chunks
  * acknowledged during a failed attempt are not sent again when the runner retries the batch.
  *
  * Memory: one runner batch plus the chunks in flight; a server that is away for days grows the
@@ -31,10 +32,10 @@ import { gzipSync } from 'node:zlib';
 import { ErrorCodes, errorMessage, isSluiceError, SluiceError } from '../../../../shared/src/errors.ts';
 import type { StoredEvent } from '../../../../shared/src/event.ts';
 import { chunkId, encodePackedForward, eventToEntry, type ForwardEntry } from '../../../../shared/src/protocol/forward/index.ts';
-import type { ConfigProblem } from '../../../../shared/src/spec.ts';
+import { EXPECTED, type ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Channel } from '../../channel/channel.ts';
 import type { Sink, SinkContext, SinkSpec } from '../../components.ts';
-import { Duration, Size, toBytes, toMs } from '../../config/schema.ts';
+import { ADDRESS_EXPECTED, ADDRESS_PATTERN, Duration, Size, toBytes, toMs } from '../../config/schema.ts';
 import { parseListen } from '../../net.ts';
 import { cursorConsumer } from '../runner.ts';
 import { bytesPackedForward } from './bytes-frame.ts';
@@ -43,7 +44,7 @@ import { ServerConnection, type ConnectOptions, type ServerAddress } from './con
 const ForwardConfig = Type.Object(
   {
     servers: Type.Array(
-      Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$', description: 'A forward server (host:port)' }),
+      Type.String({ pattern: ADDRESS_PATTERN, [EXPECTED]: ADDRESS_EXPECTED, description: 'A forward server (host:port)' }),
       { minItems: 1, description: 'Forward servers (host:port), tried in order; on a failure the sink moves to the next one and stays there while it works' },
     ),
     tls: Type.Optional(
@@ -69,14 +70,14 @@ const ForwardConfig = Type.Object(
     }),
     ack_timeout: Duration('Give up on a chunk not acknowledged within this long (the connection is closed and the batch retried)', '30s'),
     connect_timeout: Duration('Give up connecting (and on the handshake) to a server after this long', '10s'),
-    chunk_max_events: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'Most events per chunk' }),
+    chunk_max_events: Type.Integer({ minimum: 1, maximum: 100_000, default: 2000, description: 'Most events per chunk' }),
     chunk_max_bytes: Size('About the most bytes of bodies and headers per chunk', '1MiB'),
     max_frame_bytes: Size('Never send a frame larger than this (keep it at or below the server\'s limit; a Sluice hub takes 16MiB by default): larger chunks are split, a single larger event is parked', '16MiB'),
-    in_flight: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Chunks of a batch sent before the first ack is awaited' }),
-    body_as: Type.Union([Type.Literal('fields'), Type.Literal('bytes')], {
-      default: 'fields',
+    in_flight: Type.Integer({ minimum: 1, maximum: 64, default: 8, description: 'Chunks of a batch sent before the first ack is awaited' }),
+    body_as: Type.Union([Type.Literal('auto'), Type.Literal('fields'), Type.Literal('bytes')], {
+      default: 'auto',
       description:
-        '`fields`: JSON and msgpack objects travel as record fields and text as `message`, so any fluent server sees ordinary records. `bytes`: every body travels verbatim as the binary `_sluice_body` field — about 3× cheaper on both sides; for Sluice hubs (other servers see a binary field)',
+        '`fields`: JSON and msgpack objects travel as record fields and text as `message`, so any fluent server sees ordinary records. `bytes`: every body travels verbatim as the binary `_sluice_body` field — about 3× cheaper on both sides; for Sluice hubs (other servers see a binary field). `auto`: `fields` until the server\'s acks say it is a Sluice hub, then `bytes` (the hub stores the same events either way)',
     }),
     json_fields: Type.Union([Type.Literal('exact'), Type.Literal('always')], {
       default: 'exact',
@@ -118,7 +119,6 @@ export class ForwardSink implements Sink {
   readonly #sentHigh = new Map<string, number>();
   readonly #generations = new Map<string, number>();
   readonly #stats = { chunks: 0, events: 0, connects: 0, connectFailures: 0, lastError: null as string | null };
-  readonly #onCursor: (consumer: string, topic: string, next: number) => void;
 
   constructor(config: ForwardSinkConfig, ctx: SinkContext) {
     this.#config = config;
@@ -141,18 +141,8 @@ export class ForwardSink implements Sink {
         : undefined,
     };
     this.#edge = `${ctx.collectorId}/${ctx.name}/${this.#instance()}`;
-    const consumer = cursorConsumer(ctx.name);
-    for (const c of this.#channel?.cursors(consumer) ?? []) this.#sentHigh.set(c.topic, c.next - 1);
-    this.#onCursor = (who, topic, next) => {
-      const high = this.#sentHigh.get(topic);
-      if (who === consumer && high !== undefined && next <= high) this.#bumpGeneration(topic, next);
-    };
-    const events = this.#channel?.events;
-    if (events) {
-      // one more listener per forward sink, next to the runners' own: not a leak
-      if (events.listenerCount('cursor') + 1 > events.getMaxListeners()) events.setMaxListeners(events.listenerCount('cursor') + 8);
-      events.on('cursor', this.#onCursor);
-    }
+    // What earlier processes delivered (a top-level sink's cursors; a group member learns it from its sends).
+    for (const c of this.#channel?.cursors(cursorConsumer(ctx.name)) ?? []) this.#sentHigh.set(c.topic, c.next - 1);
     ctx.signal.addEventListener('abort', () => this.#conn?.close(), { once: true });
   }
 
@@ -174,7 +164,7 @@ export class ForwardSink implements Sink {
     const conn = await this.#connection();
     try {
       if (this.#config.require_ack) await this.#sendAcked(conn, events, topic);
-      else for (const frame of this.#frames(events, topic, 0, events.length, false)) await conn.write(frame.bytes);
+      else for (const frame of this.#frames(conn, events, topic, 0, events.length, false)) await conn.write(frame.bytes);
     } catch (error) {
       this.#stats.lastError = errorMessage(error);
       if (error instanceof SluiceError && error.retriable) this.#drop(conn);
@@ -184,9 +174,14 @@ export class ForwardSink implements Sink {
     this.#stats.events += events.length;
   }
 
+  /** The runner moved our cursor of `topic` back (a replay): what is sent again gets new chunk ids. */
+  rewound(topic: string, next: number): void {
+    const high = this.#sentHigh.get(topic);
+    if (high === undefined || next <= high) this.#bumpGeneration(topic, next);
+  }
+
   close(): Promise<void> {
     this.#closed = true;
-    this.#channel?.events.off('cursor', this.#onCursor);
     this.#conn?.close();
     this.#conn = null;
     return Promise.resolve();
@@ -197,6 +192,7 @@ export class ForwardSink implements Sink {
       servers: this.#config.servers,
       connectedTo: this.#conn?.usable ? this.#conn.server : null,
       edgeId: this.#edge,
+      bodyAs: this.#config.body_as === 'auto' ? (this.#conn?.sluiceHub ? 'bytes' : 'fields') : this.#config.body_as,
       chunks: this.#stats.chunks,
       events: this.#stats.events,
       connects: this.#stats.connects,
@@ -214,7 +210,7 @@ export class ForwardSink implements Sink {
       if (outcome) throw outcome;
     };
     try {
-      for (const frame of this.#frames(events, topic, 0, events.length, true)) {
+      for (const frame of this.#frames(conn, events, topic, 0, events.length, true)) {
         if (pending.length >= this.#config.in_flight) await settle();
         pending.push(
           conn.request(frame.bytes, frame.chunk, this.#ackTimeoutMs).then(
@@ -237,7 +233,7 @@ export class ForwardSink implements Sink {
    * The batch's chunks, cut from `start` by count and estimated size; a chunk whose frame is over
    * `max_frame_bytes` is split in halves. Deterministic, so a retry makes the same chunk ids.
    */
-  *#frames(events: readonly StoredEvent[], topic: string, start: number, end: number, withIds: boolean): Generator<Frame> {
+  *#frames(conn: ServerConnection, events: readonly StoredEvent[], topic: string, start: number, end: number, withIds: boolean): Generator<Frame> {
     let from = start;
     while (from < end) {
       let to = from;
@@ -246,17 +242,19 @@ export class ForwardSink implements Sink {
         bytes += estimate(events[to]);
         to++;
       }
-      yield* this.#frame(events, topic, from, to, withIds);
+      // `auto`: decided per chunk, so the first ack of a Sluice hub switches the rest of the batch to bytes
+      const asBytes = this.#config.body_as === 'bytes' || (this.#config.body_as === 'auto' && conn.sluiceHub);
+      yield* this.#frame(events, topic, from, to, withIds, asBytes);
       from = to;
     }
   }
 
-  *#frame(events: readonly StoredEvent[], topic: string, from: number, to: number, withIds: boolean): Generator<Frame> {
+  *#frame(events: readonly StoredEvent[], topic: string, from: number, to: number, withIds: boolean, asBytes: boolean): Generator<Frame> {
     const chunk = withIds ? chunkId(this.#edgeFor(topic), topic, events[from].offset, events[to - 1].offset) : '';
     if (withIds && this.#acked.has(chunk)) return; // acknowledged in an earlier attempt at this batch
     let bytes: Uint8Array;
     const chunkOption = withIds ? chunk : undefined;
-    if (this.#config.body_as === 'bytes') {
+    if (asBytes) {
       bytes = bytesPackedForward(topic, events, from, to, { chunk: chunkOption, gzip: this.#gzip });
     } else {
       const entries: ForwardEntry[] = new Array(to - from);
@@ -276,8 +274,8 @@ export class ForwardSink implements Sink {
       );
     }
     const mid = from + ((to - from) >> 1);
-    yield* this.#frame(events, topic, from, mid, withIds);
-    yield* this.#frame(events, topic, mid, to, withIds);
+    yield* this.#frame(events, topic, from, mid, withIds, asBytes);
+    yield* this.#frame(events, topic, mid, to, withIds, asBytes);
   }
 
   async #connection(): Promise<ServerConnection> {
@@ -398,9 +396,12 @@ export const forwardSink: SinkSpec<typeof ForwardConfig> = {
   name: 'forward',
   summary: 'Sends batches to a Sluice hub or any Fluent Forward server as acknowledged PackedForward chunks, with failover between servers',
   config: ForwardConfig,
+  // Large runner batches (instead of every sink's 1,000 / 4MiB) so one batch makes several chunks
+  // that are pipelined (`in_flight`): measured in docs/decisions/edge-hub-throughput.md.
+  runnerDefaults: { batch: { max_events: 20_000, max_bytes: '32MiB' } },
   examples: [
     { title: 'To a hub on this machine', config: { servers: ['127.0.0.1:24224'] } },
-    { title: 'To a Sluice hub, fastest: bodies as bytes, big batches cut into pipelined chunks', config: { servers: ['hub.example.net:24224'], body_as: 'bytes', batch: { max_events: 10000 } } },
+    { title: 'To a Sluice hub, bodies as bytes from the first chunk on', config: { servers: ['hub.example.net:24224'], body_as: 'bytes' } },
     {
       title: 'To two hubs over TLS with a shared key and a user, gzip',
       config: {

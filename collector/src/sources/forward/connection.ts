@@ -51,6 +51,8 @@ const QUEUE_MAX_BYTES = 4 * 1024 * 1024;
 const QUEUE_MAX_FRAMES = 256;
 /** Frames waiting in the queue are stored together, one transaction for up to this many. */
 const GROUP_MAX_FRAMES = 32;
+/** Sent in every ack: this server stores `_sluice_body` records verbatim (a `body_as: auto` edge then sends bytes). */
+const SLUICE_FORWARD_LEVEL = 1;
 const GROUP_MAX_EVENTS = 50_000;
 const GROUP_MAX_BYTES = 16 * 1024 * 1024;
 
@@ -93,6 +95,8 @@ export interface ForwardStats {
   refused: number;
   /** Chunks not acknowledged because the channel refused them (back-pressure). */
   backPressured: number;
+  /** Connections closed because no PING answered our HELO within handshake_timeout. */
+  handshakeTimeouts: number;
 }
 
 export function peerOf(socket: Socket): string {
@@ -132,6 +136,16 @@ export class ForwardConnection {
   /** Settles when the frame being stored (if any) has committed and been acknowledged. */
   get idle(): Promise<void> {
     return this.#pumping ?? Promise.resolve();
+  }
+
+  /** Whether part of a frame is buffered (for the connection guard). */
+  get partial(): boolean {
+    return this.#decoder.bufferedBytes > 0;
+  }
+
+  /** Stream bytes of completed frames: grows as frames complete (progress, for the connection guard). */
+  get progress(): number {
+    return this.#decoder.consumedBytes;
   }
 
   /** Stops reading; what is queued is still stored and acknowledged. */
@@ -220,7 +234,10 @@ export class ForwardConnection {
     };
     this.#helo = helo;
     this.#socket.write(encodeHelo(helo));
-    this.#handshakeTimer = setTimeout(() => this.#refuse(`no PING within ${h.timeoutMs} ms of HELO (handshake required)`), h.timeoutMs);
+    this.#handshakeTimer = setTimeout(() => {
+      this.#s.stats.handshakeTimeouts++;
+      this.#refuse(`no PING within ${h.timeoutMs} ms of HELO (handshake required)`);
+    }, h.timeoutMs);
     this.#handshakeTimer.unref();
   }
 
@@ -338,7 +355,7 @@ export class ForwardConnection {
           this.#s.stats.events += events.length;
         }
         if (chunks.length > 0 && this.#socket.writable) {
-          const acks = chunks.map(encodeAck);
+          const acks = chunks.map((c) => encodeAck(c, SLUICE_FORWARD_LEVEL));
           this.#socket.write(acks.length === 1 ? acks[0] : Buffer.concat(acks));
         }
         return true;

@@ -1,4 +1,5 @@
  
+import { pack as encode } from 'msgpackr';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
  
@@ -347,6 +348,9 @@ describe('malformed requests', () => {
 describe('responses', () => {
   it('acks', () => {
     expect(decodeResponses(encodeAck('p8n9gmxTQVC8/nh2wlKKeQ=='))).toEqual([{ kind: 'ack', chunk: 'p8n9gmxTQVC8/nh2wlKKeQ==' }]);
+    // a Sluice hub's ack says so; keys a client does not know (and a non-integer `sluice`) are skipped
+    expect(decodeResponses(encodeAck('c', 1))).toEqual([{ kind: 'ack', chunk: 'c', sluice: 1 }]);
+    expect(decodeResponses(encode({ ack: 'c', sluice: 'yes', other: [1] }))).toEqual([{ kind: 'ack', chunk: 'c' }]);
     expect(thrown(() => decodeResponses(Uint8Array.of(0x81, 0xa1, 0x78, 0xa0))).message).toBe('response map has no "ack" key');
   });
 

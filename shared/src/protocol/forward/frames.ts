@@ -305,13 +305,15 @@ export function decodeResponse(buf: Uint8Array, start: number, end: number, ctx:
   if (r.peek('response').kind === Kind.map) {
     const n = r.mapLength('response');
     let chunk: string | undefined;
+    let sluice: number | undefined;
     for (let i = 0; i < n; i++) {
       const key = r.peek('response key').kind === Kind.str ? r.string('response key') : (r.skip('response key', true), '');
       if (key === 'ack') chunk = r.string('ack');
+      else if (key === 'sluice' && r.peek('sluice').kind === Kind.int) sluice = r.integer('sluice');
       else r.skip('response value', true);
     }
     if (chunk === undefined) throw protocolError('response map has no "ack" key');
-    return { kind: 'ack', chunk };
+    return sluice === undefined ? { kind: 'ack', chunk } : { kind: 'ack', chunk, sluice };
   }
   const n = r.arrayLength('response');
   const type = r.string('response type');

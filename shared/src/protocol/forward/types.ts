@@ -79,10 +79,16 @@ export interface PongFrame {
   sharedKeyHexdigest: string;
 }
 
-/** Server → client: `{ack: chunk}`. */
+/**
+ * Server → client: `{ack: chunk}`. A Sluice hub adds `sluice: 1` (other servers send no such key
+ * and clients ignore keys they do not know): it stores `_sluice_body` records verbatim, so a
+ * Sluice edge with `body_as: auto` sends bodies as bytes to it.
+ */
 export interface AckFrame {
   kind: 'ack';
   chunk: string;
+  /** The Sluice forward extension level of the server (1), when it is a Sluice hub. */
+  sluice?: number;
 }
 
 /** What a forward server reads from a client. */
