@@ -29,7 +29,7 @@ export interface EventFilter {
    * no match. An evaluation still running at `deadline` (ms since the epoch) is stopped and
    * answers `{ error, timedOut: true }`.
    */
-  readonly predicate: ((event: StoredEvent, deadline?: number) => Promise<PredicateResult>) | null;
+  readonly predicate: ((event: StoredEvent, deadline?: number, signal?: AbortSignal) => Promise<PredicateResult>) | null;
   /** Stable text identifying the filter (equal filters, equal signatures). */
   readonly signature: string;
 }
@@ -148,7 +148,7 @@ export function compileFilter(query: FilterQuery): EventFilter {
   return { active: tests.length > 0 || predicate !== null, test, predicate, signature: sig.join('\u0000') };
 }
 
-function compileJsonata(text: string): (event: StoredEvent, deadline?: number) => Promise<PredicateResult> {
+function compileJsonata(text: string): (event: StoredEvent, deadline?: number, signal?: AbortSignal) => Promise<PredicateResult> {
   let expr: jsonata.Expression;
   try {
     expr = jsonata(text);
@@ -161,15 +161,17 @@ function compileJsonata(text: string): (event: StoredEvent, deadline?: number) =
   // its deadline, so `$map([1..9999999], …)` or unbounded recursion cannot hold the process.
   // Evaluations of one expression run one at a time (scan.ts), so one deadline suffices.
   let deadline = 0;
+  let stop: AbortSignal | undefined;
   let steps = 0;
   expr.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, async () => {
     if (++steps % JSONATA_STEPS_PER_TURN !== 0) return;
     await yieldToLoop();
-    if (Date.now() >= deadline) throw new JsonataTimeout();
+    if (Date.now() >= deadline || stop?.aborted) throw new JsonataTimeout();
   });
-  return async (event, until) => {
+  return async (event, until, signal) => {
     const decoded = decodeBody(event.body, contentTypeOf(event.headers));
     deadline = until ?? Date.now() + JSONATA_DEFAULT_MS;
+    stop = signal;
     try {
       const result = await expr.evaluate(decoded.value, {
         key: event.key,

@@ -88,7 +88,7 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
       const e = events[i];
       let ok = test === null || test(e);
       if (ok && predicate) {
-        const r = await predicate(e, deadline);
+        const r = await predicate(e, deadline, o.signal);
         if (r === true) ok = true;
         else {
           ok = false;
