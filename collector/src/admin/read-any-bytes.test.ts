@@ -75,6 +75,21 @@ describe('reads of a range holding bodies that cannot be shown as values', () =>
     expect(text.trim().split('\r\n').filter((l) => /^\d+,/.test(l)).map((l) => Number(l.split(',')[0]))).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
+  it('export and browse show an event whose time stamp no date can hold (stored by an older version)', async () => {
+    await f.collector.channel.appendEvents('far', [
+      { ts: 1e21, key: null, headers: {}, body: Buffer.from('far') },
+      { ts: Date.now(), key: null, headers: {}, body: Buffer.from('near') },
+    ]);
+    const csv = await fetch(`${base}/api/v1/topics/far/export?format=csv`);
+    expect(csv.status).toBe(200);
+    const rows = (await csv.text()).trim().split('\r\n');
+    expect(rows).toHaveLength(3);
+    expect(rows[1]).toMatch(/^0,1e\+21,,,/);
+    expect(rows[2]).toMatch(/^1,\d+,\d{4}-/);
+    const page = (await (await fetch(`${base}/api/v1/topics/far/events?from=0`)).json()) as { events: ApiEvent[] };
+    expect(page.events.map((e) => e.body)).toEqual(['far', 'near']);
+  });
+
   it('a consumer group fetches and commits past them', async () => {
     let offset = 0;
     const seen: ApiEvent[] = [];

@@ -212,7 +212,9 @@ async function* exportLines(
 
 function csvRow(e: ReturnType<typeof presentEvent>): string {
   const body = e.bodyEncoding === null ? '' : typeof e.body === 'string' ? e.body : JSON.stringify(e.body);
-  const cells = [String(e.offset), String(e.ts), new Date(e.ts).toISOString(), e.key ?? '', e.contentType, JSON.stringify(e.headers), body, e.raw ?? ''];
+  const time = new Date(e.ts);
+  // A stamp outside what a Date holds (stored by an older version) leaves the column empty, never the export.
+  const cells = [String(e.offset), String(e.ts), Number.isNaN(time.getTime()) ? '' : time.toISOString(), e.key ?? '', e.contentType, JSON.stringify(e.headers), body, e.raw ?? ''];
   return `${cells.map(csvCell).join(',')}\r\n`;
 }
 

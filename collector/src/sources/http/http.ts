@@ -299,9 +299,13 @@ function headerValue(v: string | string[] | undefined): string {
   return Array.isArray(v) ? v.join(', ') : (v ?? '');
 }
 
+/** The latest time a JavaScript Date can hold (ms): later stamps could not be shown or exported. */
+const MAX_TS = 8.64e15;
+
 function parseTs(value: string): number {
   const n = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(n)) throw new HttpError(400, ErrorCodes.BAD_INPUT, `${TS_HEADER}: "${value}" is neither milliseconds since the epoch nor an ISO 8601 date`);
+  if (n < 0 || n > MAX_TS) throw new HttpError(400, ErrorCodes.BAD_INPUT, `${TS_HEADER}: "${value}" is out of range (0 to ${MAX_TS} ms since the epoch, 1970 to 275760)`);
   return n;
 }
 
