@@ -90,6 +90,17 @@ describe('reads of a range holding bodies that cannot be shown as values', () =>
     expect(page.events.map((e) => e.body)).toEqual(['far', 'near']);
   });
 
+  it('msgpack nested 100 deep is shown whole; nested deeper than 1000, raw with the reason', async () => {
+    // {a: [[…["leaf"]…]]} written byte by byte (msgpackr's own packer recurses).
+    const nested = (n: number) => Buffer.concat([Buffer.from([0x81, 0xa1, 0x61]), Buffer.alloc(n - 1, 0x91), Buffer.from([0xa4]), Buffer.from('leaf')]);
+    await f.collector.channel.appendEvents('mp', [100, 1500].map((n) => ({ ts: Date.now(), key: null, headers: { 'content-type': 'application/msgpack' }, body: nested(n) })));
+    const page = (await (await fetch(`${base}/api/v1/topics/mp/events?from=0`)).json()) as { events: ApiEvent[] };
+    expect(page.events[0]).toMatchObject({ bodyEncoding: 'msgpack' });
+    expect(JSON.stringify(page.events[0].body)).toContain('"leaf"');
+    expect(page.events[1]).toMatchObject({ bodyEncoding: null, body: null, decodeError: 'msgpack nested deeper than 1000 levels: shown raw' });
+    expect(page.events[1].raw).toBeTruthy();
+  });
+
   it('a consumer group fetches and commits past them', async () => {
     let offset = 0;
     const seen: ApiEvent[] = [];

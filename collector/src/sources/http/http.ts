@@ -41,7 +41,7 @@ const HttpConfig = Type.Object(
       minimum: 1,
       maximum: 1000,
       default: DEFAULT_JSON_MAX_DEPTH,
-      description: 'Deepest JSON nesting accepted (objects and arrays); deeper bodies get 400 naming the limit, before anything is stored',
+      description: 'Deepest nesting accepted in JSON and msgpack bodies (objects/maps and arrays); deeper bodies get 400 naming the limit, and nothing is stored',
     }),
     text: Type.Union([Type.Literal('lines'), Type.Literal('whole')], {
       default: 'lines',
