@@ -49,6 +49,18 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
   }) as unknown as FastifyInstance;
   app.decorate('collector', collector);
 
+  // Shutdown: new requests get fastify's 503 (return503OnClosing); a request still in flight
+  // when close() begins (a search running to max_scan_ms) gets its answer with
+  // `Connection: close`, so its keep-alive connection ends with it instead of holding close()
+  // open until the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   // JSON request bodies: nesting is bounded before parsing, so a hostile body gets a 400 instead
   // of overflowing the stack wherever the value is walked later (produce re-serialises `value`).
   const parseJson = app.getDefaultJsonParser('error', 'error');

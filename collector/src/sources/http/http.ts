@@ -41,7 +41,7 @@ const HttpConfig = Type.Object(
       minimum: 1,
       maximum: 1000,
       default: DEFAULT_JSON_MAX_DEPTH,
-      description: 'Deepest JSON nesting accepted (objects and arrays); deeper bodies get 400 naming the limit, before anything is stored',
+      description: 'Deepest nesting accepted in JSON and msgpack bodies (objects/maps and arrays); deeper bodies get 400 naming the limit, and nothing is stored',
     }),
     text: Type.Union([Type.Literal('lines'), Type.Literal('whole')], {
       default: 'lines',
@@ -294,9 +294,13 @@ function headerValue(v: string | string[] | undefined): string {
   return Array.isArray(v) ? v.join(', ') : (v ?? '');
 }
 
+/** The latest time a JavaScript Date can hold (ms): later stamps could not be shown or exported. */
+const MAX_TS = 8.64e15;
+
 function parseTs(value: string): number {
   const n = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(n)) throw new HttpError(400, ErrorCodes.BAD_INPUT, `${TS_HEADER}: "${value}" is neither milliseconds since the epoch nor an ISO 8601 date`);
+  if (n < 0 || n > MAX_TS) throw new HttpError(400, ErrorCodes.BAD_INPUT, `${TS_HEADER}: "${value}" is out of range (0 to ${MAX_TS} ms since the epoch, 1970 to 275760)`);
   return n;
 }
 
