@@ -28,6 +28,8 @@ export interface GuardSettings {
   frameTimeoutMs: number;
   maxPerPeer: number;
   log: Logger;
+  /** Run sweeps on a timer (default); tests drive `sweep(now)` themselves. */
+  timer?: boolean;
 }
 
 /** What the guard needs to know about one connection. */
@@ -77,8 +79,10 @@ export class ConnectionGuard {
     this.#s = settings;
     const timeouts = [settings.idleTimeoutMs, settings.frameTimeoutMs].filter((t) => t > 0);
     const every = timeouts.length > 0 ? Math.min(5000, Math.max(50, Math.floor(Math.min(...timeouts) / 4))) : 5000;
-    this.#timer = setInterval(() => this.sweep(), every);
-    this.#timer.unref();
+    if (settings.timer !== false) {
+      this.#timer = setInterval(() => this.sweep(), every);
+      this.#timer.unref();
+    }
   }
 
   /** Open connections. */
