@@ -286,7 +286,7 @@ describe('forward source: handshake and TLS', () => {
     expect(wrong.pong).toMatchObject({ kind: 'pong', authResult: false, reason: 'shared_key mismatch' });
     wrong.client.send(encodeMessageMode('t', { time: 1_700_000_000_000, record: { a: 2 } }, { chunk: 'h2' }));
     await waitUntil(() => wrong.client.closed, 5000, 'close');
-    expect(hub.logs.join('')).toContain('handshake failed for client \\"edge-2\\": shared_key mismatch');
+    expect(hub.logs.join('')).toContain('refused the shared_key handshake of client \\"edge-2\\": shared_key mismatch');
 
     const skipper = await Client.connect(hub.port);
     await skipper.next('helo');
