@@ -59,7 +59,7 @@ const SyslogConfig = Type.Object(
       description: "Event time: the message's own timestamp (arrival time when it has none), or arrival time",
     }),
     udp_receive_buffer_bytes: Size(
-      'SO_RCVBUF asked for the UDP socket: a burst larger than this is dropped by the kernel (counted). Linux caps it at net.core.rmem_max; what was granted is logged at start and shown in /metrics',
+      'SO_RCVBUF asked for the UDP socket: a burst larger than this is dropped by the kernel (counted). Linux caps it at net.core.rmem_max; what was granted is logged at start and shown in /metrics (0: the kernel default)',
       '8MiB',
     ),
   },
