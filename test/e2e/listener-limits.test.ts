@@ -85,6 +85,15 @@ async function hold(port: number, from: string, n: number, bytes: Buffer | null)
 
 const open = (held: Held[]) => held.filter((h) => !h.closed).length;
 
+/** Whether this machine can send from 127.0.0.2 (Linux routes all of 127/8 to loopback; macOS does not). */
+function canBindLoopbackAliases(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: 9, localAddress: '127.0.0.2' });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code !== 'EADDRNOTAVAIL'));
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+  });
+}
+
 function readTopic(file: string, topic: string): StoredEvent[] {
   const channel = Channel.open({ file, readonly: true, retentionIntervalMs: 0 });
   try {
@@ -119,7 +128,12 @@ async function metric(c: CollectorProcess, name: string, labels: string): Promis
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
-it('one peer holding more partial frames than max_connections cannot lock out real clients', async () => {
+it('one peer holding more partial frames than max_connections cannot lock out real clients', async (ctx) => {
+  if (!(await canBindLoopbackAliases())) {
+    console.log('cannot send from 127.0.0.2 here: skipping (the test needs a second peer address)');
+    ctx.skip();
+    return;
+  }
   const root = join(dir, 'per-peer');
   mkdirSync(root);
   const ports = { admin: await freePort(), syslog: await freePort(), forward: await freePort() };
@@ -164,7 +178,11 @@ s.close()`,
   expect(await c.stop()).toBe(0);
 });
 
-it('closes connections stuck in a partial frame after frame_timeout and silent ones after idle_timeout', async () => {
+it('closes connections stuck in a partial frame after frame_timeout and silent ones after idle_timeout', async (ctx) => {
+  if (!(await canBindLoopbackAliases())) {
+    ctx.skip();
+    return;
+  }
   const root = join(dir, 'timeouts');
   mkdirSync(root);
   const ports = { admin: await freePort(), syslog: await freePort(), forward: await freePort() };
