@@ -166,6 +166,8 @@ export class ForwardSource implements Source {
     };
     const server = this.#config.tls
       ? createTlsServer({ ...tlsOptions(this.#config.tls), handshakeTimeout: toMs(this.#config.handshake_timeout) }, onSocket).on('tlsClientError', (error, socket) => {
+          // With a listener here Node leaves the socket open: close it (a silent client would hold it forever).
+          socket.destroy();
           if (/timed? ?out/i.test(error.message)) this.#guard.closed.handshake++;
           this.#warn(`forward: TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${errorMessage(error)}`);
         })
