@@ -17,7 +17,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 
-export type CloseReason = 'idle' | 'incomplete_frame' | 'per_peer_limit' | 'handshake';
+export type CloseReason = 'idle' | 'incomplete_frame' | 'per_peer_limit' | 'max_connections' | 'handshake';
 
 export interface GuardSettings {
   /** For messages: `source "syslog"`. */
@@ -66,7 +66,7 @@ export function formatDuration(ms: number): string {
 
 export class ConnectionGuard {
   /** Connections closed or refused, by reason (for `/metrics` and the sources API). */
-  readonly closed: Record<CloseReason, number> = { idle: 0, incomplete_frame: 0, per_peer_limit: 0, handshake: 0 };
+  readonly closed: Record<CloseReason, number> = { idle: 0, incomplete_frame: 0, per_peer_limit: 0, max_connections: 0, handshake: 0 };
   readonly #s: GuardSettings;
   readonly #perPeer = new Map<string, number>();
   readonly #tracked = new Map<Socket, Tracked>();
@@ -74,6 +74,7 @@ export class ConnectionGuard {
   #refusedInWindow = 0;
   #refusedWindowStart = 0;
   #refusedPeers = new Set<string>();
+  #lastFullLog = 0;
 
   constructor(settings: GuardSettings) {
     this.#s = settings;
@@ -111,6 +112,21 @@ export class ConnectionGuard {
       else this.#perPeer.set(ip, n);
     });
     return true;
+  }
+
+  /**
+   * Counts a connection the server refused at `max_connections` (its 'drop' event); logs the
+   * first of every 10 s, since it means real clients are being turned away.
+   */
+  noteFull(remote: string | undefined, max: number): void {
+    this.closed.max_connections++;
+    const now = Date.now();
+    if (now - this.#lastFullLog < WARN_WINDOW_MS) return;
+    this.#lastFullLog = now;
+    this.#s.log.warn(
+      { peer: remote, reason: 'max_connections', refused: this.closed.max_connections },
+      `${this.#s.who}: refused a connection from ${remote ?? 'a client'}: max_connections (${max}) are open (${this.closed.max_connections} refused so far); raise max_connections, or lower max_connections_per_peer / idle_timeout if a few peers hold them`,
+    );
   }
 
   /** Watches an admitted connection for idleness and stuck frames. */

@@ -175,6 +175,7 @@ export class ForwardSource implements Source {
     // With TLS the per-peer limit is checked on the raw socket, before the handshake costs anything.
     if (this.#config.tls) server.on('connection', (socket: Socket) => this.#guard.admit(socket));
     server.maxConnections = this.#config.max_connections;
+    server.on('drop', (data?: { remoteAddress?: string }) => this.#guard.noteFull(data?.remoteAddress, this.#config.max_connections));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(`sources.${this.#ctx.name}.listen`, this.#address, error)));
       server.listen({ host: this.#address.host, port: this.#address.port }, () => resolve());

@@ -177,7 +177,31 @@ describe('syslog source transports and back-pressure', () => {
       'all messages after draining',
     );
     expect(got).toEqual(payload.trimEnd().split('\n').map((line) => line.slice('<13>1 - h app - - - '.length)));
-    expect(source.network().closed).toEqual({ idle: 0, incomplete_frame: 0, per_peer_limit: 0, handshake: 0 });
+    expect(source.network().closed).toEqual({ idle: 0, incomplete_frame: 0, per_peer_limit: 0, max_connections: 0, handshake: 0 });
+  });
+
+  it('counts connections refused at max_connections, and one peer cannot reach it alone', async () => {
+    const { source } = await start({ protocols: ['tcp'], max_connections: 3, max_connections_per_peer: 2 });
+    const clients: { closed: boolean }[] = [];
+    const open = async (localAddress?: string) => {
+      const socket = netConnect({ host: '127.0.0.1', port: source.tcpPort, localAddress });
+      const c = { closed: false };
+      socket.on('error', () => {});
+      socket.on('close', () => (c.closed = true));
+      cleanups.push(() => socket.destroy());
+      await new Promise<void>((r) => socket.once('connect', () => r()).once('close', () => r()));
+      clients.push(c);
+      return c;
+    };
+    await open();
+    await open();
+    const third = await open(); // the same peer, over max_connections_per_peer
+    await waitUntil(() => third.closed, 5000, 'the third connection from one peer to be refused');
+    expect(source.network().closed).toMatchObject({ per_peer_limit: 1, max_connections: 0 });
+    await open('127.0.0.2');
+    const fifth = await open('127.0.0.3'); // a fourth open connection: over max_connections
+    await waitUntil(() => fifth.closed, 5000, 'the connection over max_connections to be refused');
+    expect(source.network().closed).toMatchObject({ per_peer_limit: 1, max_connections: 1 });
   });
 
   it('closes a TLS connection whose handshake does not finish within handshake_timeout', async () => {
