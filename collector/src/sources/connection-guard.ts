@@ -75,6 +75,8 @@ export class ConnectionGuard {
   #refusedWindowStart = 0;
   #refusedPeers = new Set<string>();
   #lastFullLog = 0;
+  #lastTlsLog = 0;
+  #tlsSuppressed = 0;
 
   constructor(settings: GuardSettings) {
     this.#s = settings;
@@ -127,6 +129,31 @@ export class ConnectionGuard {
       { peer: remote, reason: 'max_connections', refused: this.closed.max_connections },
       `${this.#s.who}: refused a connection from ${remote ?? 'a client'}: max_connections (${max}) are open (${this.closed.max_connections} refused so far); raise max_connections, or lower max_connections_per_peer / idle_timeout if a few peers hold them`,
     );
+  }
+
+  /**
+   * A TLS handshake that failed (Node's tlsClientError): closes the socket — with a listener for
+   * that event Node leaves it open, so a silent client would hold its slot forever — counts a
+   * timeout, and logs at most one warning per 10 s. A client that hung up (or was refused by the
+   * per-peer limit) before finishing is only a debug line.
+   */
+  tlsFailed(error: Error & { code?: string }, socket: Socket): void {
+    socket.destroy();
+    if (/timed? ?out/i.test(error.message)) this.closed.handshake++;
+    const peer = socket.remoteAddress ?? 'a client';
+    if (error.code === 'ECONNRESET') {
+      this.#s.log.debug({ peer, err: error.message }, `${this.#s.who}: TLS client ${peer} went away during the handshake`);
+      return;
+    }
+    const now = Date.now();
+    if (now - this.#lastTlsLog < WARN_WINDOW_MS) {
+      this.#tlsSuppressed++;
+      return;
+    }
+    this.#lastTlsLog = now;
+    const more = this.#tlsSuppressed > 0 ? ` (${this.#tlsSuppressed} more failed handshakes not logged)` : '';
+    this.#tlsSuppressed = 0;
+    this.#s.log.warn({ peer, err: error.message }, `${this.#s.who}: TLS handshake with ${peer} failed: ${error.message}${more}`);
   }
 
   /** Watches an admitted connection for idleness and stuck frames. */

@@ -165,12 +165,7 @@ export class ForwardSource implements Source {
       this.#accept(socket);
     };
     const server = this.#config.tls
-      ? createTlsServer({ ...tlsOptions(this.#config.tls), handshakeTimeout: toMs(this.#config.handshake_timeout) }, onSocket).on('tlsClientError', (error, socket) => {
-          // With a listener here Node leaves the socket open: close it (a silent client would hold it forever).
-          socket.destroy();
-          if (/timed? ?out/i.test(error.message)) this.#guard.closed.handshake++;
-          this.#warn(`forward: TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${errorMessage(error)}`);
-        })
+      ? createTlsServer({ ...tlsOptions(this.#config.tls), handshakeTimeout: toMs(this.#config.handshake_timeout) }, onSocket).on('tlsClientError', (error, socket) => this.#guard.tlsFailed(error, socket))
       : createTcpServer(onSocket);
     // With TLS the per-peer limit is checked on the raw socket, before the handshake costs anything.
     if (this.#config.tls) server.on('connection', (socket: Socket) => this.#guard.admit(socket));
