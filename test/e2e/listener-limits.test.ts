@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { Channel } from '../../collector/src/channel/channel.ts';
 import { fromUtf8, type StoredEvent } from '../../shared/src/event.ts';
-import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const PYTHON = '/usr/bin/python3';
 const dir = tempDir('sluice-listener-limits-');
@@ -106,7 +106,8 @@ function readTopic(file: string, topic: string): StoredEvent[] {
 }
 
 function run(file: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => execFile(file, args, (error, _out, stderr) => (error ? reject(new Error(`${file} failed: ${stderr}`)) : resolve())));
+  // killed if it hangs, so nothing outlives the test
+  return new Promise((resolve, reject) => execFile(file, args, { timeout: scaled(30_000), killSignal: 'SIGKILL' }, (error, _out, stderr) => (error ? reject(new Error(`${file} failed: ${stderr}`)) : resolve())));
 }
 
 function hasFluentLogger(): boolean {
