@@ -381,7 +381,7 @@ export class Collector {
         if (n !== undefined) set({ source: h.name }, n);
       }
     });
-    m.gauge('sluice_source_connections_closed_total', 'Connections a network source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, handshake)', ['source', 'reason'], (set) => {
+    m.gauge('sluice_source_connections_closed_total', 'Connections a network source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, max_connections, handshake)', ['source', 'reason'], (set) => {
       for (const h of this.sources.values()) for (const [reason, n] of Object.entries(h.source.network?.().closed ?? {})) set({ source: h.name, reason }, n);
     });
     m.gauge('sluice_source_udp_dropped_total', 'UDP messages lost by a source, by where: kernel (receive buffer overflowed), queue, channel', ['source', 'where'], (set) => {
