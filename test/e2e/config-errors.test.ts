@@ -14,7 +14,8 @@ function sluice(args: string[], cwd: string): Promise<{ code: number | null; std
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  // A checkout rebuilds a stale bundle first and says so: not part of what the command prints.
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr: stderr.replace(/^sluice build: .*\n/gm, '') })));
 }
 
 const MISTAKES = `# every line below marked with a number is wrong

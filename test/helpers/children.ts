@@ -33,13 +33,20 @@ export function scaled(ms: number): number {
   return Math.round(ms * timeoutScale());
 }
 
-const children = new Set<ChildProcess>();
-const dirs = new Set<string>();
-let installed = false;
+// One registry per process, even if this module is evaluated again (vitest may re-import modules
+// per test file in the same worker): the exit and signal handlers are installed once.
+interface Registry {
+  children: Set<ChildProcess>;
+  dirs: Set<string>;
+  installed: boolean;
+}
+const REGISTRY = Symbol.for('sluice.test.children');
+const registry: Registry = ((globalThis as Record<symbol, Registry | undefined>)[REGISTRY] ??= { children: new Set(), dirs: new Set(), installed: false });
+const { children, dirs } = registry;
 
 function install(): void {
-  if (installed) return;
-  installed = true;
+  if (registry.installed) return;
+  registry.installed = true;
   process.on('exit', killNow);
   for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
     process.once(signal, () => {

@@ -75,7 +75,12 @@ function sweepDeadRuns(root: string): void {
   }
 }
 
-export default function setup(): () => Promise<void> {
+export default async function setup(): Promise<() => Promise<void>> {
+  // Build the collector bundle once, before any test starts a collector (each would otherwise
+  // find it stale and build it itself, all at once, on a machine that is already busy).
+  const build = '../../release/build.js'; // plain JavaScript, no types: imported by a computed name
+  const { buildCollector, collectorStale } = (await import(build)) as { buildCollector: () => Promise<unknown>; collectorStale: () => boolean };
+  if (collectorStale()) await buildCollector();
   const systemTmp = tmpdir();
   sweepDeadRuns(systemTmp);
   const runRoot = mkdtempSync(join(systemTmp, `${PREFIX}${process.pid}-`));

@@ -19,6 +19,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scaled } from '../helpers/children.ts';
 
 export const KAFKA_VERSION = process.env.SLUICE_KAFKA_VERSION ?? '4.4.0';
 const LOG4J_VERSION = '2.25.5'; // the log4j2 that kafka_2.13 4.4.0 itself depends on
@@ -216,7 +217,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
 
   const logFile = join(dataDir, 'broker.log');
   const heap = opts.heap ?? '512m';
-  const startTimeoutMs = opts.startTimeoutMs ?? 90_000;
+  const startTimeoutMs = scaled(opts.startTimeoutMs ?? 90_000);
   let proc: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let stopped = false;

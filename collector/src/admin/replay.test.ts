@@ -8,6 +8,7 @@ import type { ReplayResponse } from '../../../shared/src/api/replay.ts';
 import { makeEvent, type EventDraft } from '../../../shared/src/event.ts';
 import { createLogger } from '../log.ts';
 import { backdateArrival, adminFixture, deliveredTo, type AdminFixture } from './testing.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const fixtures: AdminFixture[] = [];
 afterEach(async () => {
@@ -28,7 +29,7 @@ function events(topic: string, from: number, n: number, ts = (i: number) => T0 +
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + scaled(10_000);
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));

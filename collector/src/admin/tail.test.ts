@@ -8,6 +8,7 @@ import type { ApiEvent, TailMessage } from '../../../shared/src/api/events.ts';
 import { makeEvent, type EventDraft } from '../../../shared/src/event.ts';
 import { tailHubOf } from './routes/tail.ts';
 import { adminFixture, type AdminFixture } from './testing.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const fixtures: AdminFixture[] = [];
 const sockets: WebSocket[] = [];
@@ -70,7 +71,7 @@ function connect(url: string): Promise<Client> {
 }
 
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));

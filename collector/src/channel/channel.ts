@@ -17,7 +17,7 @@ import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
 import { batchCrc, batchDamage, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
-import { ensureSchema } from './schema.ts';
+import { ensureSchema, openError } from './schema.ts';
 
 export type SynchronousLevel = 'off' | 'normal' | 'full' | 'extra';
 export type WhenFull = 'block' | 'drop_oldest';
@@ -260,7 +260,8 @@ export class Channel {
     try {
       this.#db = new Database(this.file, { readonly: this.readonly, fileMustExist: this.readonly });
     } catch (cause) {
-      throw new SluiceError(ErrorCodes.CHANNEL_VERSION, `cannot open channel file ${this.file}: ${(cause as Error).message}`, { cause });
+      if (!this.readonly) releaseWriterLock(this.file);
+      throw openError(this.file, cause);
     }
     try {
       if (!this.readonly) {
@@ -273,12 +274,13 @@ export class Channel {
       this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('cache_size = -32000');
       ensureSchema(this.#db, this.file, this.readonly);
+      this.#stmt = this.prepare();
+      this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     } catch (error) {
       this.#db.close();
-      throw error;
+      if (!this.readonly) releaseWriterLock(this.file);
+      throw openError(this.file, error);
     }
-    this.#stmt = this.prepare();
-    this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     if (!this.readonly && this.#opts.retentionIntervalMs > 0) {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
       this.#retentionTimer.unref();

@@ -91,6 +91,7 @@ admin:
     ['an unknown key far from any', 'channel:\n  retention:\n    forever: true\n', 'line 3: channel.retention.forever: unknown key "forever"; known keys: max_age, max_bytes'],
     ['a misspelt section', 'chanel:\n  path: ./data\n', 'line 1: chanel: unknown section "chanel"; did you mean "channel"?'],
     ['a misspelt source type', 'sources:\n  s:\n    type: sylsog\n', 'line 3: sources.s.type: unknown source type "sylsog"; did you mean "syslog"? one of: forward, generator, http, kafka, syslog, tail'],
+    ['a free-space guard', 'channel:\n  min_free_space: plenty\n', 'line 2: channel.min_free_space: expected a size such as 512MiB, a share of the filesystem such as 5%, auto, or 0 (off); got "plenty"'],
     ['a number out of range', 'sinks:\n  out:\n    type: stdout\n    batch: { max_events: 0 }\n', 'line 4: sinks.out.batch.max_events: expected a whole number from 1 to 100000; got 0'],
     ['a number that is text', 'channel:\n  commit_window_ms: soon\n', 'line 2: channel.commit_window_ms: expected a whole number from 0 to 1000; got "soon"'],
     ['a short token, never echoed', 'admin:\n  token: hunter2\n', 'line 2: admin.token: too short: at least 16 characters, got 7'],
@@ -106,6 +107,25 @@ admin:
     );
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toBe(`sluice.yaml: 1 problem\n  ${expected}`);
+  });
+
+  it('checks ports on the valid parts even when other parts have mistakes: one pass finds all', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const error = await loadConfigText(`log:\n  level: loud\nsources:\n  web:\n    type: http\n    listen: 127.0.0.1:${port}\n`, 'sluice.yaml', { ownedListeners: new Set(['admin']) }).then(
+        () => undefined,
+        (e: unknown) => e as ConfigError,
+      );
+      expect(error?.problems).toEqual([
+        { path: 'log.level', line: 2, message: expect.stringMatching(/^expected one of /) },
+        { path: 'sources.web.listen', line: 6, message: `port ${port} already in use` },
+      ]);
+    } finally {
+      server.close();
+    }
   });
 
   it('a check that fails to run is a problem of what it checks, not a crash', async () => {

@@ -96,6 +96,7 @@ export const ChannelSection = Type.Object(
       ],
       {
         default: 'auto',
+        [EXPECTED]: 'a size such as 512MiB, a share of the filesystem such as 5%, auto, or 0 (off)',
         description:
           'Free space to keep on the filesystem holding the channel: below it sources refuse new events (HTTP 503 + Retry-After, forward no ack, syslog TCP and tail pause) while sinks keep delivering. A size (`512MiB`), a share of the filesystem (`5%`), `auto` (256 MiB, at most 10% of the filesystem) or 0 (off)',
       },

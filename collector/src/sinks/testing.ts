@@ -12,6 +12,7 @@ import { validateConfig } from '../../../shared/src/spec.ts';
 import type { Sink, SinkContext } from '../components.ts';
 import { silentLogger } from '../log.ts';
 import { sinks } from './index.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 /** What the receiver does with one request. */
 export type Behaviour =
@@ -142,9 +143,9 @@ export function buildSink(config: Record<string, unknown>, name = 'test', signal
 
 /** Polls until `check` holds. */
 export async function until(check: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + scaled(timeoutMs);
   while (!check()) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs}ms`);
+    if (Date.now() > end) throw new Error(`${what} not met within ${scaled(timeoutMs)}ms`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

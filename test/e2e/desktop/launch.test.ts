@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, REPO } from '../../helpers/process.ts';
+import { freePort, REPO, scaled } from '../../helpers/process.ts';
 import { ensureRendererBuilt } from './harness.ts';
 
 const hasBinary = existsSync(join(REPO, 'node_modules/electron/path.txt'));
@@ -30,5 +30,5 @@ describe.skipIf(hasBinary)('npm run desktop without an Electron binary', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  }, 240_000);
+  }, scaled(240_000));
 });

@@ -17,13 +17,17 @@ describe.skipIf(!hasChromium)('desktop UI: replay', () => {
   let collector: CollectorProcess;
   let s: BrowserSession;
   let receiver: Awaited<ReturnType<typeof slowReceiver>>;
+  let flaky: Awaited<ReturnType<typeof slowReceiver>>;
 
   beforeAll(async () => {
     await ensureRendererBuilt();
     // 5 events per batch, 150 ms per batch: re-sending 120 events takes about 3.6 s.
     receiver = await slowReceiver(150);
+    // A second destination that refuses its first two requests, then takes everything.
+    flaky = await slowReceiver(0, { failFirst: 2 });
     p = await ports();
-    const sink = ['sinks:', '  archive:', '    type: http', `    url: ${receiver.url}`, '    topics: [payments]', '    batch:', '      max_events: 5'].join('\n');
+    const sink = ['sinks:', '  archive:', '    type: http', `    url: ${receiver.url}`, '    topics: [payments]', '    batch:', '      max_events: 5',
+      '  flaky:', '    type: http', `    url: ${flaky.url}`, '    topics: [payments]', '    retry:', '      initial: 100ms'].join('\n');
     collector = await startE2eCollector(collectorConfig(p, { extra: sink }));
     for (let i = 0; i < 4; i++) await produce(p.http, 'payments', Array.from({ length: 30 }, (_, j) => ({ n: i * 30 + j, amount: 10 + j })));
     await until(async () => (await collector.api<Sink>('/api/v1/sinks/archive')).lag === 0 && receiver.received() === 120, { what: 'first delivery', timeoutMs: 30_000 });
@@ -34,7 +38,19 @@ describe.skipIf(!hasChromium)('desktop UI: replay', () => {
     await s?.close();
     await collector?.kill();
     await receiver?.close();
+    await flaky?.close();
     if (collector) removeDir(collector.dir);
+  });
+
+  it("shows a sink's last error with when it happened, and as over once it delivers again", async () => {
+    const { page } = s;
+    await until(async () => (await collector.api<Sink>('/api/v1/sinks/flaky')).lag === 0 && flaky.received() === 120, { what: 'the flaky sink to recover' });
+    await visit(page, `${collector.adminUrl}/#/overview`);
+    const recovered = page.locator('[data-error-state="recovered"]');
+    await recovered.waitFor();
+    expect(await recovered.textContent()).toMatch(/^recovered · .+: .*503/);
+    expect(await page.locator('[data-error-state="current"]').count()).toBe(0);
+    await screenshot(page, 'desktop-overview-recovered');
   });
 
   it('dry-runs, then executes a replay to the earliest event and shows the lag move', async () => {

@@ -99,7 +99,7 @@ describe.skipIf(!hasChromium)('desktop UI: live tail', () => {
     await visit(page, `${collector.adminUrl}/#/overview`);
     const run = producing(50, (i) => ({ seq: 5000 + i, page: '/overview' }));
     // Two samples 2 s apart make the first throughput point.
-    await page.locator('.chart').first().waitFor({ timeout: 15_000 });
+    await page.locator('.chart').first().waitFor({ timeout: scaled(15_000) });
     await until(async () => /^[1-9][\d.]*\/s$/.test(((await page.locator('td.num').first().textContent()) ?? '').trim()), { what: 'a source rate above zero', timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 4000));
     await screenshot(page, 'desktop-overview-throughput');

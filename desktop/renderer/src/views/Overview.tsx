@@ -11,6 +11,7 @@ import { formatAgo, formatBytes, formatCount, formatDuration, formatPercent, for
 import type { Sample } from '../lib/history.ts';
 import type { Route } from '../lib/router.ts';
 import { useClient } from '../state.tsx';
+import type { SinkStatus } from '../../../../shared/src/api/core.ts';
 
 export function OverviewView({ history, navigate }: { history: Sample[]; navigate: (r: { view: Route['view']; arg?: string | null; params?: Record<string, string> }) => void }) {
   const client = useClient();
@@ -91,7 +92,7 @@ export function OverviewView({ history, navigate }: { history: Sample[]; navigat
         {sinks.error ? <ErrorBox error={sinks.error} compact /> : (
           <table className="grid">
             <thead>
-              <tr><th>Sink</th><th>Type</th><th>State</th><th className="num">Lag</th><th className="num">Sent</th><th className="num">Parked</th><th>Last success</th><th>Last error</th><th /></tr>
+              <tr><th>Sink</th><th>Type</th><th>State</th><th className="num">Lag</th><th className="num" title="Age of the oldest undelivered event">Behind</th><th className="num" title="Events/s confirmed over the last 10 s">Sent/s</th><th className="num">Sent</th><th className="num">Parked</th><th>Last success</th><th>Last error</th><th /></tr>
             </thead>
             <tbody>
               {sinks.data?.sinks.map((s) => (
@@ -103,18 +104,37 @@ export function OverviewView({ history, navigate }: { history: Sample[]; navigat
                     {s.state === 'backing_off' && s.nextAttemptAt && <span className="muted small"> retry in {formatDuration(Math.max(0, s.nextAttemptAt - Date.now()))} (attempt {s.attempt})</span>}
                   </td>
                   <td className="num">{formatCount(s.lag)}</td>
+                  <td className={`num${(s.lagSeconds ?? 0) >= 10 ? ' warn-text' : ''}`} title={s.topics.map((t) => `${t.topic}: ${formatCount(t.lag)} events, ${formatDuration((t.lagSeconds ?? 0) * 1000)} behind${t.state === 'backing_off' ? ', backing off' : ''}`).join('\n')}>
+                    {s.lag > 0 ? formatDuration((s.lagSeconds ?? 0) * 1000) : '—'}
+                  </td>
+                  <td className="num">{formatCount(Math.round(s.rate ?? 0))}</td>
                   <td className="num">{formatCount(s.sentEvents)}</td>
                   <td className={`num${s.parkedEvents > 0 ? ' warn-text' : ''}`}>{formatCount(s.parkedEvents)}</td>
                   <td>{formatAgo(s.lastSuccessAt)}</td>
-                  <td className="small">{s.lastError ? <span className="error-text" title={`${s.lastError.code} at ${formatTime(s.lastError.at)}`}>{s.lastError.message}</span> : <span className="muted">none</span>}</td>
+                  <td className="small"><LastError error={s.lastError} state={s.state} lastSuccessAt={s.lastSuccessAt} /></td>
                   <td><button type="button" className="link" onClick={() => navigate({ view: 'replay', arg: s.name })}>Replay…</button></td>
                 </tr>
               ))}
-              {sinks.data?.sinks.length === 0 && <tr><td colSpan={9} className="muted">No sinks configured: events stay in the channel until retention removes them.</td></tr>}
+              {sinks.data?.sinks.length === 0 && <tr><td colSpan={11} className="muted">No sinks configured: events stay in the channel until retention removes them.</td></tr>}
             </tbody>
           </table>
         )}
       </section>
     </div>
+  );
+}
+
+/**
+ * A sink's last error, with when it happened; once a delivery succeeded after it, it is shown as
+ * over (muted, "recovered"), not left red beside a sink that works.
+ */
+function LastError({ error, state, lastSuccessAt }: { error: SinkStatus['lastError']; state: SinkStatus['state']; lastSuccessAt: number | null }) {
+  if (!error) return <span className="muted">none</span>;
+  const over = state !== 'failed' && state !== 'backing_off' && lastSuccessAt !== null && lastSuccessAt > error.at;
+  const title = `${error.code} at ${formatTime(error.at)}${over ? `; delivering again since ${formatTime(lastSuccessAt)}` : ''}`;
+  return over ? (
+    <span className="muted" data-error-state="recovered" title={title}>recovered · {formatAgo(error.at)}: {error.message}</span>
+  ) : (
+    <span className="error-text" data-error-state="current" title={title}>{formatAgo(error.at)}: {error.message}</span>
   );
 }
