@@ -135,7 +135,7 @@ export class HttpSource implements Source {
     const graceEnd = Date.now() + SHUTDOWN_GRACE_MS;
     while (this.#sockets.size > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 20));
     await Promise.allSettled([...this.#inFlight]);
-    server.closeIdleConnections();
+    server.close(); // now http.Server#close: closes what is still idle and clears its timers
     const timer = setTimeout(() => server.closeAllConnections(), 2000);
     await closed;
     clearTimeout(timer);
