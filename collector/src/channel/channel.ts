@@ -288,6 +288,8 @@ export class Channel {
     if (!this.readonly) {
       this.#pageSize = this.#db.pragma('page_size', { simple: true }) as number;
       this.#disk = new DiskGuard({ dir: dirname(this.file), min: options.minFreeSpace ?? 'auto', probe: options.freeSpaceProbe, now: this.#now });
+      // Health is right from the start; the first housekeeping run reports (emits `disk`) a disk already short.
+      this.#disk.refuses(() => this.#reusableBytes());
       // Probes once a second, so health and /metrics are current and a full channel notices
       // space coming back (and frees what it can) even when nobody appends.
       this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
