@@ -226,6 +226,21 @@ describe('disk full', () => {
     await run(await tmpfsDisk(dir, 0, 64, 4), dir);
   }, scaled(4 * WAIT_MS));
 
+  it.runIf(TMPFS)('a collector started on a full disk says so and exits 1 (tmpfs)', async () => {
+    const dir = join(root, 'start-full');
+    const disk = await tmpfsDisk(dir, 'auto', 1, 0);
+    try {
+      writeFileSync(disk.filler, Buffer.alloc(2 * MiB, 1)); // fills the 1 MiB tmpfs to the last block
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+    }
+    const ports = { admin: await freePort(), http: await freePort(), dead: await freePort() };
+    const collector = await startCollector({ config: config(disk, ports), dir, prefix: disk.prefix, wait: false });
+    running.push(collector);
+    expect(await collector.exited).toBe(1);
+    expect(collector.stderr()).toMatch(/cannot start: cannot open channel file .*channel\.db: the disk holding it is full; free some space there/);
+  }, scaled(WAIT_MS));
+
   it.runIf(!TMPFS)('FALLBACK (no mounts here): the free-space guard refuses and recovers on the real disk', async () => {
     const dir = join(root, 'fallback');
     await run(realDisk(dir), dir);

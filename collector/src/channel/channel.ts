@@ -14,7 +14,7 @@ import type { TopicInfo } from '../../../shared/src/api/core.ts';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
-import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
+import { DiskGuard, statfsProbe, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
 import { batchCrc, batchDamage, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { ensureSchema, openError } from './schema.ts';
@@ -279,7 +279,7 @@ export class Channel {
     } catch (error) {
       this.#db.close();
       if (!this.readonly) releaseWriterLock(this.file);
-      throw openError(this.file, error);
+      throw openError(this.file, diskFullAtOpen(this.file, error, options.freeSpaceProbe ?? statfsProbe));
     }
     if (!this.readonly && this.#opts.retentionIntervalMs > 0) {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
@@ -1338,7 +1338,12 @@ function acquireWriterLock(file: string): void {
   } catch (error) {
     if (error instanceof SluiceError) throw error;
   }
-  writeFileSync(lock, `${me}\n`);
+  try {
+    writeFileSync(lock, `${me}\n`);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOSPC') throw cause;
+    throw openError(file, Object.assign(new Error((cause as Error).message), { code: 'SQLITE_FULL' }));
+  }
 }
 
 function releaseWriterLock(file: string): void {
@@ -1413,6 +1418,21 @@ class BatchDamaged extends Error {
 
 function closedError(file: string): SluiceError {
   return new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${file} is closed`, { retriable: true });
+}
+
+/**
+ * On a nearly full disk SQLite can fail to open with an I/O error (growing the -shm file) rather
+ * than SQLITE_FULL: with less than 1 MiB free, call it what it is.
+ */
+function diskFullAtOpen(file: string, error: unknown, probe: FreeSpaceProbe): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_IOERR')) return error;
+  try {
+    if (probe(dirname(file)).free >= 1024 * 1024) return error;
+  } catch {
+    return error;
+  }
+  return Object.assign(new Error((error as Error).message), { code: 'SQLITE_FULL', cause: error });
 }
 
 function isSqliteFull(error: unknown): boolean {
