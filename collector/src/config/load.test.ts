@@ -128,6 +128,30 @@ admin:
     }
   });
 
+  it('TLS files that are readable but wrong are found by the check, not at start', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
+    try {
+      for (const name of ['a', 'b']) {
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+      }
+      writeFileSync(join(dir, 'junk.pem'), 'not pem\n');
+      const tls = (cert: string, key: string) => `admin:\n  listen: 127.0.0.1:0\n  tls:\n    cert: ${join(dir, cert)}\n    key: ${join(dir, key)}\n`;
+      const problems = async (yaml: string) => loadConfigText(yaml, null).then(() => [], (e: unknown) => (e as ConfigError).problems.map((p) => `${p.line}: ${p.path}: ${p.message}`));
+      expect(await problems(tls('a.crt', 'a.key'))).toEqual([]);
+      expect(await problems(tls('a.crt', 'b.key'))).toEqual([`5: admin.tls.key: ${join(dir, 'b.key')} is not the private key of the certificate ${join(dir, 'a.crt')}`]);
+      expect(await problems(tls('junk.pem', 'junk.pem'))).toEqual([
+        `4: admin.tls.cert: ${join(dir, 'junk.pem')} is not a PEM certificate (expected a "-----BEGIN CERTIFICATE-----" block)`,
+        `5: admin.tls.key: ${join(dir, 'junk.pem')} is not a PEM private key (expected a "-----BEGIN … PRIVATE KEY-----" block, not encrypted)`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a check that fails to run is a problem of what it checks, not a crash', async () => {
     // Preflight binds ports; a port the schema lets through must never escape as an exception.
     const problems = await loadConfigText('admin:\n  listen: 203.0.113.1:9410\n  token: abcdefghijklmnopqrstuvwxyz\n', null).then(
