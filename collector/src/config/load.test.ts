@@ -152,6 +152,17 @@ admin:
     }
   });
 
+  it('a channel folder that cannot be made is found by the check', async () => {
+    const problems = async (path: string) =>
+      loadConfigText(`channel:\n  path: ${path}\nadmin:\n  listen: 127.0.0.1:0\n`, null).then(
+        () => [],
+        (e: unknown) => (e as ConfigError).problems.map((p) => `${p.line}: ${p.path}: ${p.message}`),
+      );
+    const file = import.meta.filename;
+    expect(await problems(file)).toEqual([`2: channel.path: ${file} is a file, not a folder`]);
+    expect(await problems(`${file}/data`)).toEqual([`2: channel.path: cannot create ${file}/data: ${file} is a file, not a folder`]);
+  });
+
   it('a check that fails to run is a problem of what it checks, not a crash', async () => {
     // Preflight binds ports; a port the schema lets through must never escape as an exception.
     const problems = await loadConfigText('admin:\n  listen: 203.0.113.1:9410\n  token: abcdefghijklmnopqrstuvwxyz\n', null).then(
