@@ -57,6 +57,20 @@ export interface Source {
   stop(): Promise<void>;
   /** Human-readable endpoints for the start-up banner, e.g. `http://127.0.0.1:9880`. */
   endpoints(): string[];
+  /** Network listeners: connections and losses, for `/metrics` and `GET /api/v1/sources`. */
+  network?(): SourceNetworkStats;
+}
+
+/** Totals since start, read when scraped. */
+export interface SourceNetworkStats {
+  /** Open TCP/TLS connections. */
+  connections?: number;
+  /** Connections the source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, handshake). */
+  closed?: Record<string, number>;
+  /** UDP messages lost, by where: kernel (socket receive buffer overflowed), queue, channel. */
+  udpDropped?: Record<string, number>;
+  /** The UDP socket's receive buffer as the kernel granted it (bytes). */
+  udpReceiveBufferBytes?: number;
 }
 
 export interface SourceSpec<S extends TSchema = TSchema> extends ComponentSpec<S, (config: Static<S>, ctx: SourceContext) => Source> {

@@ -20,11 +20,14 @@ export function jsonTooDeepAt(bytes: Uint8Array, limit: number, start = 0, end =
   for (let i = start; i < end; i++) {
     const c = bytes[i];
     if (c === 0x22) {
-      // Skip the string: to the next quote not escaped by a backslash.
-      for (i++; i < end; i++) {
-        const d = bytes[i];
-        if (d === 0x5c) i++;
-        else if (d === 0x22) break;
+      // Skip the string: jump quote to quote (indexOf is memchr-fast) until one is not escaped.
+      for (;;) {
+        const q = bytes.indexOf(0x22, i + 1);
+        if (q === -1 || q >= end) return -1;
+        let backslashes = 0;
+        while (bytes[q - 1 - backslashes] === 0x5c) backslashes++;
+        i = q;
+        if ((backslashes & 1) === 0) break;
       }
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > limit) return i;

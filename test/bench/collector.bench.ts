@@ -4,12 +4,13 @@
  * measured in the same run (the cost of durability alone, without sockets and parsing).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import tcpPortUsed from 'tcp-port-used';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort, removeDir, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 import { channelAppend } from './channel.bench.ts';
-import { defineBench, median } from './harness.ts';
+import { defineBench, median, type BenchModule } from './harness.ts';
 
 const BODY = (i: number) => `{"seq":${i},"host":"edge-${i % 17}","level":"info","msg":"${'x'.repeat(140)}"}`;
 
@@ -87,11 +88,62 @@ function idleNodeRssMb(): Promise<number> {
   });
 }
 
+/** Milliseconds from spawning `args` until something accepts TCP connections on 127.0.0.1:`port` (polled every 2 ms). */
+async function msUntilAccepting(args: string[], port: number, cwd: string): Promise<number> {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { cwd, stdio: 'ignore', env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' } });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}) before accepting on :${port}`))));
+  try {
+    await Promise.race([tcpPortUsed.waitUntilUsedOnHost(port, '127.0.0.1', 2, 60_000), exited]);
+    return performance.now() - started;
+  } finally {
+    exited.catch(() => undefined);
+    child.kill('SIGKILL');
+    await new Promise((r) => (child.exitCode === null && child.signalCode === null ? child.once('exit', r) : r(null)));
+  }
+}
+
+/**
+ * collector.ready: `sluice start` on the embedded defaults' components (admin API, HTTP source,
+ * syslog UDP+TCP, forward; free ports, a fresh channel), from spawn to the HTTP source accepting.
+ * Baseline: a bare `node -e` process listening on a port, measured the same way in the same run.
+ */
+async function readiness(b: Parameters<BenchModule['run']>[0]): Promise<void> {
+  const runs = b.quick ? 2 : 7;
+  const sluice: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const dir = tempDir('sluice-ready-');
+    try {
+      const [admin, http, syslog, forward] = [await freePort(), await freePort(), await freePort(), await freePort()];
+      const config = join(dir, 'sluice.yaml');
+      writeFileSync(
+        config,
+        `channel:\n  path: ${join(dir, 'data')}\nadmin:\n  listen: 127.0.0.1:${admin}\nsources:\n  http:\n    type: http\n    listen: 127.0.0.1:${http}\n  syslog:\n    type: syslog\n    listen: 127.0.0.1:${syslog}\n    protocols: [udp, tcp]\n  forward:\n    type: forward\n    listen: 127.0.0.1:${forward}\n`,
+      );
+      sluice.push(await msUntilAccepting([SLUICE, 'start', '--config', config], http, dir));
+      const port = await freePort();
+      bare.push(await msUntilAccepting(['-e', `require('node:net').createServer().listen(${port}, '127.0.0.1')`], port, dir));
+    } finally {
+      removeDir(dir);
+    }
+  }
+  b.figure('collector.ready', {
+    value: median(sluice),
+    unit: 'ms',
+    better: 'lower',
+    baseline: median(bare),
+    notes: `From spawning \`node bin/sluice.js start\` (the compiled bundle; admin API, HTTP, syslog UDP+TCP and forward sources on free ports, a fresh channel) until its HTTP source accepts a TCP connection (tcp-port-used, polled every 2 ms). Baseline: a bare \`node -e\` process listening on a port, measured the same way. Median of ${runs} alternating runs: sluice ${sluice.map(Math.round).join(' / ')} ms, bare node ${bare.map(Math.round).join(' / ')} ms.`,
+  });
+}
+
 export default defineBench({
   name: 'collector',
   prefixes: ['http', 'syslog'],
   summary: 'HTTP and syslog ingest into a real collector process; its memory idle and under load',
   async run(b) {
+    if (b.wants('collector.ready')) await readiness(b);
+    if (!['collector.rss_idle', 'collector.rss_load', 'http.ingest', 'syslog.ingest'].some((f) => b.wants(f))) return;
     const total = b.quick ? 50_000 : 400_000;
     const rounds = b.quick ? 1 : 3;
     const dir = b.tempDir();
@@ -138,8 +190,8 @@ export default defineBench({
           value: peak,
           unit: 'MB',
           better: 'lower',
-          baseline: idle,
-          notes: `Peak RSS of the collector sampled every 100 ms during the http.ingest rounds (${rounds * total} events). Baseline: the same process idle.`,
+          baseline: nodeIdle,
+          notes: `Peak RSS of the collector sampled every 100 ms during the http.ingest rounds (${rounds * total} events); ${Math.round(idle)} MB idle. Baseline: an idle \`node -e\` process on the same machine.`,
         });
       }
       if (b.wants('syslog.ingest')) {

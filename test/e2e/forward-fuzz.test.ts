@@ -24,6 +24,7 @@ import {
   type FluentRecord,
   type RequestFrame,
 } from '../../shared/src/protocol/forward/index.ts';
+import { pack } from '../../shared/src/protocol/forward/msgpack.ts';
 import { checkTopic, edgeConfig, high, hubConfig, post } from '../helpers/forward.ts';
 import { freePort, removeDir, scaled, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
@@ -106,6 +107,38 @@ function mutate(rand: Rand, bytes: Uint8Array): Uint8Array {
   }
 }
 
+const noise = (rand: Rand, n: number) => Uint8Array.from({ length: n }, () => int(rand, 256));
+const nested = (depth: number): unknown => (depth === 0 ? 'leaf' : [nested(depth - 1)]);
+
+/** Well-formed msgpack with the wrong shape or contents: bad inner data, garbage gzip, wrong types, huge declared sizes, deep records. */
+function hostileFrame(rand: Rand): Uint8Array {
+  const tag = Buffer.from([0xa9, ...Buffer.from('fuzz.host')]);
+  switch (int(rand, 10)) {
+    case 0: // PackedForward whose entry stream is noise
+      return pack(['fuzz.packed', noise(rand, 1 + int(rand, 300)), { size: 3, chunk: `pk-${int(rand, 1e9)}` }]);
+    case 1: // CompressedPackedForward whose payload is not gzip
+      return pack(['fuzz.gz', noise(rand, 1 + int(rand, 300)), { compressed: 'gzip', chunk: `gz-${int(rand, 1e9)}` }]);
+    case 2: {
+      // CompressedPackedForward: valid gzip of noise
+      return pack(['fuzz.gz', gzipSync(noise(rand, 1 + int(rand, 300))), { compressed: 'gzip', size: 1 }]);
+    }
+    case 3: // wrong types: tag as int, entries as a map, time as text, option as an array
+      return pack(pick(rand, [[123, 1_700_000_000, {}], ['fuzz.t', { a: 1 }], ['fuzz.t', 'noon', { a: 1 }], ['fuzz.t', 1_700_000_000, { a: 1 }, [1]], ['fuzz.t', 1_700_000_000, 'not a map']]));
+    case 4: // huge declared sizes: array32 / map32 / str32 / bin32 counts the frame does not hold
+      return Buffer.concat([Buffer.from([0x93]), tag, Buffer.from(pick(rand, [[0xdd, 0xff, 0xff, 0xff, 0xff], [0xdf, 0x7f, 0xff, 0xff, 0xff], [0xdb, 0xff, 0xff, 0xff, 0xf0], [0xc6, 0x7f, 0xff, 0xff, 0xff]]))]);
+    case 5: // deep nesting inside a record
+      return pack(['fuzz.deep', 1_700_000_000, { a: nested(10 + int(rand, 200)) }, { chunk: `dp-${int(rand, 1e9)}` }]);
+    case 6: // Forward mode with entries that are not [time, record]
+      return pack(['fuzz.fw', [[1_700_000_000], ['x', {}], [1_700_000_000, { a: 1 }, 'extra'], 5], { chunk: `fw-${int(rand, 1e9)}` }]);
+    case 7: // option with a chunk id that is not a string, or far too long
+      return pack(['fuzz.opt', 1_700_000_000, { a: 1 }, { chunk: pick(rand, [42, 'c'.repeat(5000), null, { x: 1 }]) }]);
+    case 8: // ext types where times or records belong
+      return Buffer.concat([Buffer.from([0x93]), tag, Buffer.from([0xd7, 0x05, 1, 2, 3, 4, 5, 6, 7, 8]), Buffer.from([0xd4, 0x07, 0x00])]);
+    default: // a PackedForward whose bin is a valid entry stream followed by noise
+      return pack(['fuzz.tail', Buffer.concat([pack([1_700_000_000, { a: 1 }]), noise(rand, 1 + int(rand, 40))]), { chunk: `tl-${int(rand, 1e9)}` }]);
+  }
+}
+
 /** A frame-sized byte string: valid, mutated, hostile by design, or noise. */
 function fuzzCase(rand: Rand): Uint8Array {
   const r = rand();
@@ -120,6 +153,7 @@ function fuzzCase(rand: Rand): Uint8Array {
   if (r < 0.84) return Buffer.from([0x93, 0xa0, 0x01, 0x80]); // an empty tag: no topic to map it to
   if (r < 0.86) return Buffer.from(pick(rand, ['GET / HTTP/1.1\r\n\r\n', '{"tag":"x"}', '["fuzz.json",1,{}]', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03']));
   if (r < 0.89) return Buffer.concat([Buffer.from([0x93, 0xa8, ...Buffer.from('fuzz.dep')]), Buffer.alloc(200, 0x91)]); // nesting too deep
+  if (r < 0.93) return hostileFrame(rand);
   return Buffer.from(Array.from({ length: 1 + int(rand, 200) }, () => int(rand, 256)));
 }
 

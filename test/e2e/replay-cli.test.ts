@@ -80,6 +80,9 @@ describe('sluice replay between two collectors', () => {
     expect(topics.status, topics.stderr).toBe(0);
     expect(topics.stdout).toMatch(/^TOPIC\s+LOW\s+HIGH\s+EVENTS\s+BYTES\s+RATE\/S\s+LAST EVENT$/m);
     expect(topics.stdout).toMatch(/^orders\s+0\s+100000\s+100000\s/m);
+    // how far behind each sink is, per topic
+    expect(topics.stdout).toMatch(/^SINK\s+TOPIC\s+STATE\s+LAG\s+BEHIND\s+SENT\/S$/m);
+    expect(topics.stdout).toMatch(/^to-b\s+orders\s+running\s+\d+\s+[\d.]+[smh]/m);
 
     const dry = sluice(['replay', 'to-b', '--to-offset', '0', '--admin', a.adminUrl]);
     expect(dry.status, dry.stderr).toBe(0);

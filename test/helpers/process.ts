@@ -70,6 +70,8 @@ export interface StartOptions {
   token?: string;
   /** Node options before the script, e.g. `--cpu-prof` (not allowed in NODE_OPTIONS). */
   nodeArgs?: string[];
+  /** A command the collector runs under, e.g. `['nsenter', '--mount=/proc/PID/ns/mnt', '--']`; it must exec, not fork. */
+  prefix?: string[];
 }
 
 /** Starts `sluice start` in a child process; resolves once its admin API answers /health. */
@@ -82,7 +84,8 @@ export async function startCollector(options: StartOptions): Promise<CollectorPr
     writeFileSync(configFile, options.config);
     args.push('--config', configFile);
   }
-  const proc = spawnTracked(process.execPath, args, { cwd: dir, env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...commandArgs] = [...(options.prefix ?? []), process.execPath, ...args];
+  const proc = spawnTracked(command, commandArgs, { cwd: dir, env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));

@@ -56,7 +56,18 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
       done(new SluiceError(ErrorCodes.BAD_INPUT, `request body: JSON nested deeper than ${DEFAULT_JSON_MAX_DEPTH} levels at character ${at}`), undefined);
       return;
     }
-    parseJson(request, body as string, done);
+    parseJson(request, body as string, (error, value) => {
+      if (!error) return done(null, value);
+      // Say why: fastify's message is the same for a syntax error and a prototype-poisoning key.
+      let why: string;
+      try {
+        JSON.parse(body as string);
+        why = 'a "__proto__" or "constructor.prototype" key is not allowed';
+      } catch (syntax) {
+        why = `invalid JSON: ${(syntax as Error).message}`;
+      }
+      done(new SluiceError(ErrorCodes.BAD_INPUT, `request body: ${why}`), undefined);
+    });
   });
 
   await app.register(cors, {

@@ -124,4 +124,13 @@ describe('reads of a range holding bodies that cannot be shown as values', () =>
     const ok = await fetch(`${base}/api/v1/topics/p/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"events":[{"value":{"a":[1]}}]}' });
     expect(ok.status).toBe(200);
   });
+
+  it('produce says why a JSON request body is refused: syntax, or a prototype-poisoning key', async () => {
+    const post = async (body: string) => {
+      const r = await fetch(`${base}/api/v1/topics/p/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return { status: r.status, error: ((await r.json()) as { error: { code: string; message: string } }).error };
+    };
+    expect(await post('{"events":[')).toMatchObject({ status: 400, error: { code: 'SLUICE_BAD_INPUT', message: expect.stringMatching(/^request body: invalid JSON: /) } });
+    expect(await post('{"events":[],"__proto__":{"x":1}}')).toEqual({ status: 400, error: { code: 'SLUICE_BAD_INPUT', message: 'request body: a "__proto__" or "constructor.prototype" key is not allowed' } });
+  });
 });

@@ -119,12 +119,13 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
         }
       }
       if (predicate && s + PREDICATE_GROUP < events.length) {
+        // JSONata is the slow filter: give ingestion a turn between groups, not only between
+        // chunks — before the time check, so even a group that used up the time bound yields.
+        await yieldToLoop();
         if (Date.now() >= deadline) {
           stopped = 'time';
           return s + segment.length;
         }
-        // JSONata is the slow filter: give ingestion a turn between groups, not only between chunks.
-        await yieldToLoop();
       }
     }
     return events.length;

@@ -17,7 +17,7 @@ import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
 import { batchCrc, batchDamage, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
-import { ensureSchema } from './schema.ts';
+import { ensureSchema, openError } from './schema.ts';
 
 export type SynchronousLevel = 'off' | 'normal' | 'full' | 'extra';
 export type WhenFull = 'block' | 'drop_oldest';
@@ -260,7 +260,8 @@ export class Channel {
     try {
       this.#db = new Database(this.file, { readonly: this.readonly, fileMustExist: this.readonly });
     } catch (cause) {
-      throw new SluiceError(ErrorCodes.CHANNEL_VERSION, `cannot open channel file ${this.file}: ${(cause as Error).message}`, { cause });
+      if (!this.readonly) releaseWriterLock(this.file);
+      throw openError(this.file, cause);
     }
     try {
       if (!this.readonly) {
@@ -273,12 +274,13 @@ export class Channel {
       this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('cache_size = -32000');
       ensureSchema(this.#db, this.file, this.readonly);
+      this.#stmt = this.prepare();
+      this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     } catch (error) {
       this.#db.close();
-      throw error;
+      if (!this.readonly) releaseWriterLock(this.file);
+      throw openError(this.file, error);
     }
-    this.#stmt = this.prepare();
-    this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     if (!this.readonly && this.#opts.retentionIntervalMs > 0) {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
       this.#retentionTimer.unref();
@@ -545,7 +547,18 @@ export class Channel {
       this.events.emit('append', topic, high);
       this.#wake(topic);
     }
-    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointBytes) setImmediate(() => this.#safeCheckpoint());
+    if (this.#bytesSinceCheckpoint >= this.#checkpointEvery()) setImmediate(() => this.#safeCheckpoint());
+  }
+
+  /**
+   * Bytes committed between checkpoints: `checkpointBytes`, but at most a quarter of the free
+   * disk space (at least 1 MiB) — a checkpoint copies the WAL into the main file, which needs
+   * that much room, so on a small or filling disk the WAL is kept small.
+   */
+  #checkpointEvery(): number {
+    const free = this.#disk?.freeBytes ?? -1;
+    if (free < 0) return this.#opts.checkpointBytes;
+    return Math.min(this.#opts.checkpointBytes, Math.max(1024 * 1024, Math.floor(free / 4)));
   }
 
   /** Writes one topic's events as record batches; returns the payload bytes written. */

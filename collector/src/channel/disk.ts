@@ -92,6 +92,11 @@ export class DiskGuard {
     return this.#full;
   }
 
+  /** Free bytes at the last probe; -1 when unknown. */
+  get freeBytes(): number {
+    return Number.isFinite(this.#space.free) ? this.#space.free : -1;
+  }
+
   /** The requirement in bytes, given the last probe. */
   get required(): number {
     return requiredFreeBytes(this.#min, this.#space.total) + this.#checkpointDebt;
@@ -109,11 +114,11 @@ export class DiskGuard {
    * asked only when the disk looks short.
    */
   refuses(reusable: () => number): boolean {
-    if (this.disabled) return false;
     const now = this.#now();
-    if (now - this.#probedAt >= this.#intervalMs || this.#bytesSinceProbe >= this.required / 2) this.probe();
+    if (now - this.#probedAt >= this.#intervalMs || (this.required > 0 && this.#bytesSinceProbe >= this.required / 2)) this.probe();
     if (now < this.#heldUntil) return true;
-    const short = this.shortfall() > 0 && this.shortfall(reusable()) > 0;
+    // Disabled (min_free_space: 0), only SQLITE_FULL refuses, for `holdMs` each time.
+    const short = !this.disabled && this.shortfall() > 0 && this.shortfall(reusable()) > 0;
     this.#set(short, short ? `${formatMiB(this.#space.free)} free on the filesystem of ${this.#dir}, below channel.min_free_space (${formatMiB(this.required)})` : null);
     return this.#full;
   }
@@ -155,7 +160,7 @@ export class DiskGuard {
   state(): DiskState {
     return {
       dir: this.#dir,
-      freeBytes: Number.isFinite(this.#space.free) ? this.#space.free : -1,
+      freeBytes: this.freeBytes,
       totalBytes: this.#space.total,
       requiredBytes: this.disabled ? 0 : this.required,
       full: this.#full,

@@ -4,13 +4,14 @@
  * counted from arrival with every expiry counted.
  */
 import Database from 'better-sqlite3';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromUtf8, makeEvent, type EventDraft } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { Channel, type ChannelOptions } from './channel.ts';
+import { runDoctor } from './doctor.ts';
 import { encodeBatch, RECORD_FORMAT } from './format.ts';
 import { batchCrc } from './integrity.ts';
 import { SCHEMA_VERSION } from './schema.ts';
@@ -263,5 +264,71 @@ describe('retention counts from arrival', () => {
     for (let i = 0; i < 40; i++) await channel.append({ events: [ev('full', 'f'.repeat(1000))] });
     expect(counts('full', 'capacity')).toBeGreaterThan(0);
     expect(counts('full', 'capacity')).toBe(channel.topic('full')!.expired + channel.topic('full')!.dropped);
+  });
+});
+
+describe('refusals name the file and what to do', () => {
+  it('a file that is not a database', () => {
+    const file = tempFile();
+    writeFileSync(file, 'this is a log file, not a channel\n'.repeat(200));
+    const error = caught(() => Channel.open({ file, retentionIntervalMs: 0 }));
+    expect(error.code).toBe(ErrorCodes.CHANNEL_VERSION);
+    expect(error.message).toContain(`${file} is not a SQLite database`);
+    expect(error.message).toMatch(/point channel\.path at a folder holding a Sluice channel\.db, or move this file away/);
+  });
+
+  it('a truncated channel file', async () => {
+    const file = tempFile();
+    const channel = openChannel({ file, maxBatchEvents: 100 });
+    await fill(channel);
+    await channel.close();
+    truncateSync(file, Math.floor(readFileSync(file).length / 2));
+    const error = caught(() => Channel.open({ file, retentionIntervalMs: 0 }));
+    expect(error.code).toBe(ErrorCodes.CHANNEL_CORRUPT);
+    expect(error.message).toContain(`${file} is damaged`);
+    expect(error.message).toContain('truncated');
+    expect(error.message).toContain(`sluice doctor ${file} --out NEW.db`);
+  });
+});
+
+describe('doctor', () => {
+  it('reports each damaged range and salvages every readable batch with offsets, cursors and state kept', async () => {
+    const file = tempFile();
+    const channel = openChannel({ file, maxBatchEvents: 100 });
+    await fill(channel);
+    await fill(channel, 'u');
+    channel.commit([{ consumer: 'sink:s', topic: 't', next: 250, protects: true }], [{ namespace: 'tail', key: '/var/log/x', value: '123' }]);
+    await channel.close();
+    const raw = new Database(file);
+    raw.prepare(`UPDATE batches SET payload = CAST(X'00' || substr(payload, 2) AS BLOB) WHERE base_offset = 500 AND topic_id = (SELECT id FROM topics WHERE name = 't')`).run();
+    raw.close();
+
+    const out = join(tempFile(), '..', 'salvaged.db');
+    const phases = new Set<string>();
+    const report = await runDoctor(file, { out, progress: (phase) => phases.add(phase) });
+    expect(phases).toEqual(new Set(['check', 'salvage']));
+    expect(report).toMatchObject({ schemaVersion: SCHEMA_VERSION, sqliteCheck: ['ok'], batches: 20, checkedBatches: 20, fileProblem: null });
+    expect(report.damaged).toEqual([expect.objectContaining({ topic: 't', first: 500, last: 599, reason: 'crc mismatch' })]);
+    expect(report.salvage).toMatchObject({ topics: 2, batches: 19, events: 1900, lostBatches: 1 });
+    await expect(runDoctor(file, { out })).rejects.toThrow(/already exists; name a new file/);
+
+    const salvaged = openChannel({ file: out, integrityScan: true });
+    expect((await salvaged.scanIntegrity()).checkedBatches).toBe(19);
+    expect(salvaged.damaged()).toEqual([]);
+    expect(salvaged.topic('t')).toMatchObject({ low: 0, high: 1000, count: 900, dropped: 100 });
+    expect(salvaged.topic('u')).toMatchObject({ low: 0, high: 1000, count: 1000 });
+    expect(salvaged.getCursor('sink:s', 't')).toBe(250);
+    expect(salvaged.getState('tail', '/var/log/x')).toBe('123');
+    // Across the gap a read goes on after it; offsets go on from where they were.
+    expect(salvaged.read('t', 500)[0].offset).toBe(600);
+    expect(fromUtf8(salvaged.read('t', 600)[0].body)).toMatch(/^e600:/);
+    expect((await salvaged.append({ events: [ev('t', 'next')] })).ranges[0].first).toBe(1000);
+  });
+
+  it('says plainly when the file is not a channel', async () => {
+    const file = tempFile();
+    writeFileSync(file, 'not a database at all'.repeat(100));
+    await expect(runDoctor(file)).rejects.toThrow(`${file} is not a SQLite database`);
+    await expect(runDoctor(`${file}.missing`)).rejects.toThrow(/no such file/);
   });
 });

@@ -14,6 +14,7 @@
  * cannot be read, one past the previous readable batch of the topic), last = its last offset.
  */
 import type Database from 'better-sqlite3';
+import type { ChannelIntegrity } from '../../../shared/src/api/core.ts';
 import { crc32 } from 'node:zlib';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { decodeBatch, RECORD_FORMAT } from './format.ts';
@@ -39,6 +40,29 @@ export interface IntegrityStatus {
   fileProblem: string | null;
   /** Topics whose retention cannot delete a damaged batch (the channel may fill): salvage with doctor. */
   retentionBlocked: { topic: string; message: string }[];
+}
+
+/** What health reports about a channel's integrity: its damaged ranges and what cannot be cleaned up. */
+export function integrityHealth(channel: {
+  file: string;
+  damaged(): DamagedRange[];
+  integrity(): IntegrityStatus;
+}): { integrity: ChannelIntegrity; problems: string[] } {
+  const status = channel.integrity();
+  const damaged = channel.damaged();
+  const problems = damaged.map((r) => corruptError(channel.file, r).message);
+  if (status.fileProblem) problems.push(`${channel.file}: ${status.fileProblem}; salvage it with \`sluice doctor ${channel.file} --out NEW.db\``);
+  for (const b of status.retentionBlocked) problems.push(b.message);
+  return {
+    integrity: {
+      scan: status.scan,
+      checkedBatches: status.checkedBatches,
+      uncheckedBatches: status.uncheckedBatches,
+      damaged: damaged.map((r) => ({ topic: r.topic, first: r.first, last: r.last, reason: r.reason })),
+      retentionBlocked: status.retentionBlocked.map((b) => b.topic),
+    },
+    problems,
+  };
 }
 
 /** CRC-32 of a stored payload, as an unsigned 32-bit integer. */

@@ -76,6 +76,31 @@ CREATE TABLE state (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * The refusal for a channel file SQLite cannot open or read: names the file, says what is wrong
+ * in plain words and what to do (as the schema-version refusals do).
+ */
+export function openError(file: string, cause: unknown): SluiceError {
+  if (cause instanceof SluiceError) return cause;
+  const code = (cause as { code?: unknown } | null)?.code;
+  const message = (cause as Error | null)?.message ?? String(cause);
+  if (code === 'SQLITE_NOTADB') {
+    return new SluiceError(
+      ErrorCodes.CHANNEL_VERSION,
+      `${file} is not a SQLite database (another kind of file, or its first page is overwritten): point channel.path at a folder holding a Sluice channel.db, or move this file away to start an empty channel; if it was a channel, \`sluice doctor ${file}\` says what is left`,
+      { cause },
+    );
+  }
+  if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) {
+    return new SluiceError(
+      ErrorCodes.CHANNEL_CORRUPT,
+      `${file} is damaged (${message}): it may be truncated or partly overwritten. Salvage every readable batch with \`sluice doctor ${file} --out NEW.db\`, move the damaged file away and put NEW.db in its place as channel.db`,
+      { cause },
+    );
+  }
+  return new SluiceError(ErrorCodes.CHANNEL_VERSION, `cannot open channel file ${file}: ${message}; check the path and its permissions (channel.path)`, { cause });
+}
+
 /** Creates the schema in an empty database, or checks that an existing one is ours and current. */
 export function ensureSchema(db: Database.Database, file: string, readonly: boolean): void {
   const version = db.pragma('user_version', { simple: true }) as number;

@@ -2,13 +2,14 @@
 import { watchFile, unwatchFile } from 'node:fs';
 import { errorMessage } from '../../../shared/src/errors.ts';
 import { buildAdminApp } from '../admin/app.ts';
-import { ConfigError, EMBEDDED_DEFAULTS, loadConfigFile, loadConfigText, type ResolvedConfig } from '../config/load.ts';
+import { formatProblem } from '../../../shared/src/spec.ts';
+import { ConfigError, EMBEDDED_DEFAULTS, loadConfigFile, loadConfigText, type LoadOptions, type ResolvedConfig } from '../config/load.ts';
 import { createLogger } from '../log.ts';
 import { Collector } from '../runtime/collector.ts';
 
-export async function loadOrExit(file: string | undefined): Promise<ResolvedConfig> {
+export async function loadOrExit(file: string | undefined, options: LoadOptions = {}): Promise<ResolvedConfig> {
   try {
-    return file ? await loadConfigFile(file) : await loadConfigText(EMBEDDED_DEFAULTS, null);
+    return file ? await loadConfigFile(file, options) : await loadConfigText(EMBEDDED_DEFAULTS, null, options);
   } catch (error) {
     // A config mistake is exit 2 with every problem listed; anything else that stops the check is
     // exit 1 with one line (the stack only with SLUICE_DEBUG=1): never a bare stack trace.
@@ -79,4 +80,15 @@ function printBanner(collector: Collector, config: ResolvedConfig): void {
   for (const { component, endpoints } of collector.endpoints()) lines.push(`  ${component.padEnd(28)} ${endpoints.join('  ')}`);
   // stderr, like the logs: stdout may carry events (the stdout sink).
   console.error(lines.join('\n'));
+}
+
+/**
+ * `sluice check`: every problem is an error (exit 2); a port in use is a warning, since the
+ * collector this config belongs to may be the one holding it.
+ */
+export async function checkConfig(file: string): Promise<void> {
+  const warnings: string[] = [];
+  const config = await loadOrExit(file, { onPortInUse: (p) => warnings.push(formatProblem(p)) });
+  for (const w of warnings) console.error(`warning: ${w} (a running collector — perhaps this one — holds it; sluice start would fail unless it is stopped first)`);
+  console.log(`${file}: ok (${config.sources.length} source${config.sources.length === 1 ? '' : 's'}, ${config.sinks.length} sink${config.sinks.length === 1 ? '' : 's'})${warnings.length > 0 ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''}`);
 }

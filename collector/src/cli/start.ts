@@ -21,11 +21,10 @@ export function registerStart(program: Command): void {
 export function registerCheck(program: Command): void {
   program
     .command('check')
-    .description('validate a config file (including ports and files) and exit')
+    .description('validate a config file (including files and ports: a port in use is a warning) and exit')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .action(async (options: { config: string }) => {
-      const { loadOrExit } = await import('./run.ts');
-      const config = await loadOrExit(options.config);
-      console.log(`${options.config}: ok (${config.sources.length} source${config.sources.length === 1 ? '' : 's'}, ${config.sinks.length} sink${config.sinks.length === 1 ? '' : 's'})`);
+      const { checkConfig } = await import('./run.ts');
+      await checkConfig(options.config);
     });
 }

@@ -107,7 +107,15 @@ export interface LoadOptions {
   preflight?: boolean;
   /** Names of sources whose listen addresses are already ours (a reload): skip their port checks. */
   ownedListeners?: ReadonlySet<string>;
+  /**
+   * Where ports found in use go: problems (the default: `start` cannot listen there), or warnings
+   * handed to this callback, with their lines — `sluice check` on the config of a running
+   * collector finds its own ports taken, and checking before a restart is what it is for.
+   */
+  onPortInUse?: (problem: ConfigProblem) => void;
 }
+
+const PORT_IN_USE = / already in use$/;
 
 /** Reads and validates a config file. Throws ConfigError listing every problem. */
 export async function loadConfigFile(file: string, options: LoadOptions = {}): Promise<ResolvedConfig> {
@@ -140,7 +148,12 @@ export async function loadConfigText(text: string, file: string | null, options:
   const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
   const { config, problems, checked } = validateAll(raw);
   // Checks that touch the outside world run on every part that is valid, so one pass finds all.
-  if (options.preflight !== false) problems.push(...(await preflight(checked, options)));
+  if (options.preflight !== false) {
+    const found = await preflight(checked, options);
+    const warn = options.onPortInUse;
+    problems.push(...(warn ? found.filter((p) => !PORT_IN_USE.test(p.message)) : found));
+    if (warn) for (const p of inLineOrder(found.filter((f) => PORT_IN_USE.test(f.message)), doc, lineCounter)) warn(p);
+  }
   if (problems.length > 0 || !config) throw new ConfigError(inLineOrder(problems, doc, lineCounter), where);
   return freezeConfig({ ...config, file });
 }

@@ -357,8 +357,40 @@ export class Collector {
     m.gauge('sluice_topic_dropped_events', 'Undelivered events removed by drop_oldest, per topic', ['topic'], (set) => {
       for (const t of this.channel.topics()) set({ topic: t.name }, t.dropped);
     });
+    m.counter('sluice_channel_expired_events_total', 'Events retention removed, per topic and reason (age: max_age since arrival; size: max_bytes; capacity: channel full)', ['topic', 'reason'], (set) => {
+      for (const e of this.channel.expiredCounts()) set({ topic: e.topic, reason: e.reason }, e.events);
+    });
+    m.gauge('sluice_channel_damaged_ranges', 'Damaged offset ranges found in the channel file, per topic (docs/operations.md)', ['topic'], (set) => {
+      const byTopic = new Map<string, number>();
+      for (const r of this.channel.damaged()) byTopic.set(r.topic, (byTopic.get(r.topic) ?? 0) + 1);
+      for (const t of this.channel.topics()) set({ topic: t.name }, byTopic.get(t.name) ?? 0);
+    });
     m.gauge('sluice_sink_lag_events', 'Events not yet delivered, per sink and topic', ['sink', 'topic'], (set) => {
       for (const r of this.sinks.values()) for (const t of r.topicStatus()) set({ sink: r.name, topic: t.topic }, t.lag);
+    });
+    m.gauge('sluice_sink_lag_seconds', 'Age of the oldest undelivered event (by its timestamp), per sink and topic; 0 when caught up', ['sink', 'topic'], (set) => {
+      for (const r of this.sinks.values()) for (const t of r.topicStatus()) set({ sink: r.name, topic: t.topic }, t.lagSeconds);
+    });
+    m.gauge('sluice_sink_delivery_rate', 'Events per second the destination confirmed over the last 10 s, per sink and topic', ['sink', 'topic'], (set) => {
+      for (const r of this.sinks.values()) for (const t of r.topicStatus()) set({ sink: r.name, topic: t.topic }, t.rate);
+    });
+    m.gauge('sluice_source_connections', 'Open TCP/TLS connections per network source', ['source'], (set) => {
+      for (const h of this.sources.values()) {
+        const n = h.source.network?.().connections;
+        if (n !== undefined) set({ source: h.name }, n);
+      }
+    });
+    m.gauge('sluice_source_connections_closed_total', 'Connections a network source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, handshake)', ['source', 'reason'], (set) => {
+      for (const h of this.sources.values()) for (const [reason, n] of Object.entries(h.source.network?.().closed ?? {})) set({ source: h.name, reason }, n);
+    });
+    m.gauge('sluice_source_udp_dropped_total', 'UDP messages lost by a source, by where: kernel (receive buffer overflowed), queue, channel', ['source', 'where'], (set) => {
+      for (const h of this.sources.values()) for (const [where, n] of Object.entries(h.source.network?.().udpDropped ?? {})) set({ source: h.name, where }, n);
+    });
+    m.gauge('sluice_source_udp_receive_buffer_bytes', 'UDP socket receive buffer the kernel granted (the SO_RCVBUF size in effect; Linux reports twice this for its bookkeeping)', ['source'], (set) => {
+      for (const h of this.sources.values()) {
+        const n = h.source.network?.().udpReceiveBufferBytes;
+        if (n !== undefined) set({ source: h.name }, n);
+      }
     });
     m.gauge('sluice_sink_state', 'Sink state: 1 for the current state', ['sink', 'state'], (set) => {
       for (const r of this.sinks.values()) for (const s of ['running', 'backing_off', 'failed', 'stopped', 'starting']) set({ sink: r.name, state: s }, r.state === s ? 1 : 0);

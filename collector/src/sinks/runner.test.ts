@@ -75,7 +75,8 @@ describe('SinkRunner', () => {
     expect(sink.received.map((e) => e.headers.n)).toEqual(Array.from({ length: 35 }, (_, i) => String(i)));
     await until(() => channel.getCursor(cursorConsumer('dest'), 'a') === 35);
     const status = runner.status();
-    expect(status).toMatchObject({ state: 'running', lag: 0, sentEvents: 35 });
+    expect(status).toMatchObject({ state: 'running', lag: 0, lagSeconds: 0, sentEvents: 35 });
+    expect(status.rate).toBeGreaterThan(0);
     expect(status.lastError?.message).toMatch(/connection refused/);
   });
 
@@ -101,13 +102,16 @@ describe('SinkRunner', () => {
     const sink = new Recorder();
     sink.failures = Array.from({ length: 1000 }, transient);
     const { channel, runner } = setup(sink, { retry: { initialMs: 50, maxMs: 100 } });
-    await channel.append({ events: [makeEvent('a', 'x')] });
+    await channel.append({ events: [makeEvent('a', 'x', { ts: Date.now() - 3_600_000 })] });
     runner.start();
     await until(() => runner.state === 'backing_off');
     const status = runner.status();
     expect(status.lastError).toMatchObject({ code: ErrorCodes.DESTINATION_UNAVAILABLE, retriable: true });
     expect(status.nextAttemptAt).toBeGreaterThan(Date.now() - 1000);
     expect(status.lag).toBe(1);
+    // how far behind: the oldest undelivered event is an hour old
+    expect(status.lagSeconds).toBeGreaterThanOrEqual(3600);
+    expect(status.topics[0]).toMatchObject({ topic: 'a', lag: 1, state: 'backing_off', rate: 0 });
     expect(channel.getCursor(cursorConsumer('dest'), 'a')).toBe(0);
     sink.failures = [];
     await until(() => sink.received.length === 1 && runner.state === 'running');

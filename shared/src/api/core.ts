@@ -28,8 +28,21 @@ export interface HealthResponse {
   uptimeMs: number;
   /** `sluice inspect`: a read-only look at a copy of a channel file. */
   readonly: boolean;
-  channel: { file: string; bytes: number; maxBytes: number; fill: number; walBytes: number; disk?: ChannelDiskState | null };
+  channel: { file: string; bytes: number; maxBytes: number; fill: number; walBytes: number; disk?: ChannelDiskState | null; integrity?: ChannelIntegrity };
   sinks: { name: string; state: SinkState }[];
+}
+
+/** The channel's integrity check (docs/operations.md, "Damaged channel files"). */
+export interface ChannelIntegrity {
+  /** The check of every stored batch that runs in the background after start. */
+  scan: 'idle' | 'scanning' | 'done';
+  checkedBatches: number;
+  /** Batches written before CRCs existed (schema 1): checked by decoding only. */
+  uncheckedBatches: number;
+  /** Damaged offset ranges found so far (inclusive), each also named in `problems`. */
+  damaged: { topic: string; first: number; last: number; reason: string }[];
+  /** Topics whose retention cannot delete a damaged batch: salvage the file with `sluice doctor`. */
+  retentionBlocked: string[];
 }
 
 /** The channel's free-space guard (`channel.min_free_space`). */
@@ -118,6 +131,13 @@ export interface SourceStatus {
   /** Dropped by the interceptor chain. */
   dropped: number;
   lastEventAt: number | null;
+  /** Network sources (syslog, forward): connections, closures by reason, UDP losses. */
+  network?: {
+    connections?: number;
+    closed?: Record<string, number>;
+    udpDropped?: Record<string, number>;
+    udpReceiveBufferBytes?: number;
+  };
 }
 
 /** GET /api/v1/sources */

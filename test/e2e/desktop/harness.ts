@@ -160,14 +160,24 @@ export async function visit(page: Page, url: string): Promise<void> {
   await page.goto(url);
 }
 
+/**
+ * Saves the page as the user sees it (`<name>.png`) and in the other theme (`<name>-dark.png` or
+ * `<name>-light.png`), so a reviewer sees every view in both without running anything. The theme is
+ * switched on the document only (charts repaint on the change) and switched back.
+ */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path });
+  const theme = await page.evaluate(() => document.documentElement.dataset.theme ?? 'light');
+  const other = theme === 'dark' ? 'light' : 'dark';
+  await page.evaluate((t) => (document.documentElement.dataset.theme = t), other);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}-${other}.png`) });
+  await page.evaluate((t) => (document.documentElement.dataset.theme = t), theme);
   return path;
 }
 
-/** An HTTP destination for an http sink that answers slowly, so a replay's lag can be watched. */
 /** An HTTP receiver answering each request after `delayMs`; the first `failFirst` get a 503. */
 export async function slowReceiver(delayMs: number, options: { failFirst?: number } = {}): Promise<{ url: string; received: () => number; close(): Promise<void> }> {
   let received = 0;

@@ -1,6 +1,7 @@
 /** Admin core: health, topics, sources, sinks, Prometheus metrics. */
 import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
+import { integrityHealth } from '../../channel/integrity.ts';
 
 export const coreRoutes: FastifyPluginAsync = async (app) => {
   const collector = app.collector;
@@ -10,6 +11,8 @@ export const coreRoutes: FastifyPluginAsync = async (app) => {
     const sinks = [...collector.sinks.values()].map((r) => ({ name: r.name, state: r.state }));
     const problems: string[] = [];
     if (stats.disk?.full) problems.push(`channel refuses new events: ${stats.disk.reason}`);
+    const { integrity, problems: damage } = integrityHealth(collector.channel);
+    problems.push(...damage);
     for (const s of sinks) if (s.state === 'failed') problems.push(`sink "${s.name}" failed`);
     return {
       status: problems.length > 0 ? 'degraded' : 'ok',
@@ -19,7 +22,7 @@ export const coreRoutes: FastifyPluginAsync = async (app) => {
       startedAt: collector.startedAt,
       uptimeMs: Date.now() - collector.startedAt,
       readonly: collector.inspect,
-      channel: { file: collector.channel.file, bytes: stats.bytes, maxBytes: stats.maxBytes, fill: stats.fill, walBytes: stats.walBytes, disk: stats.disk },
+      channel: { file: collector.channel.file, bytes: stats.bytes, maxBytes: stats.maxBytes, fill: stats.fill, walBytes: stats.walBytes, disk: stats.disk, integrity },
       sinks,
     };
   });
@@ -46,6 +49,7 @@ export const coreRoutes: FastifyPluginAsync = async (app) => {
       interceptors: h.interceptors,
       chainVersion: h.chainVersion,
       ...h.stats,
+      ...(h.source.network ? { network: h.source.network() } : {}),
     })),
   }));
 

@@ -95,6 +95,8 @@ export interface ForwardStats {
   refused: number;
   /** Chunks not acknowledged because the channel refused them (back-pressure). */
   backPressured: number;
+  /** Connections closed because no PING answered our HELO within handshake_timeout. */
+  handshakeTimeouts: number;
 }
 
 export function peerOf(socket: Socket): string {
@@ -134,6 +136,16 @@ export class ForwardConnection {
   /** Settles when the frame being stored (if any) has committed and been acknowledged. */
   get idle(): Promise<void> {
     return this.#pumping ?? Promise.resolve();
+  }
+
+  /** Whether part of a frame is buffered (for the connection guard). */
+  get partial(): boolean {
+    return this.#decoder.bufferedBytes > 0;
+  }
+
+  /** Stream bytes of completed frames: grows as frames complete (progress, for the connection guard). */
+  get progress(): number {
+    return this.#decoder.consumedBytes;
   }
 
   /** Stops reading; what is queued is still stored and acknowledged. */
@@ -222,7 +234,10 @@ export class ForwardConnection {
     };
     this.#helo = helo;
     this.#socket.write(encodeHelo(helo));
-    this.#handshakeTimer = setTimeout(() => this.#refuse(`no PING within ${h.timeoutMs} ms of HELO (handshake required)`), h.timeoutMs);
+    this.#handshakeTimer = setTimeout(() => {
+      this.#s.stats.handshakeTimeouts++;
+      this.#refuse(`no PING within ${h.timeoutMs} ms of HELO (handshake required)`);
+    }, h.timeoutMs);
     this.#handshakeTimer.unref();
   }
 

@@ -22,9 +22,10 @@ import { createServer as createTlsServer } from 'node:tls';
 import { errorMessage } from '../../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN } from '../../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
-import type { Source, SourceContext, SourceSpec } from '../../components.ts';
+import type { Source, SourceContext, SourceNetworkStats, SourceSpec } from '../../components.ts';
 import { Duration, Size, toBytes, toMs } from '../../config/schema.ts';
 import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions, type ListenAddress } from '../../net.ts';
+import { ConnectionGuard } from '../connection-guard.ts';
 import { CHUNK_NAMESPACE, ForwardConnection, type ConnectionSettings, type ForwardStats, type HandshakeSettings } from './connection.ts';
 
 const ForwardConfig = Type.Object(
@@ -57,7 +58,14 @@ const ForwardConfig = Type.Object(
     max_frame_bytes: Size('Largest frame accepted; a larger one closes the connection (checked from its header, before it is buffered)', '16MiB'),
     max_decompressed_bytes: Size('Largest CompressedPackedForward entry stream after gunzip', '64MiB'),
     max_connections: Type.Integer({ minimum: 1, default: 1000, description: 'Connections accepted at once; more are refused' }),
-    handshake_timeout: Duration('With shared_key: close a connection that has not answered HELO with a PING within this long', '10s'),
+    max_connections_per_peer: Type.Integer({
+      minimum: 1,
+      default: 250,
+      description: 'Connections one remote IP address may hold at once (Docker\'s fluentd driver opens one per container); more from it are refused, so one peer cannot take every slot',
+    }),
+    idle_timeout: Duration('Close a connection that has sent nothing (not even a heartbeat) for this long (0: never); clients reconnect on their own', '10m'),
+    frame_timeout: Duration('Close a connection that holds an incomplete frame this long without completing one (0: never); it was not acknowledged, so the client resends it', '60s'),
+    handshake_timeout: Duration('Close a connection whose TLS handshake, or (with shared_key) whose answer to HELO, has not come within this long', '10s'),
     dedupe_window: Duration('Remember stored chunk ids this long: a chunk re-sent within it is acknowledged but not stored again', '24h'),
   },
   { additionalProperties: false },
@@ -86,13 +94,14 @@ export class ForwardSource implements Source {
   readonly #connections = new Set<ForwardConnection>();
   readonly #settings: ConnectionSettings;
   readonly #windowMs: number;
+  readonly #guard: ConnectionGuard;
   #server: Server | null = null;
   #port = 0;
   #pruneTimer: NodeJS.Timeout | null = null;
   #warnWindowStart = 0;
   #warnings = 0;
   #suppressed = 0;
-  readonly stats: ForwardStats = { connections: 0, frames: 0, events: 0, duplicates: 0, refused: 0, backPressured: 0 };
+  readonly stats: ForwardStats = { connections: 0, frames: 0, events: 0, duplicates: 0, refused: 0, backPressured: 0, handshakeTimeouts: 0 };
 
   constructor(config: ForwardSourceConfig, ctx: SourceContext) {
     const problem = usersProblem(config, `sources.${ctx.name}`);
@@ -102,6 +111,13 @@ export class ForwardSource implements Source {
     this.#address = parseListen(config.listen);
     this.#windowMs = toMs(config.dedupe_window);
     ctx.signal.addEventListener('abort', () => this.#stop.abort(), { once: true });
+    this.#guard = new ConnectionGuard({
+      who: `source "${ctx.name}"`,
+      idleTimeoutMs: toMs(config.idle_timeout),
+      frameTimeoutMs: toMs(config.frame_timeout),
+      maxPerPeer: config.max_connections_per_peer,
+      log: ctx.log,
+    });
     const handshake: HandshakeSettings | null = config.shared_key
       ? {
           hostname: config.self_hostname ?? ctx.collectorId,
@@ -138,13 +154,24 @@ export class ForwardSource implements Source {
     return this.#port;
   }
 
+  /** Connections and closures, for `/metrics` and the sources API. */
+  network(): SourceNetworkStats {
+    return { connections: this.#guard.open, closed: { ...this.#guard.closed, handshake: this.#guard.closed.handshake + this.stats.handshakeTimeouts } };
+  }
+
   async start(): Promise<void> {
-    const onSocket = (socket: Socket) => this.#accept(socket);
+    const onSocket = (socket: Socket) => {
+      if (!this.#config.tls && !this.#guard.admit(socket)) return;
+      this.#accept(socket);
+    };
     const server = this.#config.tls
-      ? createTlsServer(tlsOptions(this.#config.tls), onSocket).on('tlsClientError', (error, socket) =>
-          this.#warn(`forward: TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${errorMessage(error)}`),
-        )
+      ? createTlsServer({ ...tlsOptions(this.#config.tls), handshakeTimeout: toMs(this.#config.handshake_timeout) }, onSocket).on('tlsClientError', (error, socket) => {
+          if (/timed? ?out/i.test(error.message)) this.#guard.closed.handshake++;
+          this.#warn(`forward: TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${errorMessage(error)}`);
+        })
       : createTcpServer(onSocket);
+    // With TLS the per-peer limit is checked on the raw socket, before the handshake costs anything.
+    if (this.#config.tls) server.on('connection', (socket: Socket) => this.#guard.admit(socket));
     server.maxConnections = this.#config.max_connections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(`sources.${this.#ctx.name}.listen`, this.#address, error)));
@@ -169,6 +196,7 @@ export class ForwardSource implements Source {
     const server = this.#server;
     this.#server = null;
     if (this.#pruneTimer) clearInterval(this.#pruneTimer);
+    this.#guard.stop();
     const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     // Stop reading; frames already read are stored and acknowledged (or given up if the channel stays full).
     for (const c of this.#connections) c.pause();
@@ -192,13 +220,14 @@ export class ForwardSource implements Source {
   }
 
   #accept(socket: Socket): void {
-    if (!this.#server) {
+    if (!this.#server || socket.destroyed) {
       socket.destroy();
       return;
     }
     this.stats.connections++;
     const connection = new ForwardConnection(socket, this.#settings);
     this.#connections.add(connection);
+    this.#guard.track({ socket, partial: () => connection.partial, frames: () => connection.progress });
     socket.on('close', () => this.#connections.delete(connection));
   }
 

@@ -18,6 +18,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { Server as NetServer, type Socket } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
@@ -52,6 +53,9 @@ const HttpConfig = Type.Object(
 
 export type HttpSourceConfig = Static<typeof HttpConfig>;
 
+/** On stop, how long open keep-alive connections may still send a request (answered 503 + close). */
+const SHUTDOWN_GRACE_MS = 1000;
+
 const KEY_HEADER = 'x-sluice-key';
 const TS_HEADER = 'x-sluice-ts';
 const HEADER_PREFIX = 'x-sluice-header-';
@@ -73,6 +77,7 @@ export class HttpSource implements Source {
   readonly #address: ReturnType<typeof parseListen>;
   readonly #token: Buffer | null;
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #sockets = new Set<Socket>();
   #server: Server | null = null;
   #stopping = false;
   #port = 0;
@@ -97,6 +102,10 @@ export class HttpSource implements Source {
     };
     const server = this.#config.tls ? createHttpsServer(tlsOptions(this.#config.tls), handler) : createHttpServer(handler);
     server.keepAliveTimeout = 65_000;
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(`sources.${this.#ctx.name}.listen`, this.#address, error)));
       server.listen({ host: this.#address.host, port: this.#address.port }, () => resolve());
@@ -107,13 +116,24 @@ export class HttpSource implements Source {
     this.#server = server;
   }
 
+  /**
+   * Stops so that every request a client sent gets an answer (issue #12 item 13): the listener
+   * closes (new connections are refused, so nothing is sent on them); requests in flight finish
+   * (200 if stored); requests arriving on open keep-alive connections during a grace period get
+   * 503 + Retry-After, and every answer from now on carries `Connection: close`, so clients leave
+   * after it. Only connections still idle after the grace period are closed by us — closing an
+   * idle keep-alive connection at once (what http.Server#close does since Node 19) resets the
+   * requests clients are sending on it at that moment.
+   */
   async stop(): Promise<void> {
     const server = this.#server;
     if (!server) return;
     this.#stopping = true;
     this.#server = null;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    // net.Server#close: stop listening without http.Server#close's closeIdleConnections().
+    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    const graceEnd = Date.now() + SHUTDOWN_GRACE_MS;
+    while (this.#sockets.size > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 20));
     await Promise.allSettled([...this.#inFlight]);
     server.closeIdleConnections();
     const timer = setTimeout(() => server.closeAllConnections(), 2000);
@@ -140,6 +160,7 @@ export class HttpSource implements Source {
         dropped = result.dropped;
       }
       const body = `{"accepted":${accepted},"dropped":${dropped}}`;
+      if (this.#stopping) res.setHeader('connection', 'close');
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     } catch (error) {
@@ -258,6 +279,8 @@ export class HttpSource implements Source {
       // The body was not read to its end (413, or an early error): close rather than drain it.
       extra = { ...extra, connection: 'close' };
       res.once('finish', () => req.destroy());
+    } else if (this.#stopping) {
+      extra = { ...extra, connection: 'close' };
     }
     if (res.headersSent) {
       res.destroy();

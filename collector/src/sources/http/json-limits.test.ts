@@ -34,4 +34,27 @@ describe('jsonTooDeepAt', () => {
       expect(jsonTextTooDeepAt(text, limit), text).toBe(at);
     }
   });
+
+  it('agrees with a depth computed from the parsed value, on random JSON with escapes (fixed seed)', () => {
+    let seed = 777;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const value = (d: number): unknown => {
+      const r = rand();
+      if (d > 6 || r < 0.3) return ['s', '[{', '\\', '\\"]', '"{[', 'é', 1][Math.floor(rand() * 7)];
+      if (r < 0.65) return Array.from({ length: Math.floor(rand() * 3) }, () => value(d + 1));
+      return Object.fromEntries(Array.from({ length: Math.floor(rand() * 3) }, (_, i) => [`k${i}[\\"`, value(d + 1)]));
+    };
+    const depthOf = (v: unknown): number => (v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v as object).map(depthOf)) : 0);
+    for (let i = 0; i < 2000; i++) {
+      const v = value(0);
+      const text = JSON.stringify(v);
+      const depth = depthOf(v);
+      expect(jsonTooDeepAt(Buffer.from(text), depth), text).toBe(-1);
+      expect(jsonTextTooDeepAt(text, depth), text).toBe(-1);
+      if (depth > 0) {
+        expect(jsonTooDeepAt(Buffer.from(text), depth - 1), text).not.toBe(-1);
+        expect(jsonTextTooDeepAt(text, depth - 1), text).not.toBe(-1);
+      }
+    }
+  });
 });

@@ -21,6 +21,8 @@ export class SyslogFramer {
   /** Discarding up to the next LF: the tail of an over-long LF-framed message. */
   #skipLine = false;
   truncated = 0;
+  /** Size of the last truncated message: its declared length (octet counting), or -1 when only "more than max" is known. */
+  lastTruncatedSize = 0;
 
   constructor(options: { maxMessageBytes: number; mode?: FramingMode }) {
     this.#max = options.maxMessageBytes;
@@ -64,13 +66,17 @@ export class SyslogFramer {
               // Over-long: emit the first max bytes, skip the rest as it arrives.
               out.push(b.subarray(start, start + keep));
               this.truncated++;
+              this.lastTruncatedSize = len;
               this.#skip = len - keep - (b.length - start - keep);
               return out;
             }
             break; // incomplete frame
           }
           out.push(b.subarray(start, start + keep));
-          if (len > keep) this.truncated++;
+          if (len > keep) {
+            this.truncated++;
+            this.lastTruncatedSize = len;
+          }
           const skipEnd = start + len;
           if (skipEnd > b.length) {
             this.#skip = skipEnd - b.length;
@@ -95,6 +101,7 @@ export class SyslogFramer {
         if (b.length - i > this.#max) {
           out.push(b.subarray(i, i + this.#max));
           this.truncated++;
+          this.lastTruncatedSize = -1;
           this.#skipLine = true;
           return out;
         }
@@ -103,6 +110,7 @@ export class SyslogFramer {
       if (nl - i > this.#max) {
         out.push(b.subarray(i, i + this.#max));
         this.truncated++;
+        this.lastTruncatedSize = nl - i;
       } else {
         out.push(b.subarray(i, nl));
       }
@@ -110,6 +118,11 @@ export class SyslogFramer {
     }
     if (i < b.length) this.#pending = Buffer.from(b.subarray(i)); // a copy: don't pin the whole chunk
     return out;
+  }
+
+  /** Whether bytes of an unfinished message are buffered or being skipped. */
+  get partial(): boolean {
+    return this.#pending !== null || this.#skip > 0 || this.#skipLine;
   }
 
   /** At end of stream: a last LF-framed message without its LF. */

@@ -20,11 +20,14 @@ import { createServer as createTlsServer } from 'node:tls';
 import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
 import { ContentTypes, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
-import type { Source, SourceContext, SourceSpec } from '../../components.ts';
+import type { Source, SourceContext, SourceNetworkStats, SourceSpec } from '../../components.ts';
+import { Duration, Size, toBytes, toMs } from '../../config/schema.ts';
 import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions, type ListenAddress } from '../../net.ts';
 import { Backoff, sleep } from '../../retry.ts';
+import { ConnectionGuard } from '../connection-guard.ts';
 import { SyslogFramer } from './framing.ts';
 import { FACILITIES, parseSyslog, SEVERITIES } from './parse.ts';
+import { rmemMax, udpKernelDrops } from './udp-drops.ts';
 
 const SyslogConfig = Type.Object(
   {
@@ -43,11 +46,22 @@ const SyslogConfig = Type.Object(
     }),
     max_message_bytes: Type.Integer({ minimum: 64, default: 65536, description: 'Longer messages are truncated to this many bytes' }),
     max_connections: Type.Integer({ minimum: 1, default: 1000, description: 'TCP connections accepted at once; more are refused' }),
+    max_connections_per_peer: Type.Integer({
+      minimum: 1,
+      default: 100,
+      description: 'TCP connections one remote IP address may hold at once; more from it are refused, so one peer cannot take every slot',
+    }),
+    idle_timeout: Duration('Close a TCP connection that has sent nothing for this long (0: never); senders reconnect on their own', '10m'),
+    frame_timeout: Duration('Close a TCP connection that holds an incomplete message this long without completing one (0: never)', '30s'),
+    handshake_timeout: Duration('With tls: close a connection whose TLS handshake has not finished within this long', '10s'),
     timestamp: Type.Union([Type.Literal('message'), Type.Literal('received')], {
       default: 'message',
       description: "Event time: the message's own timestamp (arrival time when it has none), or arrival time",
     }),
-    udp_receive_buffer_bytes: Type.Optional(Type.Integer({ minimum: 4096, description: 'SO_RCVBUF for the UDP socket (the kernel may cap it)' })),
+    udp_receive_buffer_bytes: Size(
+      'SO_RCVBUF asked for the UDP socket: a burst larger than this is dropped by the kernel (counted). Linux caps it at net.core.rmem_max; what was granted is logged at start and shown in /metrics',
+      '8MiB',
+    ),
   },
   { additionalProperties: false },
 );
@@ -73,7 +87,13 @@ export class SyslogSource implements Source {
   #udpQueued = 0;
   #udpFlushScheduled = false;
   #lastDropLog = 0;
+  #lastTruncLog = 0;
+  /** udpDropped: every UDP message lost — in the kernel (receive buffer full), our queue, or refused by the channel. */
   readonly stats = { udpDropped: 0, truncated: 0, connections: 0 };
+  readonly #udpLost = { kernel: 0, queue: 0, channel: 0 };
+  #udpBufferBytes = 0;
+  #kernelTimer: NodeJS.Timeout | null = null;
+  readonly #guard: ConnectionGuard;
 
   constructor(config: SyslogSourceConfig, ctx: SourceContext) {
     const problem = tlsUdpProblem(config, `sources.${ctx.name}`);
@@ -82,6 +102,24 @@ export class SyslogSource implements Source {
     this.#ctx = ctx;
     this.#address = parseListen(config.listen);
     ctx.signal.addEventListener('abort', () => this.#stop.abort(), { once: true });
+    this.#guard = new ConnectionGuard({
+      who: `source "${ctx.name}"`,
+      idleTimeoutMs: toMs(config.idle_timeout),
+      frameTimeoutMs: toMs(config.frame_timeout),
+      maxPerPeer: config.max_connections_per_peer,
+      log: ctx.log,
+    });
+  }
+
+  /** Connections, closures and UDP losses, for `/metrics` and the sources API. */
+  network(): SourceNetworkStats {
+    const out: SourceNetworkStats = { connections: this.#guard.open, closed: { ...this.#guard.closed } };
+    if (this.#udp || this.#udpBufferBytes > 0) {
+      this.#readKernelDrops();
+      out.udpDropped = { ...this.#udpLost };
+      out.udpReceiveBufferBytes = this.#udpBufferBytes;
+    }
+    return out;
   }
 
   get tcpPort(): number {
@@ -117,8 +155,11 @@ export class SyslogSource implements Source {
     const udp = this.#udp;
     this.#tcp = null;
     this.#udp = null;
+    this.#guard.stop();
+    if (this.#kernelTimer) clearInterval(this.#kernelTimer);
     const closed = tcp ? new Promise<void>((r) => tcp.close(() => r())) : Promise.resolve();
     if (udp) {
+      this.#readKernelDrops(udp);
       await new Promise<void>((r) => udp.close(() => r()));
       this.#flushUdp();
     }
@@ -134,10 +175,18 @@ export class SyslogSource implements Source {
   // ─── TCP / TLS ────────────────────────────────────────────────────────────────────────────
 
   async #startTcp(where: string): Promise<void> {
-    const onSocket = (socket: Socket) => this.#accept(socket);
+    const onSocket = (socket: Socket) => {
+      if (!this.#config.tls && !this.#guard.admit(socket)) return;
+      this.#accept(socket);
+    };
     const server = this.#config.tls
-      ? createTlsServer(tlsOptions(this.#config.tls), onSocket).on('tlsClientError', (error) => this.#ctx.log.warn({ err: errorMessage(error) }, `source "${this.#ctx.name}": TLS handshake failed`))
+      ? createTlsServer({ ...tlsOptions(this.#config.tls), handshakeTimeout: toMs(this.#config.handshake_timeout) }, onSocket).on('tlsClientError', (error, socket) => {
+          if (/timed? ?out/i.test(error.message)) this.#guard.closed.handshake++;
+          this.#ctx.log.warn({ err: errorMessage(error), peer: socket.remoteAddress }, `source "${this.#ctx.name}": TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${errorMessage(error)}`);
+        })
       : createTcpServer(onSocket);
+    // With TLS the per-peer limit is checked on the raw socket, before the handshake costs anything.
+    if (this.#config.tls) server.on('connection', (socket: Socket) => this.#guard.admit(socket));
     server.maxConnections = this.#config.max_connections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(where, this.#address, error)));
@@ -149,15 +198,21 @@ export class SyslogSource implements Source {
   }
 
   #accept(socket: Socket): void {
+    if (socket.destroyed) return; // refused by the per-peer limit (TLS)
     this.#connections.add(socket);
     this.stats.connections++;
     socket.setKeepAlive(true, 60_000);
     const framer = new SyslogFramer({ maxMessageBytes: this.#config.max_message_bytes, mode: this.#config.framing });
     const peer = socket.remoteAddress ?? '';
+    let messages = 0;
+    this.#guard.track({ socket, partial: () => framer.partial, frames: () => messages });
     const deliver = (frames: Buffer[]) => {
+      messages += frames.length;
       const events = this.#toEvents(frames, peer);
-      this.stats.truncated += framer.truncated;
-      framer.truncated = 0;
+      if (framer.truncated > 0) {
+        this.#noteTruncated(framer.truncated, framer.lastTruncatedSize, `${socket.remoteAddress}:${socket.remotePort}`);
+        framer.truncated = 0;
+      }
       if (events.length === 0) return;
       socket.pause();
       const done = this.#ingestTcp(events, socket).then(() => {
@@ -207,7 +262,8 @@ export class SyslogSource implements Source {
   // ─── UDP ──────────────────────────────────────────────────────────────────────────────────
 
   async #startUdp(where: string): Promise<void> {
-    const socket = createSocket({ type: isIPv6(this.#address.host) ? 'udp6' : 'udp4', recvBufferSize: this.#config.udp_receive_buffer_bytes });
+    const asked = toBytes(this.#config.udp_receive_buffer_bytes);
+    const socket = createSocket({ type: isIPv6(this.#address.host) ? 'udp6' : 'udp4', recvBufferSize: asked });
     const port = this.#address.port === 0 && this.#tcpPort ? this.#tcpPort : this.#address.port;
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (error: NodeJS.ErrnoException) => reject(listenError(where, { ...this.#address, port }, error)));
@@ -217,15 +273,51 @@ export class SyslogSource implements Source {
     socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo.address));
     this.#udpPort = socket.address().port;
     this.#udp = socket;
+    this.#reportBuffer(socket, asked);
+    // Kernel drops are read from /proc every second (and when metrics are scraped), never per message.
+    this.#kernelTimer = setInterval(() => this.#readKernelDrops(), 1000);
+    this.#kernelTimer.unref();
+  }
+
+  /** Logs the receive buffer the kernel granted, with what to do when it capped the request. */
+  #reportBuffer(socket: UdpSocket, asked: number): void {
+    let granted = 0;
+    try {
+      granted = socket.getRecvBufferSize();
+    } catch {
+      return;
+    }
+    const max = rmemMax();
+    // Linux doubles SO_RCVBUF for its bookkeeping and reports the doubled value: we show the size asked for.
+    const usable = process.platform === 'linux' ? granted / 2 : granted;
+    this.#udpBufferBytes = usable;
+    if (usable + 1 < asked) {
+      this.#ctx.log.warn(
+        { asked, granted, rmemMax: max },
+        `source "${this.#ctx.name}": UDP receive buffer: asked for ${formatSize(asked)}, the kernel granted ${formatSize(usable)}${max !== null ? ` (net.core.rmem_max is ${formatSize(max)})` : ''}; bursts beyond it are dropped by the kernel (counted in /metrics). Raise it: sysctl -w net.core.rmem_max=${asked}`,
+      );
+    } else {
+      this.#ctx.log.info({ asked, granted }, `source "${this.#ctx.name}": UDP receive buffer ${formatSize(usable)} (as asked)`);
+    }
+  }
+
+  /** Folds the kernel's drop count for our UDP socket into the counters; warns when it grew. */
+  #readKernelDrops(socket = this.#udp): void {
+    if (!socket) return;
+    const drops = udpKernelDrops(this.#address.host, this.#udpPort);
+    if (drops === null || drops <= this.#udpLost.kernel) return;
+    const added = drops - this.#udpLost.kernel;
+    this.#udpLost.kernel = drops;
+    this.#dropUdp(added, `the kernel dropped them: the socket's receive buffer (${formatSize(this.#udpBufferBytes)}) was full; raise udp_receive_buffer_bytes and net.core.rmem_max`, null);
   }
 
   #onDatagram(msg: Buffer, peer: string): void {
     if (this.#udpQueued >= UDP_MAX_QUEUED) {
-      this.#dropUdp(1, 'too many messages waiting for the channel');
+      this.#dropUdp(1, 'too many messages waiting for the channel', 'queue');
       return;
     }
     const frame = msg.length > this.#config.max_message_bytes ? msg.subarray(0, this.#config.max_message_bytes) : msg;
-    if (frame !== msg) this.stats.truncated++;
+    if (frame !== msg) this.#noteTruncated(1, msg.length, peer);
     this.#udpQueue.push(this.#toEvent(frame, peer));
     this.#udpQueued++;
     if (this.#udpQueue.length >= MAX_BATCH) this.#flushUdp();
@@ -242,7 +334,7 @@ export class SyslogSource implements Source {
     this.#udpQueue = [];
     const done = this.#ctx.ingest(batch).then(
       () => undefined,
-      (error: unknown) => this.#dropUdp(batch.length, errorMessage(error)),
+      (error: unknown) => this.#dropUdp(batch.length, errorMessage(error), 'channel'),
     );
     const tracked = done.finally(() => {
       this.#udpQueued -= batch.length;
@@ -251,8 +343,23 @@ export class SyslogSource implements Source {
     this.#inFlight.add(tracked);
   }
 
-  #dropUdp(n: number, why: string): void {
+  /** Counts truncated messages; logs the first of every 10 s with its size, the limit and the sender. */
+  #noteTruncated(n: number, size: number, peer: string): void {
+    this.stats.truncated += n;
+    const now = Date.now();
+    if (now - this.#lastTruncLog < 10_000) return;
+    this.#lastTruncLog = now;
+    const what = size > 0 ? `a message of ${size} bytes` : 'a message of more than max_message_bytes (no LF within it)';
+    this.#ctx.log.warn(
+      { peer, size: size > 0 ? size : undefined, max: this.#config.max_message_bytes, truncated: this.stats.truncated },
+      `source "${this.#ctx.name}": ${what} from ${peer} was truncated to max_message_bytes (${this.#config.max_message_bytes}); ${this.stats.truncated} truncated so far`,
+    );
+  }
+
+  /** Counts lost UDP messages (`where` null: the kernel count was already updated). */
+  #dropUdp(n: number, why: string, where: 'queue' | 'channel' | null): void {
     this.stats.udpDropped += n;
+    if (where) this.#udpLost[where] += n;
     const now = Date.now();
     if (now - this.#lastDropLog >= 10_000) {
       this.#lastDropLog = now;
@@ -331,3 +438,9 @@ export const syslogSource: SourceSpec<typeof SyslogConfig> = {
   create: (config, ctx) => new SyslogSource(config, ctx),
   preflight,
 };
+
+function formatSize(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
+  return `${bytes} bytes`;
+}

@@ -92,7 +92,7 @@ export function OverviewView({ history, navigate }: { history: Sample[]; navigat
         {sinks.error ? <ErrorBox error={sinks.error} compact /> : (
           <table className="grid">
             <thead>
-              <tr><th>Sink</th><th>Type</th><th>State</th><th className="num">Lag</th><th className="num">Sent</th><th className="num">Parked</th><th>Last success</th><th>Last error</th><th /></tr>
+              <tr><th>Sink</th><th>Type</th><th>State</th><th className="num">Lag</th><th className="num" title="Age of the oldest undelivered event">Behind</th><th className="num" title="Events/s confirmed over the last 10 s">Sent/s</th><th className="num">Sent</th><th className="num">Parked</th><th>Last success</th><th>Last error</th><th /></tr>
             </thead>
             <tbody>
               {sinks.data?.sinks.map((s) => (
@@ -104,6 +104,10 @@ export function OverviewView({ history, navigate }: { history: Sample[]; navigat
                     {s.state === 'backing_off' && s.nextAttemptAt && <span className="muted small"> retry in {formatDuration(Math.max(0, s.nextAttemptAt - Date.now()))} (attempt {s.attempt})</span>}
                   </td>
                   <td className="num">{formatCount(s.lag)}</td>
+                  <td className={`num${(s.lagSeconds ?? 0) >= 10 ? ' warn-text' : ''}`} title={s.topics.map((t) => `${t.topic}: ${formatCount(t.lag)} events, ${formatDuration((t.lagSeconds ?? 0) * 1000)} behind${t.state === 'backing_off' ? ', backing off' : ''}`).join('\n')}>
+                    {s.lag > 0 ? formatDuration((s.lagSeconds ?? 0) * 1000) : '—'}
+                  </td>
+                  <td className="num">{formatCount(Math.round(s.rate ?? 0))}</td>
                   <td className="num">{formatCount(s.sentEvents)}</td>
                   <td className={`num${s.parkedEvents > 0 ? ' warn-text' : ''}`}>{formatCount(s.parkedEvents)}</td>
                   <td>{formatAgo(s.lastSuccessAt)}</td>
@@ -111,7 +115,7 @@ export function OverviewView({ history, navigate }: { history: Sample[]; navigat
                   <td><button type="button" className="link" onClick={() => navigate({ view: 'replay', arg: s.name })}>Replay…</button></td>
                 </tr>
               ))}
-              {sinks.data?.sinks.length === 0 && <tr><td colSpan={9} className="muted">No sinks configured: events stay in the channel until retention removes them.</td></tr>}
+              {sinks.data?.sinks.length === 0 && <tr><td colSpan={11} className="muted">No sinks configured: events stay in the channel until retention removes them.</td></tr>}
             </tbody>
           </table>
         )}

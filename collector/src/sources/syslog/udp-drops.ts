@@ -1,0 +1,67 @@
+/**
+ * What the kernel knows about a UDP socket that Node does not tell: how many datagrams it dropped
+ * because the socket's receive buffer was full (the `drops` column of /proc/net/udp and
+ * /proc/net/udp6, per socket, since it was created), and the receive-buffer ceiling
+ * (net.core.rmem_max). Linux only; elsewhere both are unknown (null).
+ *
+ *   /proc/net/udp:  sl local_address rem_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode ref pointer drops
+ *                   e.g. `1: 0100007F:157A 00000000:0000 07 00000000:00000000 00:00000000 00000000 0 0 88698 2 0000000000000000 1234`
+ *
+ * local_address is the address as the kernel stores it, printed as 32-bit words in host order
+ * (127.0.0.1 reads 0100007F on little-endian machines), then the port in hex.
+ */
+import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+
+export type ReadText = (file: string) => string;
+
+const readText: ReadText = (file) => readFileSync(file, 'latin1');
+
+/** 127.0.0.1 → 0100007F (little-endian host order, as /proc prints it). */
+function ipv4Hex(host: string): string {
+  return host
+    .split('.')
+    .map((b) => Number(b).toString(16).padStart(2, '0').toUpperCase())
+    .reverse()
+    .join('');
+}
+
+/**
+ * Kernel drops of the UDP socket bound to host:port, or null when unknown (not Linux, or no such
+ * socket). With several sockets on the port, the one on exactly `host` counts.
+ */
+export function udpKernelDrops(host: string, port: number, read: ReadText = readText): number | null {
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+  const wantV4 = isIPv4(host) ? `${ipv4Hex(host)}:${portHex}` : null;
+  let fallback: number | null = null;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = read(file);
+    } catch {
+      continue;
+    }
+    const lines = text.split('\n');
+    for (let i = 1; i < lines.length; i++) {
+      const cols = lines[i].trim().split(/\s+/);
+      if (cols.length < 13) continue;
+      const local = cols[1];
+      if (!local.endsWith(`:${portHex}`)) continue;
+      const drops = Number(cols[cols.length - 1]);
+      if (!Number.isFinite(drops)) continue;
+      if (wantV4 !== null && local === wantV4) return drops;
+      fallback ??= drops;
+    }
+  }
+  return fallback;
+}
+
+/** net.core.rmem_max, the most SO_RCVBUF an unprivileged process gets; null when unknown. */
+export function rmemMax(read: ReadText = readText): number | null {
+  try {
+    const n = Number(read('/proc/sys/net/core/rmem_max').trim());
+    return Number.isFinite(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
