@@ -11,7 +11,7 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeSync }
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { post } from '../helpers/forward.ts';
-import { freePort, REPO, removeDir, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, REPO, removeDir, scaled, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 const dir = tempDir('sluice-corruption-');
@@ -169,4 +169,4 @@ it('a channel file with 8 KiB of random bytes in the middle: health degraded nam
   await post(ports.http, 'logs', N, 10);
   expect((await collector.api<{ high: number }>('/api/v1/topics/logs')).high).toBe(N + 10);
   expect(await collector.stop()).toBe(0);
-}, 120_000);
+}, scaled(120_000));
