@@ -92,6 +92,8 @@ admin:
     ['a misspelt section', 'chanel:\n  path: ./data\n', 'line 1: chanel: unknown section "chanel"; did you mean "channel"?'],
     ['a misspelt source type', 'sources:\n  s:\n    type: sylsog\n', 'line 3: sources.s.type: unknown source type "sylsog"; did you mean "syslog"? one of: forward, generator, http, kafka, syslog, tail'],
     ['a free-space guard', 'channel:\n  min_free_space: plenty\n', 'line 2: channel.min_free_space: expected a size such as 512MiB, a share of the filesystem such as 5%, auto, or 0 (off); got "plenty"'],
+    ['a topic name', 'sources:\n  web:\n    type: http\n    topic: "bad topic!"\n', 'line 4: sources.web.topic: expected a topic name: 1 to 249 letters, digits, ".", "_" or "-"; got "bad topic!"'],
+    ['a URL', 'sinks:\n  up:\n    type: http\n    url: hub.example.com/in\n', 'line 4: sinks.up.url: expected an http:// or https:// URL such as https://hub.example.com:9880/{topic}; got "hub.example.com/in"'],
     ['a number out of range', 'sinks:\n  out:\n    type: stdout\n    batch: { max_events: 0 }\n', 'line 4: sinks.out.batch.max_events: expected a whole number from 1 to 100000; got 0'],
     ['a number that is text', 'channel:\n  commit_window_ms: soon\n', 'line 2: channel.commit_window_ms: expected a whole number from 0 to 1000; got "soon"'],
     ['a short token, never echoed', 'admin:\n  token: hunter2\n', 'line 2: admin.token: too short: at least 16 characters, got 7'],
