@@ -11,6 +11,7 @@ import { fromUtf8 } from '../../../shared/src/event.ts';
 import { Channel, type ChannelOptions } from '../channel/channel.ts';
 import type { IngestOptions, IngestResult, SourceContext } from '../components.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 export interface TestChannel {
   channel: Channel;
@@ -107,10 +108,10 @@ export function readBodies(channel: Channel, topic: string): string[] {
 
 /** Polls `check` until it returns true, or fails after `timeoutMs` with `what` in the message. */
 export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   for (;;) {
     if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${scaled(timeoutMs)} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
