@@ -15,7 +15,7 @@ import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import { ErrorCodes, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
+import { ErrorCodes, httpStatusFor, isSluiceError, retryAfterSeconds, SluiceError } from '../../../shared/src/errors.ts';
 import { DEFAULT_JSON_MAX_DEPTH, jsonTextTooDeepAt } from '../../../shared/src/json-limits.ts';
 import type { Collector } from '../runtime/collector.ts';
 import { ConfigError } from '../config/load.ts';
@@ -97,7 +97,9 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
       return reply.code(400).send({ error: { code: error.code, message: error.message, problems: error.problems } });
     }
     if (isSluiceError(error)) {
-      return reply.code(statusFor(error.code)).send({ error: { code: error.code, message: error.message } });
+      const status = httpStatusFor(error);
+      if (status === 503) reply.header('retry-after', String(retryAfterSeconds(error)));
+      return reply.code(status).send({ error: { code: error.code, message: error.message } });
     }
     if (error.validation) {
       return reply.code(400).send({ error: { code: ErrorCodes.BAD_INPUT, message: error.message } });
@@ -126,34 +128,6 @@ export function needsToken(request: FastifyRequest): boolean {
 function tokenFromQuery(request: FastifyRequest): string | undefined {
   const token = (request.query as Record<string, unknown> | undefined)?.access_token;
   return typeof token === 'string' ? `Bearer ${token}` : undefined;
-}
-
-export function statusFor(code: string): number {
-  switch (code) {
-    case ErrorCodes.NOT_FOUND:
-    case ErrorCodes.TOPIC_NOT_FOUND:
-    case ErrorCodes.CURSOR_NOT_FOUND:
-      return 404;
-    case ErrorCodes.UNAUTHORIZED:
-      return 401;
-    case ErrorCodes.CHANNEL_FULL:
-    case ErrorCodes.CHANNEL_CLOSED:
-      return 503;
-    case ErrorCodes.TOO_LARGE:
-      return 413;
-    case ErrorCodes.EXPORT_DISABLED:
-      return 403;
-    case ErrorCodes.CHANNEL_CORRUPT:
-      return 410;
-    case ErrorCodes.OFFSET_OUT_OF_RANGE:
-    case ErrorCodes.BAD_INPUT:
-    case ErrorCodes.TOPIC_INVALID:
-    case ErrorCodes.CONFIG_INVALID:
-    case ErrorCodes.SCAN_LIMIT:
-      return 400;
-    default:
-      return 500;
-  }
 }
 
 async function readFile(path: string): Promise<Buffer> {

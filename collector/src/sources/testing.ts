@@ -11,7 +11,6 @@ import { fromUtf8 } from '../../../shared/src/event.ts';
 import { Channel, type ChannelOptions } from '../channel/channel.ts';
 import type { IngestOptions, IngestResult, SourceContext } from '../components.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { scaled } from '../../../test/helpers/children.ts';
 
 export interface TestChannel {
   channel: Channel;
@@ -106,12 +105,17 @@ export function readBodies(channel: Channel, topic: string): string[] {
   return readAll(channel, topic).map((e) => fromUtf8(e.body));
 }
 
-/** Polls `check` until it returns true, or fails after `timeoutMs` with `what` in the message. */
+/**
+ * Polls `check` until it returns true, or fails after `timeoutMs` (scaled by the machine's load,
+ * SLUICE_TEST_TIMEOUT_SCALE — docs/testing.md) with `what` in the message.
+ */
 export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + scaled(timeoutMs);
+  const scale = Number(process.env.SLUICE_TEST_TIMEOUT_SCALE);
+  timeoutMs *= Number.isFinite(scale) && scale >= 1 ? scale : 1;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${scaled(timeoutMs)} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -20,7 +20,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as NetServer, type Socket } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
-import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
+import { ErrorCodes, errorMessage, httpStatusFor, isRetriable, isSluiceError, retryAfterSeconds } from '../../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
 import { DEFAULT_JSON_MAX_DEPTH } from '../../../../shared/src/json-limits.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
@@ -264,12 +264,8 @@ export class HttpSource implements Source {
       extra = error.extraHeaders;
     } else if (isSluiceError(error)) {
       code = error.code;
-      if (error.code === ErrorCodes.BAD_INPUT || error.code === ErrorCodes.TOPIC_INVALID) status = 400;
-      else if (error.code === ErrorCodes.TOO_LARGE) status = 413;
-      else if (isRetriable(error)) {
-        status = 503;
-        extra = { 'retry-after': String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000))) };
-      }
+      status = httpStatusFor(error);
+      if (status === 503) extra = { 'retry-after': String(retryAfterSeconds(error)) };
     }
     if (status >= 500 && !isRetriable(error) && !(error instanceof HttpError)) {
       this.#ctx.log.error({ err: error }, `source "${this.#ctx.name}": request failed`);
