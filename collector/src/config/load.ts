@@ -18,7 +18,7 @@ import { sinks as sinkRegistry, sources as sourceRegistry, type SinkSpec, type S
 import { checkPortFree, checkTlsFiles, isLoopback, parseListen } from '../net.ts';
 import '../sinks/index.ts';
 import '../sources/index.ts';
-import { AdminSection, ChannelSection, CollectorSection, LogSection, SinkRunnerKeys, SinkRunnerSchema, TOP_LEVEL_KEYS, toBytes, toMinFreeSpace, toMs } from './schema.ts';
+import { AdminSection, ChannelSection, CollectorSection, FleetSection, LogSection, SinkRunnerKeys, SinkRunnerSchema, TOP_LEVEL_KEYS, toBytes, toMinFreeSpace, toMs } from './schema.ts';
 
 export interface ResolvedSource {
   name: string;
@@ -48,6 +48,12 @@ export interface ResolvedAdmin extends Omit<Static<typeof AdminSection>, 'max_bo
   maxBodyBytes: number;
 }
 
+export interface ResolvedFleet {
+  report: boolean;
+  reportIntervalMs: number;
+  staleAfter: number;
+}
+
 export interface ResolvedConfig {
   /** The file it came from, if any (interceptor changes are written back there). */
   file: string | null;
@@ -55,6 +61,7 @@ export interface ResolvedConfig {
   logLevel: string;
   channel: ChannelOptions;
   admin: ResolvedAdmin;
+  fleet: ResolvedFleet;
   sources: readonly ResolvedSource[];
   sinks: readonly ResolvedSink[];
 }
@@ -198,6 +205,7 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
   const log = section(LogSection, 'log');
   const channel = section(ChannelSection, 'channel');
   const admin = section(AdminSection, 'admin');
+  const fleet = section(FleetSection, 'fleet');
   if (admin && !admin.token && !isLoopback(parseListen(admin.listen).host)) {
     problems.push({ path: 'admin.token', message: `required because admin.listen (${admin.listen}) is not a loopback address` });
   }
@@ -215,7 +223,7 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
   checkDuplicateListeners(sources, admin?.listen, problems);
 
   const checked: ValidParts = { admin, channelPath: channel?.path, sources, sinks };
-  if (problems.length > 0 || !collector || !log || !channel || !admin) return { problems, checked };
+  if (problems.length > 0 || !collector || !log || !channel || !admin || !fleet) return { problems, checked };
   return {
     problems,
     checked,
@@ -245,6 +253,11 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
         ),
       },
       admin: { ...withoutKey(admin, 'max_body_bytes'), maxBodyBytes: toBytes(admin.max_body_bytes) },
+      fleet: {
+        report: fleet.report === 'auto' ? sinks.some((s) => s.spec.name === 'forward') : fleet.report,
+        reportIntervalMs: toMs(fleet.report_interval),
+        staleAfter: fleet.stale_after,
+      },
       sources,
       sinks,
     },
