@@ -97,6 +97,7 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
         bounds: scanBounds(collector, q),
         signal: abortOnClose(reply.raw),
       });
+      if (result.damaged) notes.push(`stopped at damaged offsets ${result.damaged.first}–${result.damaged.last}, which cannot be read; ${direction === 'forward' ? 'next' : 'prev'} continues past them (${result.damaged.message})`);
       return {
         topic,
         low: info.low,
