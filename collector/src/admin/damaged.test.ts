@@ -55,6 +55,7 @@ it('browse, search, consumer fetch and time seek answer 410 in a damaged range; 
   expect(after.json().events).toHaveLength(100);
   const newest = await get('/api/v1/topics/logs/events?last=50');
   expect(newest.json().events.at(-1).offset).toBe(299);
+  damaged(await get('/api/v1/topics/logs/export?format=ndjson&from=150&to=300'), 'export');
   const exported = await get('/api/v1/topics/logs/export?format=ndjson&from=200&to=300');
   expect(exported.status).toBe(200);
   expect(exported.body.trimEnd().split('\n')).toHaveLength(100);
