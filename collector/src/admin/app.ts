@@ -13,8 +13,9 @@
  */
 import cors from '@fastify/cors';
 import websocket from '@fastify/websocket';
+import { buildLazySerializer, buildLazyValidator } from './lazy-validation.ts';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
+import { bearerCheck } from '../bearer.ts';
 import { ErrorCodes, httpStatusFor, isSluiceError, retryAfterSeconds, SluiceError } from '../../../shared/src/errors.ts';
 import { DEFAULT_JSON_MAX_DEPTH, jsonTextTooDeepAt } from '../../../shared/src/json-limits.ts';
 import { isSqliteCorruption } from '../channel/integrity.ts';
@@ -42,10 +43,23 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
   const https = admin.tls ? { https: { cert: await readFile(admin.tls.cert), key: await readFile(admin.tls.key) } } : {};
   const app = Fastify({
     logger: false,
+    schemaController: { compilersFactory: { buildValidator: buildLazyValidator as never, buildSerializer: buildLazySerializer as never } },
     bodyLimit: admin.maxBodyBytes,
     ...https,
   }) as unknown as FastifyInstance;
   app.decorate('collector', collector);
+
+  // Shutdown: new requests get fastify's 503 (return503OnClosing); a request still in flight
+  // when close() begins (a search running to max_scan_ms) gets its answer with
+  // `Connection: close`, so its keep-alive connection ends with it instead of holding close()
+  // open until the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
 
   // JSON request bodies: nesting is bounded before parsing, so a hostile body gets a 400 instead
   // of overflowing the stack wherever the value is walked later (produce re-serialises `value`).
@@ -82,11 +96,10 @@ export async function buildAdminApp(collector: Collector, _options: AdminAppOpti
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
   if (admin.token) {
-    const expected = Buffer.from(`Bearer ${admin.token}`);
+    const tokenOk = bearerCheck(admin.token);
     app.addHook('onRequest', async (request, reply) => {
       if (!needsToken(request)) return;
-      const given = Buffer.from(request.headers.authorization ?? tokenFromQuery(request) ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      if (!tokenOk(request.headers.authorization ?? tokenFromQuery(request))) {
         reply.header('www-authenticate', 'Bearer');
         return reply.code(401).send({ error: { code: ErrorCodes.UNAUTHORIZED, message: 'missing or wrong bearer token: send "Authorization: Bearer <admin.token>"' } });
       }

@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '../../../shared/src/errors.ts';
 import type { Collector } from '../runtime/collector.ts';
-import { action, CliError, formatBytes } from './client.ts';
+import { formatBytes } from '../../../shared/src/format.ts';
+import { action, CliError } from './client.ts';
 
 export interface InspectSession {
   collector: Collector;
