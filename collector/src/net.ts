@@ -1,5 +1,6 @@
 /** Listen addresses, TLS options and port checks shared by every network listener. */
 import { Type } from '@sinclair/typebox';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BlockList, createServer, isIP, Server as NetServer, type Socket } from 'node:net';
 import tcpPortUsed from 'tcp-port-used';
@@ -82,6 +83,33 @@ export function checkTlsFiles(tls: Partial<TlsConfig> | undefined, path: string)
       problems.push({ path: `${path}.tls.${key}`, message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
     }
   }
+  if (problems.length === 0) problems.push(...checkTlsContents(tls, path));
+  return problems;
+}
+
+/** Files that are readable but not what they should be: found by `sluice check`, not at start. */
+function checkTlsContents(tls: Partial<TlsConfig>, path: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  let cert: X509Certificate | undefined;
+  let key: KeyObject | undefined;
+  for (const which of ['ca', 'cert'] as const) {
+    const file = tls[which];
+    if (!file) continue;
+    try {
+      const parsed = new X509Certificate(readFileSync(file));
+      if (which === 'cert') cert = parsed;
+    } catch {
+      problems.push({ path: `${path}.tls.${which}`, message: `${file} is not a PEM certificate (expected a "-----BEGIN CERTIFICATE-----" block)` });
+    }
+  }
+  if (tls.key) {
+    try {
+      key = createPrivateKey(readFileSync(tls.key));
+    } catch {
+      problems.push({ path: `${path}.tls.key`, message: `${tls.key} is not a PEM private key (expected a "-----BEGIN … PRIVATE KEY-----" block, not encrypted)` });
+    }
+  }
+  if (cert && key && !cert.checkPrivateKey(key)) problems.push({ path: `${path}.tls.key`, message: `${tls.key} is not the private key of the certificate ${tls.cert}` });
   return problems;
 }
 
