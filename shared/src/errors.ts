@@ -13,12 +13,12 @@ export interface SluiceErrorOptions {
 }
 
 export class SluiceError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retriable: boolean;
   readonly where?: string;
   readonly retryAfterMs?: number;
 
-  constructor(code: string, message: string, options: SluiceErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SluiceError';
     this.code = code;
@@ -55,6 +55,38 @@ export const ErrorCodes = {
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * The one mapping from error code to HTTP status, for every HTTP answer Sluice gives (the admin
+ * API and the HTTP source). A retriable error without a status of its own is 503: try again.
+ */
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCodes.BAD_INPUT]: 400,
+  [ErrorCodes.TOPIC_INVALID]: 400,
+  [ErrorCodes.CONFIG_INVALID]: 400,
+  [ErrorCodes.OFFSET_OUT_OF_RANGE]: 400,
+  [ErrorCodes.SCAN_LIMIT]: 400,
+  [ErrorCodes.UNAUTHORIZED]: 401,
+  [ErrorCodes.EXPORT_DISABLED]: 403,
+  [ErrorCodes.NOT_FOUND]: 404,
+  [ErrorCodes.TOPIC_NOT_FOUND]: 404,
+  [ErrorCodes.CURSOR_NOT_FOUND]: 404,
+  [ErrorCodes.CHANNEL_CORRUPT]: 410,
+  [ErrorCodes.TOO_LARGE]: 413,
+  [ErrorCodes.CHANNEL_FULL]: 503,
+  [ErrorCodes.CHANNEL_CLOSED]: 503,
+};
+
+export function httpStatusFor(error: unknown): number {
+  if (!(error instanceof SluiceError)) return 500;
+  return HTTP_STATUS[error.code] ?? (error.retriable ? 503 : 500);
+}
+
+/** The Retry-After (seconds) a 503 carries: the error's own hint, else 1 s. */
+export function retryAfterSeconds(error: unknown): number {
+  const ms = error instanceof SluiceError ? error.retryAfterMs : undefined;
+  return Math.max(1, Math.ceil((ms ?? 1000) / 1000));
+}
 
 export function isSluiceError(error: unknown): error is SluiceError {
   return error instanceof SluiceError;

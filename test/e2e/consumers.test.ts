@@ -14,11 +14,12 @@
  * - `sluice produce` and `sluice tail` as real child processes: N lines with key and headers
  *   produced, and read back exactly (`--last N`, `--group`, following, `--pretty`).
  */
-import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FetchResponse, Group, GroupsResponse } from '../../shared/src/api/consumers.ts';
 import type { ApiEvent } from '../../shared/src/api/events.ts';
-import { freePort, removeDir, scaled, SLUICE, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, SLUICE, spawnTracked, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 afterEach(async () => {
@@ -249,7 +250,7 @@ interface Run {
 /** Runs the CLI as a child process with `input` on stdin, leaving the test's event loop free. */
 function sluice(args: string[], input = ''): Promise<Run> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [SLUICE, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawnTracked(process.execPath, [SLUICE, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -300,7 +301,7 @@ describe('sluice produce and sluice tail', () => {
     expect(lines(pretty.stdout)[1]).toMatch(/ {2}\{"i":1,"tags":\["x","y"\]\}$/);
 
     // a following tail as the group: prints what is produced meanwhile, commits it on SIGINT
-    const follower = spawn(process.execPath, [SLUICE, 'tail', 'cli', '--group', 'readers', ...A], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const follower = spawnTracked(process.execPath, [SLUICE, 'tail', 'cli', '--group', 'readers', ...A], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     follower.stdout.on('data', (d) => (out += d));
@@ -320,6 +321,21 @@ describe('sluice produce and sluice tail', () => {
     expect(groups.status).toBe(0);
     expect(groups.stdout.split('\n')[0]).toMatch(/^GROUP\s+TOPIC\s+COMMITTED\s+HIGH\s+LAG\s+LOST\s+UPDATED$/);
     expect(groups.stdout).toMatch(new RegExp(`^readers\\s+cli\\s+${N + 3}\\s+${N + 3}\\s+0\\s+0\\s+\\d{4}-`, 'm'));
+    // sluice export: a range to a file (NDJSON, in offset order), CSV to stdout, filters
+    const file = join(c.dir, 'cli.ndjson');
+    const exported = await sluice(['export', 'cli', '--from', '1', '--out', file, ...A]);
+    expect(exported.status).toBe(0);
+    expect(exported.stderr).toBe(`sluice: exported ${N + 2} events of "cli" to ${file}\n`);
+    const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { offset: number });
+    expect(rows.map((r) => r.offset)).toEqual(Array.from({ length: N + 2 }, (_, i) => i + 1));
+    const csv = await sluice(['export', 'cli', '--to', '2', '--format', 'csv', ...A]);
+    expect(csv.status).toBe(0);
+    expect(csv.stdout.trim().split('\n')).toHaveLength(3); // header + offsets 0, 1
+    const filtered = await sluice(['export', 'cli', '--header', 'batch:2', ...A]);
+    expect(filtered.stdout.trim().split('\n')).toHaveLength(3);
+    const noTopic = await sluice(['export', 'nosuchtopic', ...A]);
+    expect(noTopic.status).toBe(1);
+    expect(noTopic.stderr).toBe('sluice: topic "nosuchtopic" does not exist\n');
     const noGroup = await sluice(['groups', 'nobody', ...A]);
     expect(noGroup.status).toBe(1);
     expect(noGroup.stderr).toContain('consumer group "nobody" has no committed offsets on this collector');

@@ -59,6 +59,37 @@ export class AdminClient {
     return this.request<T>('POST', path, body);
   }
 
+  /** A GET whose answer is read as a stream (an export); an error answer is a CliError as for request(). */
+  stream(path: string): Promise<http.IncomingMessage> {
+    const url = new URL(path, this.base);
+    const headers: Record<string, string> = {};
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const lib = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = lib.request(url, { method: 'GET', headers, ...(url.protocol === 'https:' && this.#insecure ? { rejectUnauthorized: false } : {}) }, (res) => {
+        if ((res.statusCode ?? 500) < 400) {
+          resolve(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          let message = `GET ${url.pathname}: HTTP ${res.statusCode}`;
+          try {
+            message = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { message?: string } }).error?.message ?? message;
+          } catch {
+            // not JSON: the status says it
+          }
+          reject(new CliError(message, 1, { status: res.statusCode ?? 500 }));
+        });
+      });
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        reject(new CliError(`cannot reach the admin API at ${this.base.origin}: ${error.code ?? error.message}; is the collector running? (set --admin URL)`));
+      });
+      req.end();
+    });
+  }
+
   request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = new URL(path, this.base);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -122,13 +153,3 @@ export function table(header: string[], rows: (string | number)[][]): string {
   return [line(header), ...cells.map(line)].join('\n');
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v >= 10 || u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
-}

@@ -7,12 +7,15 @@
  * removed on exit.
  */
 import type { Command } from 'commander';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '../../../shared/src/errors.ts';
 import type { Collector } from '../runtime/collector.ts';
-import { action, CliError, formatBytes } from './client.ts';
+import { formatBytes } from '../../../shared/src/format.ts';
+import { action, CliError } from './client.ts';
 
 export interface InspectSession {
   collector: Collector;
@@ -22,7 +25,7 @@ export interface InspectSession {
 }
 
 /** Copies `file` (+ -wal) and serves it read-only; for the command and for tests. */
-export async function startInspect(file: string, options: { host?: string; port?: number; logLevel?: string } = {}): Promise<InspectSession> {
+export async function startInspect(file: string, options: { host?: string; port?: number; logLevel?: string; progress?: boolean } = {}): Promise<InspectSession> {
   const source = resolve(file);
   if (!existsSync(source) || !statSync(source).isFile()) throw new CliError(`${file}: no such file`, 2);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-inspect-'));
@@ -36,8 +39,12 @@ export async function startInspect(file: string, options: { host?: string; port?
       import('../runtime/collector.ts'),
     ]);
     // The -wal after the main file: a commit landing in between is at worst missing from the copy, never half there.
-    copyFileSync(source, join(dir, 'channel.db'));
-    if (existsSync(`${source}-wal`)) copyFileSync(`${source}-wal`, join(dir, 'channel.db-wal'));
+    await copyWithProgress([
+      [source, join(dir, 'channel.db')],
+      ...(existsSync(`${source}-wal`) ? [[`${source}-wal`, join(dir, 'channel.db-wal')] as [string, string]] : []),
+    ], options.progress ?? false);
+    // A file from an older Sluice (schema 1) is upgraded — the copy, never the original.
+    (await import('../channel/schema.ts')).upgradeCopy(join(dir, 'channel.db'));
     const host = options.host ?? '127.0.0.1';
     const listen = host.includes(':') ? `[${host}]:${options.port ?? 0}` : `${host}:${options.port ?? 0}`;
     const config = await loadConfigText(`channel:\n  path: ${JSON.stringify(dir)}\nadmin:\n  listen: ${JSON.stringify(listen)}\n`, null, { preflight: false });
@@ -72,13 +79,14 @@ export function registerInspect(program: Command): void {
     .option('--port <port>', 'admin port (default: a free one)')
     .option('--host <host>', 'address to listen on (loopback only without a token)', '127.0.0.1')
     .option('--log-level <level>', 'log level', 'warn')
+    .option('--no-progress', 'no progress bar while the file is copied')
     .action(
-      action(async (file: string, options: { port?: string; host: string; logLevel: string }) => {
+      action(async (file: string, options: { port?: string; host: string; logLevel: string; progress: boolean }) => {
         const port = options.port === undefined ? 0 : Number(options.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port: "${options.port}" is not a port`, 2);
         let session: InspectSession;
         try {
-          session = await startInspect(file, { host: options.host, port, logLevel: options.logLevel });
+          session = await startInspect(file, { host: options.host, port, logLevel: options.logLevel, progress: options.progress });
         } catch (error) {
           if (error instanceof CliError) throw error;
           throw new CliError(errorMessage(error));
@@ -102,4 +110,32 @@ export function registerInspect(program: Command): void {
         process.once('SIGTERM', () => void stop());
       }),
     );
+}
+
+/**
+ * Copies the channel file and its WAL; on a terminal, a file large enough to take a while gets a
+ * progress bar (a channel taken from an edge machine can be gigabytes).
+ */
+async function copyWithProgress(files: [string, string][], progress: boolean): Promise<void> {
+  const total = files.reduce((a, [from]) => a + statSync(from).size, 0);
+  const show = progress && process.stderr.isTTY && total >= 64 * 1024 * 1024;
+  const bar = show
+    ? new (await import('cli-progress')).default.SingleBar({ format: 'copying the channel file {bar} {percentage}% | {done} of {size}', hideCursor: true, stream: process.stderr })
+    : null;
+  bar?.start(total, 0, { done: formatBytes(0), size: formatBytes(total) });
+  let done = 0;
+  try {
+    for (const [from, to] of files) {
+      const count = new Transform({
+        transform(chunk: Buffer, _enc, next) {
+          done += chunk.length;
+          bar?.update(done, { done: formatBytes(done) });
+          next(null, chunk);
+        },
+      });
+      await pipeline(createReadStream(from), count, createWriteStream(to));
+    }
+  } finally {
+    bar?.stop();
+  }
 }

@@ -105,8 +105,13 @@ export function readBodies(channel: Channel, topic: string): string[] {
   return readAll(channel, topic).map((e) => fromUtf8(e.body));
 }
 
-/** Polls `check` until it returns true, or fails after `timeoutMs` with `what` in the message. */
+/**
+ * Polls `check` until it returns true, or fails after `timeoutMs` (scaled by the machine's load,
+ * SLUICE_TEST_TIMEOUT_SCALE — docs/testing.md) with `what` in the message.
+ */
 export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const scale = Number(process.env.SLUICE_TEST_TIMEOUT_SCALE);
+  timeoutMs *= Number.isFinite(scale) && scale >= 1 ? scale : 1;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

@@ -72,7 +72,8 @@ describe('buildChain', () => {
 
   describe('a step that throws', () => {
     // $number("abc") is a JSONata runtime error: the interceptor throws on that event only.
-    const failing = { type: 'jsonata', expression: '{ "n": $number(n) }' };
+    // The timeout is wall-clock: generous, so a busy machine cannot turn a good event into a failed one.
+    const failing = { type: 'jsonata', expression: '{ "n": $number(n) }', timeout_ms: 60_000 };
 
     it('drops the event by default, counts it and keeps the error; the chain goes on with the next event', () => {
       const built = buildChain([failing, { type: 'static', header: 'after', value: 'yes' }], 's', EXAMPLE_CONTEXT);

@@ -21,7 +21,7 @@ const config = interceptorConfig({
     description:
       '`body`: the result becomes the body, encoded like the old one (a non-string result on a text body becomes JSON). `event`: the result is an object with any of `topic`, `ts`, `key`, `headers`, `body`, replacing those. `filter`: keep the event when the result is true by JSONata rules ($boolean). In `body` and `event` modes a result of nothing leaves the event unchanged.',
   }),
-  timeout_ms: Type.Integer({ minimum: 1, default: 100, description: 'Fail the evaluation of one event after this long (the chain then applies `on_error`).' }),
+  timeout_ms: Type.Integer({ minimum: 1, default: 1000, description: 'Fail the evaluation of one event after this long, wall-clock (the chain then applies `on_error`): a guard against runaway expressions, generous so a busy machine does not fail good events.' }),
 });
 
 export const jsonataSpec: InterceptorSpec<typeof config> = {
