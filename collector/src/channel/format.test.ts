@@ -1,6 +1,6 @@
 /** The record batch writer is byte for byte msgpackr's encoding of format 1, and reads back exactly. */
 import { describe, expect, it } from 'vitest';
-import type { EventDraft } from '../../../shared/src/event.ts';
+import type { EventDraft, Headers } from '../../../shared/src/event.ts';
 import { decodeBatch, encodeBatch, encodeBatchReference, RECORD_FORMAT } from './format.ts';
 
 function events(n: number, seed: number): EventDraft[] {
@@ -11,7 +11,7 @@ function events(n: number, seed: number): EventDraft[] {
   const base = 1_700_000_000_000;
   return Array.from({ length: n }, (_, i) => {
     const size = i % 97 === 3 ? 70_000 : [0, 1, 200, 255, 256][Math.floor(rnd() * 5)];
-    const headers = rnd() < 0.5 ? shared : rnd() < 0.5 ? {} : { 'content-type': 'text/plain', n: String(i), ['x'.repeat(40)]: 'é'.repeat(20) };
+    const headers: Headers = rnd() < 0.5 ? shared : rnd() < 0.5 ? {} : { 'content-type': 'text/plain', n: String(i), ['x'.repeat(40)]: 'é'.repeat(20) };
     return {
       topic: 't',
       ts: i === 0 ? base : base + deltas[Math.floor(rnd() * deltas.length)],
