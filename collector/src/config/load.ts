@@ -348,7 +348,7 @@ export function validateSink(name: string, value: Record<string, unknown>, path:
     if (k in SinkRunnerKeys && !nested) runnerRaw[k] = v;
     else own[k] = v;
   }
-  const batchDefaults = spec.runnerDefaults?.batch;
+  const batchDefaults = spec.runnerDefaults?.batch ?? groupBatchDefaults(own.sinks);
   if (batchDefaults && (runnerRaw.batch === undefined || (typeof runnerRaw.batch === 'object' && runnerRaw.batch !== null && !Array.isArray(runnerRaw.batch)))) {
     runnerRaw.batch = { ...batchDefaults, ...(runnerRaw.batch as Record<string, unknown> | undefined) };
   }
@@ -500,4 +500,15 @@ function lineOf(path: string, doc: Document, lines: LineCounter): number | undef
     } else break;
   }
   return offset === undefined ? undefined : lines.linePos(offset).line;
+}
+
+/** A group whose members all bring the same runner batch defaults (e.g. failover between forward hubs) reads batches that size. */
+function groupBatchDefaults(members: unknown): { max_events?: number; max_bytes?: string } | undefined {
+  if (!members || typeof members !== 'object' || Array.isArray(members)) return undefined;
+  const found = Object.values(members as Record<string, unknown>).map((m) => {
+    const type = m && typeof m === 'object' ? (m as { type?: unknown }).type : undefined;
+    return typeof type === 'string' ? sinkRegistry.get(type)?.runnerDefaults?.batch : undefined;
+  });
+  if (found.length === 0 || found.some((d) => d === undefined)) return undefined;
+  return found.every((d) => JSON.stringify(d) === JSON.stringify(found[0])) ? found[0] : undefined;
 }
