@@ -126,6 +126,16 @@ export async function buildCollector({ force = false } = {}) {
   const isEntry = (f) => relative(COLLECTOR_OUT, f.path) === 'main.js';
   for (const f of files.filter((f) => !isEntry(f))) writeAtomically(f.path, f.contents);
   for (const f of files.filter(isEntry)) writeAtomically(f.path, f.contents);
+  // Chunks of earlier builds (hashed names) pile up in a checkout: remove those an hour old, long
+  // after any process started from that build has imported what it needs.
+  const current = new Set(files.map((f) => f.path));
+  const chunks = join(COLLECTOR_OUT, 'chunks');
+  for (const name of existsSync(chunks) ? readdirSync(chunks) : []) {
+    const file = join(chunks, name);
+    try {
+      if (!current.has(file) && Date.now() - statSync(file).mtimeMs > 3_600_000) rmSync(file, { force: true });
+    } catch {}
+  }
   say(`collector → ${relative(ROOT, COLLECTOR_OUT)}/ (${files.length} files) in ${Math.round(performance.now() - started)} ms`);
   return true;
 }
