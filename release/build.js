@@ -31,9 +31,9 @@ const UI_INPUTS = [join(UI_DIR), join(ROOT, 'desktop/bridge.ts'), join(ROOT, 'sh
  * Packages left outside the bundle, loaded from node_modules at run time: native addons, the
  * packages that load native addons or worker files by path, and the ones loaded only when the
  * config names them (kafkajs, through createRequire in kafka-client.ts) or the admin API first
- * needs them (fastify's schema compilers, admin/lazy-validation.ts).
+ * needs them (fastify's schema compilers, admin/lazy-validation.ts; re2js for regex filters).
  */
-export const EXTERNAL = ['better-sqlite3', 'msgpackr', 'msgpackr-extract', 'pino', 'thread-stream', 'pino-pretty', 'kafkajs', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'];
+export const EXTERNAL = ['better-sqlite3', 'msgpackr', 'msgpackr-extract', 'pino', 'thread-stream', 'pino-pretty', 'kafkajs', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 're2js'];
 
 /**
  * CommonJS packages whose default export is a function, loaded on its first call instead of at
