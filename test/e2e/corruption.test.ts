@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { post } from '../helpers/forward.ts';
-import { freePort, REPO, removeDir, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, REPO, removeDir, scaled, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 const dir = tempDir('sluice-corruption-');
@@ -188,7 +188,7 @@ it('a channel file with 8 KiB of random bytes in the middle: health degraded nam
   await post(ports.http, 'logs', N, 10);
   expect((await collector.api<{ high: number }>('/api/v1/topics/logs')).high).toBe(N + 10);
   expect(await collector.stop()).toBe(0);
-}, 120_000);
+}, scaled(120_000));
 
 it('a channel file that is not a database, or truncated, stops `sluice start` with the file named and what to do', async () => {
   const ports = { admin: await freePort(), http: await freePort() };
@@ -214,4 +214,4 @@ it('a channel file that is not a database, or truncated, stops `sluice start` wi
     expect(refused.stderr(), name).toMatch(expected);
     expect(refused.stderr(), name).not.toMatch(/\n\s+at /); // no stack trace
   }
-}, 120_000);
+}, scaled(120_000));

@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import type { ApiEvent, TailMessage } from '../../../shared/src/api/events.ts';
 import { SLUICE } from '../../../test/helpers/process.ts';
 import { adminFixture, type AdminFixture } from './testing.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const DEPTH = 20_000;
 const deep = `{"a":${'['.repeat(DEPTH)}1${']'.repeat(DEPTH)}}`;
@@ -34,7 +35,7 @@ beforeAll(async () => {
     bodies.map(([type, body]) => ({ ts: Date.now(), key: null, headers: { 'content-type': type }, body })),
   );
   base = await f.app.listen({ host: '127.0.0.1', port: 0 });
-}, 60_000);
+}, scaled(60_000));
 afterAll(async () => {
   await f?.close();
 });
@@ -137,11 +138,11 @@ describe('reads of a range holding bodies that cannot be shown as values', () =>
 
   it('`sluice tail` prints them, as NDJSON and --pretty', async () => {
     const run = promisify(execFile);
-    const nd = await run(process.execPath, [SLUICE, 'tail', 't', '--from', '0', '--no-follow', '--admin', base], { timeout: 60_000, maxBuffer: 1 << 24 });
+    const nd = await run(process.execPath, [SLUICE, 'tail', 't', '--from', '0', '--no-follow', '--admin', base], { timeout: scaled(60_000), maxBuffer: 1 << 24 });
     checkAll(nd.stdout.trim().split('\n').map((l) => JSON.parse(l) as ApiEvent));
-    const pretty = await run(process.execPath, [SLUICE, 'tail', 't', '--from', '0', '--no-follow', '--pretty', '--admin', base], { timeout: 60_000, maxBuffer: 1 << 24 });
+    const pretty = await run(process.execPath, [SLUICE, 'tail', 't', '--from', '0', '--no-follow', '--pretty', '--admin', base], { timeout: scaled(60_000), maxBuffer: 1 << 24 });
     expect(pretty.stdout.trim().split('\n'), pretty.stderr).toHaveLength(6);
-  }, 90_000);
+  }, scaled(90_000));
 
   it('produce refuses a JSON request nested deeper than 128 levels with 400, before anything walks it', async () => {
     const r = await fetch(`${base}/api/v1/topics/p/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"events":[{"value":${'['.repeat(20_000)}${']'.repeat(20_000)}}]}` });

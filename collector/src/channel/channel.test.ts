@@ -440,6 +440,16 @@ describe('disk space (min_free_space)', () => {
     expect(channel.topic('t')!.low).toBe(info.low);
   });
 
+  it('says so from the start when the disk is already short, and reports it once on `disk`', async () => {
+    const { channel } = onDisk(5 * MiB);
+    expect(channel.stats().disk).toMatchObject({ full: true, freeBytes: 5 * MiB });
+    const reported: unknown[] = [];
+    channel.events.on('disk', (state) => reported.push(state));
+    await expect(channel.append({ events: [ev('t', 'a')] })).rejects.toMatchObject({ code: ErrorCodes.CHANNEL_FULL });
+    await expect(channel.append({ events: [ev('t', 'b')] })).rejects.toMatchObject({ code: ErrorCodes.CHANNEL_FULL });
+    expect(reported).toEqual([expect.objectContaining({ full: true })]);
+  });
+
   it('keeps a share of the filesystem with a ratio, and is off at 0', async () => {
     const ratio = onDisk(60 * MiB, { minFreeSpace: { ratio: 0.05 } }); // keeps 50 MiB of 1000
     expect(ratio.channel.stats().disk!.requiredBytes).toBe(50 * MiB);

@@ -15,7 +15,7 @@ import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { formatBytes } from '../../../shared/src/format.ts';
-import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
+import { DiskGuard, statfsProbe, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
 import { batchCrc, batchDamage, checkMetadata, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { ensureSchema, openError } from './schema.ts';
@@ -287,7 +287,7 @@ export class Channel {
     } catch (error) {
       this.#db.close();
       if (!this.readonly) releaseWriterLock(this.file);
-      throw openError(this.file, error);
+      throw openError(this.file, diskFullAtOpen(this.file, error, options.freeSpaceProbe ?? statfsProbe));
     }
     if (!this.readonly && this.#opts.retentionIntervalMs > 0) {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
@@ -296,6 +296,8 @@ export class Channel {
     if (!this.readonly) {
       this.#pageSize = this.#db.pragma('page_size', { simple: true }) as number;
       this.#disk = new DiskGuard({ dir: dirname(this.file), min: options.minFreeSpace ?? 'auto', probe: options.freeSpaceProbe, now: this.#now });
+      // Health is right from the start; the first housekeeping run reports (emits `disk`) a disk already short.
+      this.#disk.refuses(() => this.#reusableBytes());
       // Probes once a second, so health and /metrics are current and a full channel notices
       // space coming back (and frees what it can) even when nobody appends.
       this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
@@ -1373,7 +1375,12 @@ function acquireWriterLock(file: string): void {
   } catch (error) {
     if (error instanceof SluiceError) throw error;
   }
-  writeFileSync(lock, `${me}\n`);
+  try {
+    writeFileSync(lock, `${me}\n`);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOSPC') throw cause;
+    throw openError(file, Object.assign(new Error((cause as Error).message), { code: 'SQLITE_FULL' }));
+  }
 }
 
 function releaseWriterLock(file: string): void {
@@ -1448,6 +1455,21 @@ class BatchDamaged extends Error {
 
 function closedError(file: string): SluiceError {
   return new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${file} is closed`, { retriable: true });
+}
+
+/**
+ * On a nearly full disk SQLite can fail to open with an I/O error (growing the -shm file) rather
+ * than SQLITE_FULL: with less than 1 MiB free, call it what it is.
+ */
+function diskFullAtOpen(file: string, error: unknown, probe: FreeSpaceProbe): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_IOERR')) return error;
+  try {
+    if (probe(dirname(file)).free >= 1024 * 1024) return error;
+  } catch {
+    return error;
+  }
+  return Object.assign(new Error((error as Error).message), { code: 'SQLITE_FULL', cause: error });
 }
 
 function isSqliteFull(error: unknown): boolean {

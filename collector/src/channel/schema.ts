@@ -91,6 +91,13 @@ export function openError(file: string, cause: unknown): SluiceError {
       { cause },
     );
   }
+  if (code === 'SQLITE_FULL') {
+    return new SluiceError(
+      ErrorCodes.CHANNEL_FULL,
+      `cannot open channel file ${file}: the disk holding it is full; free some space there (or point channel.path at another disk) and start again — nothing stored is lost`,
+      { cause, retriable: true },
+    );
+  }
   if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) {
     return new SluiceError(
       ErrorCodes.CHANNEL_CORRUPT,

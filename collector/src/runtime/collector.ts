@@ -20,8 +20,8 @@ import type { DiskState } from '../channel/disk.ts';
 import { sinks as sinkRegistry, type IngestOptions, type IngestResult, type Sink, type SinkContext, type Source, type SourceContext } from '../components.ts';
 import { ConfigError, loadConfigFile, validateInterceptors, validateSink, type ResolvedConfig, type ResolvedSink, type ResolvedSource } from '../config/load.ts';
 import type { Logger } from '../log.ts';
-import { parseListen } from '../net.ts';
 import { Metrics } from '../metrics.ts';
+import { ConnectionTracker, parseListen } from '../net.ts';
 import { SinkRunner } from '../sinks/runner.ts';
 
 export interface SourceHandle {
@@ -60,6 +60,7 @@ export class Collector {
   readonly interceptorContext: InterceptorContext;
   admin: FastifyInstance | null = null;
   #adminAddress: string | null = null;
+  #adminConnections: ConnectionTracker | null = null;
   #stopping = false;
   #inflight = new Set<Promise<unknown>>();
 
@@ -94,6 +95,11 @@ export class Collector {
     }
     if (buildAdmin) {
       this.admin = await buildAdmin(this);
+      this.#adminConnections = new ConnectionTracker(this.admin.server);
+      // While stopping, every answer says Connection: close, so keep-alive clients leave after it.
+      this.admin.addHook('onRequest', async (_request, reply) => {
+        if (this.#stopping) reply.header('connection', 'close');
+      });
       const { host, port } = parseListen(this.config.admin.listen);
       try {
         this.#adminAddress = await this.admin.listen({ host, port });
@@ -314,7 +320,9 @@ export class Collector {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    // 1. Stop accepting: sources close listeners and finish what they read.
+    // 1. Stop accepting: the admin API refuses new connections (open ones are answered until it
+    // closes, with Connection: close); sources close listeners and finish what they read.
+    void this.#adminConnections?.stopAccepting();
     await Promise.allSettled([...this.sources.values()].map(async (h) => {
       await h.source.stop();
       h.abort.abort();
@@ -323,7 +331,12 @@ export class Collector {
     await Promise.allSettled([...this.#inflight]);
     // 3. Sinks finish the batch in flight and commit cursors.
     await Promise.allSettled([...this.sinks.values()].map((r) => r.stop(3000)));
-    if (this.admin) await this.admin.close().catch(() => undefined);
+    if (this.admin) {
+      // 4. The admin API: clients on open connections had their answers with Connection: close;
+      // give them a second to leave before fastify closes what is idle (return503OnClosing for the rest).
+      await this.#adminConnections?.drain(1000);
+      await this.admin.close().catch(() => undefined);
+    }
     await this.channel.close();
   }
 

@@ -292,7 +292,7 @@ export class SinkRunner {
     if (cursor === null) {
       const info = channel.topic(topic)!;
       cursor = this.#o.startFrom === 'latest' ? info.high : info.low;
-      channel.commit([{ consumer: this.consumer, topic, next: cursor, protects: true }]);
+      if (!(await this.#commitCursor(topic, cursor))) return false;
     } else if (run.known !== null && cursor !== run.known) {
       // Someone else (a replay, a reset) moved the cursor: the sink hears it before we read from there.
       this.#o.sink.rewound?.(topic, cursor);
@@ -329,16 +329,21 @@ export class SinkRunner {
    * (a full disk): a sink that keeps draining is how space comes back. False if stopped meanwhile:
    * the batch is sent again after the restart (at-least-once).
    */
-  async #commitCursor(topic: string, next: number): Promise<boolean> {
+  #commitCursor(topic: string, next: number): Promise<boolean> {
+    return this.#whileRetriable(topic, `commit its cursor on "${topic}"`, () => this.#o.channel.commit([{ consumer: this.consumer, topic, next, protects: true }]));
+  }
+
+  /** Runs `write`, a channel write of the runner's own, retrying retriable refusals until it succeeds; false if stopped first. */
+  async #whileRetriable(topic: string, what: string, write: () => unknown): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
-        this.#o.channel.commit([{ consumer: this.consumer, topic, next, protects: true }]);
+        await write();
         return true;
       } catch (error) {
         if (!isRetriable(error)) throw error;
         if (this.#stop.signal.aborted) return false;
         const delay = Math.min(this.#o.retry.maxMs, this.#o.retry.initialMs * 2 ** Math.min(attempt, 10));
-        this.#o.log.warn({ topic, attempt }, `sink "${this.name}": cannot commit its cursor on "${topic}" (${this.#reason(error)}); retrying in ${(delay / 1000).toFixed(1)}s`);
+        this.#o.log.warn({ topic, attempt }, `sink "${this.name}": cannot ${what} (${this.#reason(error)}); retrying in ${(delay / 1000).toFixed(1)}s`);
         if (!(await sleep(delay, this.#stop.signal))) return false;
       }
     }
@@ -371,7 +376,8 @@ export class SinkRunner {
           this.#fail(error);
           return 'aborted';
         }
-        await this.#park(topic, events, error);
+        // A full channel (disk) refuses the parked copy for a while: wait, as for a cursor commit.
+        if (!(await this.#whileRetriable(topic, `park a rejected batch of "${topic}"`, () => this.#park(topic, events, error)))) return 'aborted';
         return 'parked';
       }
       if (this.#stop.signal.aborted) return 'aborted';

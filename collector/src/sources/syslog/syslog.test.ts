@@ -1,5 +1,5 @@
 /** The syslog source with real senders: util-linux `logger`, rsyslog, a TLS client, raw sockets. */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
@@ -11,6 +11,7 @@ import { fromUtf8 } from '../../../../shared/src/event.ts';
 import { validateConfig } from '../../../../shared/src/spec.ts';
 import { createTestContext, openTestChannel, readAll, waitUntil, type TestChannel } from '../testing.ts';
 import { SyslogSource, syslogSource } from './syslog.ts';
+import { spawnTracked } from '../../../../test/helpers/children.ts';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -110,7 +111,7 @@ ruleset(name="fwd") {
 }
 `,
     );
-    const child: ChildProcess = spawn(rsyslogd, ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child: ChildProcess = spawnTracked(rsyslogd, ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], { stdio: ['ignore', 'inherit', 'inherit'] });
     cleanups.push(() => new Promise<void>((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGTERM')))));
     await waitUntil(() => canConnect(inputPort), 10_000, 'rsyslogd to listen');
     const lines = Array.from({ length: 20 }, (_, i) => `via rsyslog ${i}`);
