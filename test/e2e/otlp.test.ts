@@ -3,8 +3,8 @@
  * (`@opentelemetry/exporter-logs-otlp-proto` and `-http`) sending to a real `sluice start`
  * process: every record arrives once, in order, with severity, trace/span ids and resource and
  * scope attributes as headers; JSON with fetch; gzip; a bad payload gets 400 and stores nothing;
- * a full channel answers 503 + Retry-After. Then a second collector's otlp sink sends a topic
- * to the first one's otlp source, and its payload is decoded independently of the SDK.
+ * a full channel answers 503 + Retry-After. The collector's otlp sink sends a topic to a second
+ * collector's otlp source (the records arrive as they were sent: a round trip).
  */
 import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
@@ -27,10 +27,24 @@ interface ApiEvent {
 const running: CollectorProcess[] = [];
 const dir = tempDir('sluice-otlp-');
 let collector: CollectorProcess;
+let hub: CollectorProcess;
 let otlpUrl: string;
 
 beforeAll(async () => {
-  const ports = { admin: await freePort(), otlp: await freePort() };
+  const ports = { admin: await freePort(), otlp: await freePort(), hubAdmin: await freePort(), hubOtlp: await freePort() };
+  // The hub: another process whose otlp source receives what the edge's otlp sink sends.
+  hub = await startCollector({
+    dir: tempDir('sluice-otlp-hub-'),
+    config: `admin:
+  listen: 127.0.0.1:${ports.hubAdmin}
+sources:
+  otel:
+    type: otlp
+    listen: 127.0.0.1:${ports.hubOtlp}
+    topic_from: service.name
+`,
+  });
+  running.push(hub);
   collector = await startCollector({
     dir,
     config: `admin:
@@ -42,6 +56,11 @@ sources:
     type: otlp
     listen: 127.0.0.1:${ports.otlp}
     topic_from: service.name
+sinks:
+  hub:
+    type: otlp
+    url: http://127.0.0.1:${ports.hubOtlp}/v1/logs
+    topics: [checkout]
 `,
   });
   running.push(collector);
@@ -53,8 +72,8 @@ afterAll(async () => {
   removeDir(dir);
 });
 
-async function events(topic: string, limit = 10_000): Promise<ApiEvent[]> {
-  const r = await collector.api<{ events: ApiEvent[] }>(`/api/v1/topics/${topic}/events?limit=${limit}&raw=false`);
+async function events(topic: string, limit = 10_000, from = collector): Promise<ApiEvent[]> {
+  const r = await from.api<{ events: ApiEvent[] }>(`/api/v1/topics/${topic}/events?limit=${limit}&raw=false`);
   return r.events;
 }
 
@@ -110,6 +129,20 @@ describe('otlp source with the OpenTelemetry JS SDK', () => {
         'otel.attr.i': String(i),
         'otel.attr.http.route': '/pay',
       });
+    });
+  });
+
+  it('the otlp sink sends those records to another collector\'s otlp source: the same records arrive, once, in order', async () => {
+    const edge = await events('checkout');
+    const got = await until(async () => {
+      const e = await events('checkout', 10_000, hub);
+      return e.length >= edge.length ? e : null;
+    }, { what: `${edge.length} records on the hub` });
+    expect(got).toHaveLength(edge.length);
+    got.forEach((e, i) => {
+      expect(e.body).toBe(edge[i].body);
+      expect(e.ts).toBe(edge[i].ts);
+      expect(e.headers).toEqual(edge[i].headers);
     });
   });
 
