@@ -56,6 +56,7 @@ sources:
     type: otlp
     listen: 127.0.0.1:${ports.otlp}
     topic_from: service.name
+    max_body_bytes: 1048576
 sinks:
   hub:
     type: otlp
@@ -193,6 +194,12 @@ describe('otlp source with the OpenTelemetry JS SDK', () => {
     expect(wrongType.status).toBe(415);
     const wrongPath = await fetch(otlpUrl.replace('/v1/logs', '/v1/traces'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(wrongPath.status).toBe(404);
+    // Larger than max_body_bytes, as sent or once decompressed: 413, nothing stored.
+    const big = await fetch(otlpUrl, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.alloc(2 * 1024 * 1024) });
+    expect(big.status).toBe(413);
+    const bomb = await fetch(otlpUrl, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(4 * 1024 * 1024)) });
+    expect(bomb.status).toBe(413);
+    expect(decodeStatusProto(new Uint8Array(await bomb.arrayBuffer())).message).toMatch(/max_body_bytes \(1048576 bytes\)/);
     expect(await count('otlp')).toBe(before);
   });
 
