@@ -3,14 +3,16 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Waits scale with the machine's load (docs/testing.md): SLUICE_TEST_TIMEOUT_SCALE if given, else
- * the 1-minute load average per core at the start of the run, between 1 and 8. Set here, in the
+ * the load average per core at the start of the run (the higher of the 1- and 5-minute figures, so
+ * a momentary lull does not set it), between 1 and 8. Set here, in the
  * main process, so the workers and test helpers (`scaled()` in test/helpers/children.ts) read
  * the same figure.
  */
 function timeoutScale(): number {
   const given = Number(process.env.SLUICE_TEST_TIMEOUT_SCALE);
   if (Number.isFinite(given) && given >= 1) return given;
-  const perCore = loadavg()[0] / availableParallelism();
+  const [one, five] = loadavg();
+  const perCore = Math.max(one, five) / availableParallelism();
   return Math.round(Math.min(8, Math.max(1, perCore)) * 10) / 10;
 }
 const scale = timeoutScale();

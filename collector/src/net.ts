@@ -1,7 +1,8 @@
 /** Listen addresses, TLS options and port checks shared by every network listener. */
 import { Type } from '@sinclair/typebox';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { BlockList, createServer, isIP } from 'node:net';
+import { BlockList, createServer, isIP, Server as NetServer, type Socket } from 'node:net';
 import tcpPortUsed from 'tcp-port-used';
 import { EXPECTED, type ConfigProblem } from '../../shared/src/spec.ts';
 import { LISTEN_EXPECTED, LISTEN_PATTERN } from './config/schema.ts';
@@ -82,6 +83,33 @@ export function checkTlsFiles(tls: Partial<TlsConfig> | undefined, path: string)
       problems.push({ path: `${path}.tls.${key}`, message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
     }
   }
+  if (problems.length === 0) problems.push(...checkTlsContents(tls, path));
+  return problems;
+}
+
+/** Files that are readable but not what they should be: found by `sluice check`, not at start. */
+function checkTlsContents(tls: Partial<TlsConfig>, path: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  let cert: X509Certificate | undefined;
+  let key: KeyObject | undefined;
+  for (const which of ['ca', 'cert'] as const) {
+    const file = tls[which];
+    if (!file) continue;
+    try {
+      const parsed = new X509Certificate(readFileSync(file));
+      if (which === 'cert') cert = parsed;
+    } catch {
+      problems.push({ path: `${path}.tls.${which}`, message: `${file} is not a PEM certificate (expected a "-----BEGIN CERTIFICATE-----" block)` });
+    }
+  }
+  if (tls.key) {
+    try {
+      key = createPrivateKey(readFileSync(tls.key));
+    } catch {
+      problems.push({ path: `${path}.tls.key`, message: `${tls.key} is not a PEM private key (expected a "-----BEGIN … PRIVATE KEY-----" block, not encrypted)` });
+    }
+  }
+  if (cert && key && !cert.checkPrivateKey(key)) problems.push({ path: `${path}.tls.key`, message: `${tls.key} is not the private key of the certificate ${tls.cert}` });
   return problems;
 }
 
@@ -126,4 +154,50 @@ export async function checkPortFree(address: ListenAddress, path: string): Promi
 export function listenError(path: string, address: ListenAddress, error: NodeJS.ErrnoException): Error {
   const why = error.code === 'EADDRINUSE' ? `port ${address.port} already in use` : `cannot listen on ${address.host}:${address.port}: ${error.message}`;
   return new Error(`${path}: ${why}`);
+}
+
+/**
+ * The open connections of a listener, for a stop in which every request a client sent gets an
+ * answer (issue #12 item 13). http.Server#close() has, since Node 19, closed idle keep-alive
+ * connections at once — and a connection is idle between an answer and the client's next
+ * request, so requests being sent at that moment were reset. Instead, at stop:
+ * `stopAccepting()` (new connections are refused, so nothing is sent on them), answer what still
+ * arrives on open connections with `Connection: close` (handlers ask `closing`), `drain(graceMs)`
+ * until the clients have left or the grace ran out; only then close what is idle.
+ */
+export class ConnectionTracker {
+  readonly #sockets = new Set<Socket>();
+  readonly #server: NetServer;
+  #closing = false;
+  #closed: Promise<void> | null = null;
+
+  constructor(server: NetServer) {
+    this.#server = server;
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  /** True once the stop began: answers should carry `Connection: close`. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  get open(): number {
+    return this.#sockets.size;
+  }
+
+  /** Stops listening (net.Server#close, without http.Server#close's sweep of idle connections); resolves once every connection ended. */
+  stopAccepting(): Promise<void> {
+    this.#closing = true;
+    this.#closed ??= new Promise<void>((resolve) => NetServer.prototype.close.call(this.#server, () => resolve()));
+    return this.#closed;
+  }
+
+  /** Waits until every connection ended or `graceMs` passed. */
+  async drain(graceMs: number): Promise<void> {
+    const end = Date.now() + graceMs;
+    while (this.#sockets.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  }
 }

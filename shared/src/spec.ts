@@ -8,6 +8,7 @@ import { type Static, type TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { ErrorCodes, SluiceError } from './errors.ts';
+import { TOPIC_PATTERN } from './event.ts';
 
 export type ComponentKind = 'source' | 'interceptor' | 'sink';
 
@@ -78,6 +79,11 @@ export const EXPECTED = 'expected';
 
 const MISSING = 'missing (required)';
 
+/** Patterns used across many schemas, in words (a schema may also say it with EXPECTED). */
+const PATTERN_WORDS: Record<string, string> = {
+  [TOPIC_PATTERN.source]: 'a topic name: 1 to 249 letters, digits, ".", "_" or "-"',
+};
+
 /** A TypeBox error in plain words: what was expected, and what was found. */
 export function describeSchemaError(error: Pick<ValueError, 'type' | 'schema' | 'path' | 'value' | 'message'>): string {
   const { schema, value } = error;
@@ -96,6 +102,12 @@ export function describeSchemaError(error: Pick<ValueError, 'type' | 'schema' | 
       break;
     case ValueErrorType.StringMaxLength:
       if (typeof value === 'string') return `too long: at most ${String(schema.maxLength)} characters, got ${value.length}`;
+      break;
+    case ValueErrorType.StringPattern:
+      if (schema[EXPECTED] === undefined) {
+        const words = PATTERN_WORDS[schema.pattern as string];
+        return `expected ${words ?? `text matching /${String(schema.pattern)}/`}${got(key, value)}`;
+      }
       break;
     case ValueErrorType.ArrayMinItems:
       return `expected at least ${String(schema.minItems)} item${schema.minItems === 1 ? '' : 's'}`;

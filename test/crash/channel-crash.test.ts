@@ -14,7 +14,6 @@
  * The seed is fixed so a failure replays; set SLUICE_CRASH_SEED to explore others, and
  * SLUICE_CRASH_TIMING=1 to see each cycle's acknowledgements and timings.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,7 +21,7 @@ import { afterAll, expect, it } from 'vitest';
 import { Channel } from '../../collector/src/channel/channel.ts';
 import { Ledger, keyOf, verify } from './verify.ts';
 import { PROBE, TOPICS, checksum, probeEvents, prng, type AckLine } from './workload.ts';
-import { scaled } from '../helpers/children.ts';
+import { scaled, spawnTracked } from '../helpers/children.ts';
 
 const SEED = Number(process.env.SLUICE_CRASH_SEED ?? 20_261_125);
 const KILLS = 24;
@@ -48,7 +47,7 @@ interface ChildRun {
  */
 function runAndKill(file: string, run: number, random: () => number): Promise<ChildRun> {
   return new Promise((resolveRun, rejectRun) => {
-    const child = spawn(process.execPath, [...CHILD, file, String(SEED), String(run)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(process.execPath, [...CHILD, file, String(SEED), String(run)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const result: ChildRun = { acks: [], ready: false, signal: null, code: null, stderr: '' };
     let buffered = '';
     let timer: NodeJS.Timeout | undefined;

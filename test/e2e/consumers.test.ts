@@ -14,13 +14,12 @@
  * - `sluice produce` and `sluice tail` as real child processes: N lines with key and headers
  *   produced, and read back exactly (`--last N`, `--group`, following, `--pretty`).
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FetchResponse, Group, GroupsResponse } from '../../shared/src/api/consumers.ts';
 import type { ApiEvent } from '../../shared/src/api/events.ts';
-import { freePort, removeDir, scaled, SLUICE, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, SLUICE, spawnTracked, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 afterEach(async () => {
@@ -251,7 +250,7 @@ interface Run {
 /** Runs the CLI as a child process with `input` on stdin, leaving the test's event loop free. */
 function sluice(args: string[], input = ''): Promise<Run> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [SLUICE, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawnTracked(process.execPath, [SLUICE, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -302,7 +301,7 @@ describe('sluice produce and sluice tail', () => {
     expect(lines(pretty.stdout)[1]).toMatch(/ {2}\{"i":1,"tags":\["x","y"\]\}$/);
 
     // a following tail as the group: prints what is produced meanwhile, commits it on SIGINT
-    const follower = spawn(process.execPath, [SLUICE, 'tail', 'cli', '--group', 'readers', ...A], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const follower = spawnTracked(process.execPath, [SLUICE, 'tail', 'cli', '--group', 'readers', ...A], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     follower.stdout.on('data', (d) => (out += d));

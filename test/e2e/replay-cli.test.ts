@@ -7,11 +7,11 @@
  * (The issue asks for the forward sink here; it does not exist yet. The http sink with
  * `payload: body` feeds B's http source the same events; swap in `type: forward` when it lands.)
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, removeDir, scaled, SLUICE, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, SLUICE, spawnTracked, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 afterEach(async () => {
@@ -29,7 +29,7 @@ function sluice(args: string[], env: Record<string, string> = {}): { status: num
 /** Like spawnSync, but leaves the test's event loop free (the CLI polls the collector meanwhile). */
 function sluiceAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [SLUICE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawnTracked(process.execPath, [SLUICE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -123,7 +123,7 @@ describe('sluice inspect', () => {
     await fetch(`http://127.0.0.1:${http}/logs`, { method: 'POST', body, headers: { 'content-type': 'application/x-ndjson' } });
     const file = join(a.dir, 'data', 'channel.db');
     const port = await freePort();
-    const p = spawn(process.execPath, [SLUICE, 'inspect', file, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawnTracked(process.execPath, [SLUICE, 'inspect', file, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));

@@ -9,7 +9,7 @@
  */
 import { connect } from 'node:net';
 import { afterAll, expect, it } from 'vitest';
-import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 const dir = tempDir('sluice-retention-');
@@ -84,4 +84,4 @@ sources:
     expect(metric(metrics, 'sluice_channel_expired_events_total', `topic="${topic}",reason="age"`), topic).toBe(0);
   }
   expect(await collector.stop()).toBe(0);
-}, 60_000);
+}, scaled(60_000));

@@ -60,14 +60,18 @@ function install(): void {
  * `spawn` for tests: the child leads its own process group (so its own children die with it) and
  * is killed when the test file ends, the worker exits or the run is torn down.
  */
-export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+function spawnTrackedImpl(command: string, args: readonly string[] | SpawnOptions = [], options: SpawnOptions = {}): ChildProcess {
   install();
-  const child = spawn(command, args, { ...options, detached: true });
+  const [argv, opts] = Array.isArray(args) ? [args as readonly string[], options] : [[], args as SpawnOptions];
+  const child = spawn(command, argv, { ...opts, detached: true });
   children.add(child);
   child.once('exit', () => children.delete(child));
   child.once('error', () => children.delete(child));
   return child;
 }
+
+/** `spawn` for tests (same signatures and stream types): see spawnTrackedImpl. */
+export const spawnTracked = spawnTrackedImpl as typeof spawn;
 
 /** A temp folder removed when the test file ends (or by the run's teardown at the latest). */
 export function tempDir(prefix = 'sluice-test-'): string {

@@ -1,12 +1,11 @@
 // Proves the real-broker harness: a Kafka 4.x broker from Maven Central jars, Kafka's own tools
 // from the same jars, kafkajs and (where installed) kcat against it, and crash/restart.
 
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { createTopic, kafkaAvailable, kafkaSkipMessage, KAFKA_VERSION, runKafkaTool, startBroker, type Broker } from './broker.ts';
-import { scaled } from '../helpers/children.ts';
+import { scaled, spawnTracked } from '../helpers/children.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const KCAT = '/usr/bin/kcat';
@@ -62,7 +61,7 @@ async function consume(kafka: Kafka, topic: string, n: number, timeoutMs = 30_00
 
 function runCmd(cmd: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnTracked(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -11,7 +11,7 @@
 // quorum) on two free ports of 127.0.0.1. Internal topics get one partition so the first group
 // join or producer-id request does not wait for 50 __consumer_offsets partitions to load.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -19,7 +19,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { scaled } from '../helpers/children.ts';
+import { scaled, spawnTracked } from '../helpers/children.ts';
 
 export const KAFKA_VERSION = process.env.SLUICE_KAFKA_VERSION ?? '4.4.0';
 const LOG4J_VERSION = '2.25.5'; // the log4j2 that kafka_2.13 4.4.0 itself depends on
@@ -228,7 +228,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     const logOffset = existsSync(logFile) ? statSync(logFile).size : 0;
     const out = createWriteStream(logFile, { flags: 'a' });
     // The same JVM flags as Kafka's kafka-server-start.sh / kafka-run-class.sh, with a small heap.
-    const child = spawn(
+    const child = spawnTracked(
       'java',
       [
         `-Xmx${heap}`,
@@ -445,7 +445,7 @@ export async function createTopic(
 
 function run(cmd: string, args: string[], opts: { timeoutMs: number }): Promise<ToolResult> {
   return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -5,10 +5,9 @@
  * restarted in the middle of a stream with the sink's state watched throughout; and the errors a
  * user can act on (unknown topic, message too large, broker unreachable) named in that state.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, removeDir, scaled, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, spawnTracked, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 import { createTopic, kafkaAvailable, kafkaSkipMessage, KAFKA_VERSION, startBroker, type Broker } from './broker.ts';
 
 const KCAT = '/usr/bin/kcat';
@@ -28,7 +27,7 @@ interface KcatRecord {
 /** Reads a whole topic with kcat: one line per record, `partition|offset|key|headers|value`. */
 function kcat(bootstrap: string, topic: string): Promise<KcatRecord[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(KCAT, ['-C', '-b', bootstrap, '-t', topic, '-f', '%p|%o|%k|%h|%s\n', '-e', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(KCAT, ['-C', '-b', bootstrap, '-t', topic, '-f', '%p|%o|%k|%h|%s\n', '-e', '-q'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -5,14 +5,14 @@
  * arrive intact; a collector killed with SIGKILL while records stream in loses none and, thanks
  * to the offsets stored in the channel with the events, stores none twice.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { Channel } from '../../collector/src/channel/channel.ts';
 import { sources } from '../../collector/src/sources/index.ts';
 import { createTestContext } from '../../collector/src/sources/testing.ts';
 import { validateConfig } from '../../shared/src/spec.ts';
-import { freePort, removeDir, scaled, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, SLUICE, spawnTracked, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 import { createTopic, kafkaAvailable, kafkaSkipMessage, KAFKA_VERSION, startBroker, type Broker } from './broker.ts';
 
 const avail = kafkaAvailable();
@@ -45,7 +45,7 @@ async function readWithTail(c: CollectorProcess, topic: string): Promise<{ via: 
   const help = spawnSync(process.execPath, [SLUICE, 'tail', '--help'], { encoding: 'utf8' });
   if (help.status !== 0) return { via: 'GET /api/v1/topics/:topic/events (no `sluice tail` in this checkout)', events: await readAll(c, topic) };
   const out = await new Promise<string>((resolve, reject) => {
-    const p = spawn(process.execPath, [SLUICE, 'tail', topic, '--admin', c.adminUrl, '--from', '0', '--no-follow'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawnTracked(process.execPath, [SLUICE, 'tail', topic, '--admin', c.adminUrl, '--from', '0', '--no-follow'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

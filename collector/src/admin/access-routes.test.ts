@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registeredRoutes } from './openapi.ts';
 import { adminFixture, type AdminFixture } from './testing.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const TOKEN = 'route-walk-token-0123456789';
 const MARKER = 'SECRET-BODY-4711';
@@ -23,7 +24,7 @@ beforeAll(async () => {
   await f.collector.channel.appendEvents('t', [{ ts: 1, key: null, headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"m":"${MARKER}"}`) }]);
   await f.app.listen({ host: '127.0.0.1', port: 0 });
   port = (f.app.server.address() as AddressInfo).port;
-}, 60_000);
+}, scaled(60_000));
 afterAll(async () => {
   await f?.close();
 });
@@ -91,7 +92,7 @@ describe('the token on every route', () => {
       }
     }
     expect(leaks).toEqual([]);
-  }, 120_000);
+  }, scaled(120_000));
 
   it('refuses the spellings from the issue', async () => {
     for (const [method, path] of [

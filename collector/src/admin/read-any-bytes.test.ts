@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import type { ApiEvent, TailMessage } from '../../../shared/src/api/events.ts';
 import { SLUICE } from '../../../test/helpers/process.ts';
 import { adminFixture, type AdminFixture } from './testing.ts';
+import { scaled } from '../../../test/helpers/children.ts';
 
 const DEPTH = 20_000;
 const deep = `{"a":${'['.repeat(DEPTH)}1${']'.repeat(DEPTH)}}`;
@@ -34,7 +35,7 @@ beforeAll(async () => {
     bodies.map(([type, body]) => ({ ts: Date.now(), key: null, headers: { 'content-type': type }, body })),
   );
   base = await f.app.listen({ host: '127.0.0.1', port: 0 });
-}, 60_000);
+}, scaled(60_000));
 afterAll(async () => {
   await f?.close();
 });
@@ -75,6 +76,32 @@ describe('reads of a range holding bodies that cannot be shown as values', () =>
     expect(text.trim().split('\r\n').filter((l) => /^\d+,/.test(l)).map((l) => Number(l.split(',')[0]))).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
+  it('export and browse show an event whose time stamp no date can hold (stored by an older version)', async () => {
+    await f.collector.channel.appendEvents('far', [
+      { ts: 1e21, key: null, headers: {}, body: Buffer.from('far') },
+      { ts: Date.now(), key: null, headers: {}, body: Buffer.from('near') },
+    ]);
+    const csv = await fetch(`${base}/api/v1/topics/far/export?format=csv`);
+    expect(csv.status).toBe(200);
+    const rows = (await csv.text()).trim().split('\r\n');
+    expect(rows).toHaveLength(3);
+    expect(rows[1]).toMatch(/^0,1e\+21,,,/);
+    expect(rows[2]).toMatch(/^1,\d+,\d{4}-/);
+    const page = (await (await fetch(`${base}/api/v1/topics/far/events?from=0`)).json()) as { events: ApiEvent[] };
+    expect(page.events.map((e) => e.body)).toEqual(['far', 'near']);
+  });
+
+  it('msgpack nested 100 deep is shown whole; nested deeper than 1000, raw with the reason', async () => {
+    // {a: [[…["leaf"]…]]} written byte by byte (msgpackr's own packer recurses).
+    const nested = (n: number) => Buffer.concat([Buffer.from([0x81, 0xa1, 0x61]), Buffer.alloc(n - 1, 0x91), Buffer.from([0xa4]), Buffer.from('leaf')]);
+    await f.collector.channel.appendEvents('mp', [100, 1500].map((n) => ({ ts: Date.now(), key: null, headers: { 'content-type': 'application/msgpack' }, body: nested(n) })));
+    const page = (await (await fetch(`${base}/api/v1/topics/mp/events?from=0`)).json()) as { events: ApiEvent[] };
+    expect(page.events[0]).toMatchObject({ bodyEncoding: 'msgpack' });
+    expect(JSON.stringify(page.events[0].body)).toContain('"leaf"');
+    expect(page.events[1]).toMatchObject({ bodyEncoding: null, body: null, decodeError: 'msgpack nested deeper than 1000 levels: shown raw' });
+    expect(page.events[1].raw).toBeTruthy();
+  });
+
   it('a consumer group fetches and commits past them', async () => {
     let offset = 0;
     const seen: ApiEvent[] = [];
@@ -111,11 +138,11 @@ describe('reads of a range holding bodies that cannot be shown as values', () =>
 
   it('`sluice tail` prints them, as NDJSON and --pretty', async () => {
     const run = promisify(execFile);
-    const nd = await run(process.execPath, [SLUICE, 'tail', 't', '--from', '0', '--no-follow', '--admin', base], { timeout: 60_000, maxBuffer: 1 << 24 });
+    const nd = await run(process.execPath, [SLUICE, 'tail', 't', '--from', '0', '--no-follow', '--admin', base], { timeout: scaled(60_000), maxBuffer: 1 << 24 });
     checkAll(nd.stdout.trim().split('\n').map((l) => JSON.parse(l) as ApiEvent));
-    const pretty = await run(process.execPath, [SLUICE, 'tail', 't', '--from', '0', '--no-follow', '--pretty', '--admin', base], { timeout: 60_000, maxBuffer: 1 << 24 });
+    const pretty = await run(process.execPath, [SLUICE, 'tail', 't', '--from', '0', '--no-follow', '--pretty', '--admin', base], { timeout: scaled(60_000), maxBuffer: 1 << 24 });
     expect(pretty.stdout.trim().split('\n'), pretty.stderr).toHaveLength(6);
-  }, 90_000);
+  }, scaled(90_000));
 
   it('produce refuses a JSON request nested deeper than 128 levels with 400, before anything walks it', async () => {
     const r = await fetch(`${base}/api/v1/topics/p/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"events":[{"value":${'['.repeat(20_000)}${']'.repeat(20_000)}}]}` });

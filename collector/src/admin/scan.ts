@@ -15,7 +15,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { StoredEvent } from '../../../shared/src/event.ts';
 import type { Channel } from '../channel/channel.ts';
-import type { EventFilter, PredicateResult } from './filters.ts';
+import type { EventFilter } from './filters.ts';
 
 export type Direction = 'forward' | 'backward';
 export type StopReason = 'limit' | 'rows' | 'time' | 'end';
@@ -58,7 +58,7 @@ export interface ScanResult {
 
 /** Events read per chunk when filtering; between chunks the scan yields and checks its bounds. */
 export const SCAN_CHUNK = 4096;
-/** JSONata evaluations awaited together; the time bound is checked between groups. */
+/** JSONata evaluations between two turns of the event loop and checks of the time bound. */
 const PREDICATE_GROUP = 512;
 
 export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult> {
@@ -77,54 +77,46 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
   const { test, predicate } = o.filter;
   const chunkSize = o.filter.active ? SCAN_CHUNK : Math.min(SCAN_CHUNK, o.limit);
 
-  /** Examines events in scan order; returns how many it examined before the limit was reached. */
+  /**
+   * Examines events in scan order; returns how many it examined before the limit (or the time
+   * bound) was reached. JSONata runs one evaluation at a time — never hundreds at once, which
+   * would multiply what a hostile expression allocates — and each evaluation is time-boxed by
+   * the scan's deadline (filters.ts); the loop gets a turn every PREDICATE_GROUP evaluations.
+   */
   const examine = async (events: StoredEvent[]): Promise<number> => {
-    for (let s = 0; s < events.length; s += predicate ? PREDICATE_GROUP : events.length) {
-      const segment = predicate ? events.slice(s, s + PREDICATE_GROUP) : s === 0 ? events : events.slice(s);
-      let results: (PredicateResult | undefined)[] | null = null;
-      if (predicate) {
-        const pending: Promise<PredicateResult>[] = [];
-        const index: number[] = [];
-        for (let i = 0; i < segment.length; i++) {
-          if (test === null || test(segment[i])) {
-            index.push(i);
-            pending.push(predicate(segment[i]));
-          }
-        }
-        const settled = await Promise.all(pending);
-        results = new Array(segment.length);
-        for (let j = 0; j < index.length; j++) results[index[j]] = settled[j];
-      }
-      for (let i = 0; i < segment.length; i++) {
-        const e = segment[i];
-        let ok: boolean;
-        if (results) {
-          const r = results[i];
-          if (r === undefined || r === false) ok = false;
-          else if (r === true) ok = true;
-          else {
-            ok = false;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      let ok = test === null || test(e);
+      if (ok && predicate) {
+        const r = await predicate(e, deadline, o.signal);
+        if (r === true) ok = true;
+        else {
+          ok = false;
+          if (r !== false) {
             filterErrors++;
             firstFilterError ??= r.error;
-          }
-        } else {
-          ok = test === null || test(e);
-        }
-        if (ok) {
-          matches.push(e);
-          if (matches.length >= o.limit) {
-            stopped = 'limit';
-            return s + i + 1;
+            // Counted as examined (so paging always moves on), and the scan stops here.
+            if (r.timedOut) {
+              stopped = 'time';
+              return i + 1;
+            }
           }
         }
       }
-      if (predicate && s + PREDICATE_GROUP < events.length) {
+      if (ok) {
+        matches.push(e);
+        if (matches.length >= o.limit) {
+          stopped = 'limit';
+          return i + 1;
+        }
+      }
+      if (predicate && (i + 1) % PREDICATE_GROUP === 0 && i + 1 < events.length) {
         // JSONata is the slow filter: give ingestion a turn between groups, not only between
         // chunks — before the time check, so even a group that used up the time bound yields.
         await yieldToLoop();
         if (Date.now() >= deadline) {
           stopped = 'time';
-          return s + segment.length;
+          return i + 1;
         }
       }
     }

@@ -92,6 +92,8 @@ admin:
     ['a misspelt section', 'chanel:\n  path: ./data\n', 'line 1: chanel: unknown section "chanel"; did you mean "channel"?'],
     ['a misspelt source type', 'sources:\n  s:\n    type: sylsog\n', 'line 3: sources.s.type: unknown source type "sylsog"; did you mean "syslog"? one of: forward, generator, http, kafka, syslog, tail'],
     ['a free-space guard', 'channel:\n  min_free_space: plenty\n', 'line 2: channel.min_free_space: expected a size such as 512MiB, a share of the filesystem such as 5%, auto, or 0 (off); got "plenty"'],
+    ['a topic name', 'sources:\n  web:\n    type: http\n    topic: "bad topic!"\n', 'line 4: sources.web.topic: expected a topic name: 1 to 249 letters, digits, ".", "_" or "-"; got "bad topic!"'],
+    ['a URL', 'sinks:\n  up:\n    type: http\n    url: hub.example.com/in\n', 'line 4: sinks.up.url: expected an http:// or https:// URL such as https://hub.example.com:9880/{topic}; got "hub.example.com/in"'],
     ['a number out of range', 'sinks:\n  out:\n    type: stdout\n    batch: { max_events: 0 }\n', 'line 4: sinks.out.batch.max_events: expected a whole number from 1 to 100000; got 0'],
     ['a number that is text', 'channel:\n  commit_window_ms: soon\n', 'line 2: channel.commit_window_ms: expected a whole number from 0 to 1000; got "soon"'],
     ['a short token, never echoed', 'admin:\n  token: hunter2\n', 'line 2: admin.token: too short: at least 16 characters, got 7'],
@@ -126,6 +128,41 @@ admin:
     } finally {
       server.close();
     }
+  });
+
+  it('TLS files that are readable but wrong are found by the check, not at start', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
+    try {
+      for (const name of ['a', 'b']) {
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+      }
+      writeFileSync(join(dir, 'junk.pem'), 'not pem\n');
+      const tls = (cert: string, key: string) => `admin:\n  listen: 127.0.0.1:0\n  tls:\n    cert: ${join(dir, cert)}\n    key: ${join(dir, key)}\n`;
+      const problems = async (yaml: string) => loadConfigText(yaml, null).then(() => [], (e: unknown) => (e as ConfigError).problems.map((p) => `${p.line}: ${p.path}: ${p.message}`));
+      expect(await problems(tls('a.crt', 'a.key'))).toEqual([]);
+      expect(await problems(tls('a.crt', 'b.key'))).toEqual([`5: admin.tls.key: ${join(dir, 'b.key')} is not the private key of the certificate ${join(dir, 'a.crt')}`]);
+      expect(await problems(tls('junk.pem', 'junk.pem'))).toEqual([
+        `4: admin.tls.cert: ${join(dir, 'junk.pem')} is not a PEM certificate (expected a "-----BEGIN CERTIFICATE-----" block)`,
+        `5: admin.tls.key: ${join(dir, 'junk.pem')} is not a PEM private key (expected a "-----BEGIN … PRIVATE KEY-----" block, not encrypted)`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a channel folder that cannot be made is found by the check', async () => {
+    const problems = async (path: string) =>
+      loadConfigText(`channel:\n  path: ${path}\nadmin:\n  listen: 127.0.0.1:0\n`, null).then(
+        () => [],
+        (e: unknown) => (e as ConfigError).problems.map((p) => `${p.line}: ${p.path}: ${p.message}`),
+      );
+    const file = import.meta.filename;
+    expect(await problems(file)).toEqual([`2: channel.path: ${file} is a file, not a folder`]);
+    expect(await problems(`${file}/data`)).toEqual([`2: channel.path: cannot create ${file}/data: ${file} is a file, not a folder`]);
   });
 
   it('a check that fails to run is a problem of what it checks, not a crash', async () => {

@@ -4,9 +4,9 @@
  * from the component specs; every problem is reported in one pass with its path (and the YAML
  * line), and the result is frozen.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { errorMessage, ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
@@ -214,7 +214,7 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
   }
   checkDuplicateListeners(sources, admin?.listen, problems);
 
-  const checked: ValidParts = { admin, sources, sinks };
+  const checked: ValidParts = { admin, channelPath: channel?.path, sources, sinks };
   if (problems.length > 0 || !collector || !log || !channel || !admin) return { problems, checked };
   return {
     problems,
@@ -254,6 +254,7 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
 /** The parts of a config that passed static validation: what preflight can check. */
 interface ValidParts {
   admin?: Static<typeof AdminSection>;
+  channelPath?: string;
   sources: readonly ResolvedSource[];
   sinks: readonly ResolvedSink[];
 }
@@ -400,6 +401,7 @@ async function preflight(parts: ValidParts, options: LoadOptions): Promise<Confi
     if (!options.ownedListeners?.has('admin')) guarded('admin.listen', () => checkPortFree(parseListen(admin.listen), 'admin.listen'));
     problems.push(...checkTlsFiles(admin.tls, 'admin'));
   }
+  if (parts.channelPath !== undefined) problems.push(...checkChannelFolder(parts.channelPath));
   for (const s of parts.sources) {
     if (options.ownedListeners?.has(`source:${s.name}`)) continue;
     const path = `sources.${s.name}`;
@@ -413,6 +415,35 @@ async function preflight(parts: ValidParts, options: LoadOptions): Promise<Confi
   }
   for (const r of await Promise.all(tasks)) problems.push(...r);
   return problems;
+}
+
+/**
+ * The channel folder exists as a folder, or can be made: its nearest existing ancestor is a
+ * folder this process may write to. (Opening the database reports anything subtler.)
+ */
+function checkChannelFolder(path: string): ConfigProblem[] {
+  const problem = (message: string) => [{ path: 'channel.path', message }];
+  let dir = resolve(path);
+  for (;;) {
+    let stats;
+    try {
+      stats = statSync(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return problem(`cannot use ${dir}: ${code ?? errorMessage(error)}`);
+      const parent = dirname(dir);
+      if (parent === dir) return [];
+      dir = parent;
+      continue;
+    }
+    if (!stats.isDirectory()) return problem(dir === resolve(path) ? `${dir} is a file, not a folder` : `cannot create ${resolve(path)}: ${dir} is a file, not a folder`);
+    try {
+      accessSync(dir, constants.W_OK | constants.X_OK);
+    } catch {
+      return problem(dir === resolve(path) ? `no permission to write in ${dir}` : `cannot create ${resolve(path)}: no permission to write in ${dir}`);
+    }
+    return [];
+  }
 }
 
 /** Adds the YAML line of each problem's path and sorts them in line order (those without a line last). */

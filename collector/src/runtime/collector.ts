@@ -21,6 +21,7 @@ import { sinks as sinkRegistry, type IngestOptions, type IngestResult, type Sink
 import { ConfigError, loadConfigFile, validateInterceptors, validateSink, type ResolvedConfig, type ResolvedSink, type ResolvedSource } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
+import { ConnectionTracker, parseListen } from '../net.ts';
 import { SinkRunner } from '../sinks/runner.ts';
 
 export interface SourceHandle {
@@ -59,6 +60,7 @@ export class Collector {
   readonly interceptorContext: InterceptorContext;
   admin: FastifyInstance | null = null;
   #adminAddress: string | null = null;
+  #adminConnections: ConnectionTracker | null = null;
   #stopping = false;
   #inflight = new Set<Promise<unknown>>();
 
@@ -93,7 +95,12 @@ export class Collector {
     }
     if (buildAdmin) {
       this.admin = await buildAdmin(this);
-      const { host, port } = splitListen(this.config.admin.listen);
+      this.#adminConnections = new ConnectionTracker(this.admin.server);
+      // While stopping, every answer says Connection: close, so keep-alive clients leave after it.
+      this.admin.addHook('onRequest', async (_request, reply) => {
+        if (this.#stopping) reply.header('connection', 'close');
+      });
+      const { host, port } = parseListen(this.config.admin.listen);
       try {
         this.#adminAddress = await this.admin.listen({ host, port });
       } catch (error) {
@@ -313,7 +320,9 @@ export class Collector {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    // 1. Stop accepting: sources close listeners and finish what they read.
+    // 1. Stop accepting: the admin API refuses new connections (open ones are answered until it
+    // closes, with Connection: close); sources close listeners and finish what they read.
+    void this.#adminConnections?.stopAccepting();
     await Promise.allSettled([...this.sources.values()].map(async (h) => {
       await h.source.stop();
       h.abort.abort();
@@ -322,7 +331,12 @@ export class Collector {
     await Promise.allSettled([...this.#inflight]);
     // 3. Sinks finish the batch in flight and commit cursors.
     await Promise.allSettled([...this.sinks.values()].map((r) => r.stop(3000)));
-    if (this.admin) await this.admin.close().catch(() => undefined);
+    if (this.admin) {
+      // 4. The admin API: clients on open connections had their answers with Connection: close;
+      // give them a second to leave before fastify closes what is idle (return503OnClosing for the rest).
+      await this.#adminConnections?.drain(1000);
+      await this.admin.close().catch(() => undefined);
+    }
     await this.channel.close();
   }
 
@@ -380,7 +394,7 @@ export class Collector {
         if (n !== undefined) set({ source: h.name }, n);
       }
     });
-    m.gauge('sluice_source_connections_closed_total', 'Connections a network source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, handshake)', ['source', 'reason'], (set) => {
+    m.gauge('sluice_source_connections_closed_total', 'Connections a network source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, max_connections, handshake)', ['source', 'reason'], (set) => {
       for (const h of this.sources.values()) for (const [reason, n] of Object.entries(h.source.network?.().closed ?? {})) set({ source: h.name, reason }, n);
     });
     m.gauge('sluice_source_udp_dropped_total', 'UDP messages lost by a source, by where: kernel (receive buffer overflowed), queue, channel', ['source', 'where'], (set) => {
@@ -396,13 +410,6 @@ export class Collector {
       for (const r of this.sinks.values()) for (const s of ['running', 'backing_off', 'failed', 'stopped', 'starting']) set({ sink: r.name, state: s }, r.state === s ? 1 : 0);
     });
   }
-}
-
-function splitListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(':');
-  let host = listen.slice(0, i);
-  if (host.startsWith('[')) host = host.slice(1, -1);
-  return { host, port: Number(listen.slice(i + 1)) };
 }
 
 /** The defaults of an interceptor type's settings, from its spec's schema (for the YAML write-back). */

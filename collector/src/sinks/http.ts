@@ -26,7 +26,7 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import type { StoredEvent } from '../../../shared/src/event.ts';
-import type { ConfigProblem } from '../../../shared/src/spec.ts';
+import { EXPECTED, type ConfigProblem } from '../../../shared/src/spec.ts';
 import type { Sink, SinkSpec } from '../components.ts';
 import { Duration, toMs } from '../config/schema.ts';
 import { bodyOnlyJson, jsonArray, ndjson, recordJson } from './record.ts';
@@ -37,6 +37,7 @@ export const HttpConfig = Type.Object(
   {
     url: Type.String({
       pattern: '^https?://[^\\s]+$',
+      [EXPECTED]: 'an http:// or https:// URL such as https://hub.example.com:9880/{topic}',
       description: 'Where batches are sent (http:// or https://); `{topic}` is replaced by the batch\'s topic',
       examples: ['http://127.0.0.1:8080/ingest', 'https://hub.example.com:9880/{topic}'],
     }),

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { makeEvent, type StoredEvent } from '../../../shared/src/event.ts';
 import { isRetriable } from '../../../shared/src/errors.ts';
 import { createStdoutSink } from './stdout.ts';
+import { spawnTracked } from '../../../test/helpers/children.ts';
 
 function batch(n: number, from = 0): StoredEvent[] {
   return Array.from({ length: n }, (_, i) => ({ ...makeEvent('demo', JSON.stringify({ i: from + i }), { ts: 1000 + i, headers: { 'content-type': 'application/json', n: String(from + i) } }), offset: from + i }));
@@ -70,7 +70,7 @@ for (let b = 0; b < 20; b++) {
 await sink.close();
 `,
       );
-      const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnTracked(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'] });
       const chunks: Buffer[] = [];
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => chunks.push(c));

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { freePort, REPO, startCollector, tempDir, type CollectorProcess } from '../../helpers/process.ts';
+import { freePort, REPO, scaled, startCollector, tempDir, type CollectorProcess } from '../../helpers/process.ts';
 
 export const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENSHOTS = join(REPO, 'test/screenshots');
@@ -44,7 +44,7 @@ export function rendererStale(): boolean {
  * run in parallel workers: a lock folder makes one of them build while the others wait.
  */
 export async function ensureRendererBuilt(): Promise<void> {
-  const deadline = Date.now() + 180_000;
+  const deadline = Date.now() + scaled(180_000);
   while (rendererStale()) {
     let locked = false;
     try {
