@@ -13,16 +13,15 @@
  * OTLP exporters retry 429/502/503/504 honouring Retry-After and drop on other codes.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { Server as NetServer, type Socket } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
+import { bearerCheck } from '../bearer.ts';
 import { errorMessage, httpStatusFor, isRetriable, isSluiceError, retryAfterSeconds } from '../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN, type EventDraft } from '../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceSpec } from '../components.ts';
-import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions } from '../net.ts';
+import { checkPortFree, checkTlsFiles, ConnectionTracker, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions } from '../net.ts';
 import { recordToEvent, resourceAttribute, scopeHeaders } from '../otlp/mapping.ts';
 import { decodeRequestJson, decodeRequestProto, encodeResponse, encodeStatus, type ExportLogsServiceRequest } from '../otlp/proto.ts';
 
@@ -66,9 +65,9 @@ export class OtlpSource implements Source {
   readonly #config: OtlpSourceConfig;
   readonly #ctx: SourceContext;
   readonly #address: ReturnType<typeof parseListen>;
-  readonly #token: Buffer | null;
+  readonly #tokenOk: ((authorization: string | undefined) => boolean) | null;
   readonly #inFlight = new Set<Promise<void>>();
-  readonly #sockets = new Set<Socket>();
+  #connections: ConnectionTracker | null = null;
   #server: Server | null = null;
   #stopping = false;
   #port = 0;
@@ -77,7 +76,7 @@ export class OtlpSource implements Source {
     this.#config = config;
     this.#ctx = ctx;
     this.#address = parseListen(config.listen);
-    this.#token = config.token ? Buffer.from(`Bearer ${config.token}`) : null;
+    this.#tokenOk = config.token ? bearerCheck(config.token) : null;
   }
 
   get port(): number {
@@ -92,10 +91,7 @@ export class OtlpSource implements Source {
     };
     const server = this.#config.tls ? createHttpsServer(tlsOptions(this.#config.tls), handler) : createHttpServer(handler);
     server.keepAliveTimeout = 65_000;
-    server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
-    });
+    this.#connections = new ConnectionTracker(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(`sources.${this.#ctx.name}.listen`, this.#address, error)));
       server.listen({ host: this.#address.host, port: this.#address.port }, () => resolve());
@@ -112,11 +108,11 @@ export class OtlpSource implements Source {
     if (!server) return;
     this.#stopping = true;
     this.#server = null;
-    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
-    const graceEnd = Date.now() + SHUTDOWN_GRACE_MS;
-    while (this.#sockets.size > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 20));
+    const connections = this.#connections!;
+    const closed = connections.stopAccepting();
+    await connections.drain(SHUTDOWN_GRACE_MS);
     await Promise.allSettled([...this.#inFlight]);
-    server.closeIdleConnections();
+    server.close(); // now http.Server#close: closes what is still idle and clears its timers
     const timer = setTimeout(() => server.closeAllConnections(), 2000);
     await closed;
     clearTimeout(timer);
@@ -151,9 +147,8 @@ export class OtlpSource implements Source {
     const path = q === -1 ? url : url.slice(0, q);
     if (path !== LOGS_PATH) throw new OtlpHttpError(404, GRPC.UNIMPLEMENTED, `no OTLP endpoint at "${path}": this source receives logs at POST ${LOGS_PATH}`);
     if (req.method !== 'POST') throw new OtlpHttpError(405, GRPC.UNIMPLEMENTED, `${req.method} is not supported; POST logs to ${LOGS_PATH}`, { allow: 'POST' });
-    if (this.#token) {
-      const given = Buffer.from(req.headers.authorization ?? '');
-      if (given.length !== this.#token.length || !timingSafeEqual(given, this.#token)) {
+    if (this.#tokenOk) {
+      if (!this.#tokenOk(req.headers.authorization)) {
         throw new OtlpHttpError(401, GRPC.UNAUTHENTICATED, 'missing or wrong bearer token (send Authorization: Bearer TOKEN)', { 'www-authenticate': 'Bearer' });
       }
     }
