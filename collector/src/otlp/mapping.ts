@@ -101,7 +101,10 @@ function nanosToMs(nanos: string | undefined): number {
  * each event gets its own copy, extended with the record's fields.
  */
 export function recordToEvent(topic: string, base: Headers, r: LogRecord, now: number): EventDraft {
-  const headers: Headers = { ...base };
+  // A copy by for-in, not `{ ...base }`: adding a dozen keys to a spread copy measured ~25× slower
+  // (V8 keeps the spread's object in a slow mode), and this runs once per record.
+  const headers: Headers = {};
+  for (const k in base) headers[k] = base[k];
   let body: Uint8Array = EMPTY;
   const kind = anyKind(r.body);
   if (kind === 'string') {
