@@ -4,6 +4,7 @@
  * factory collects every problem it finds and throws them together as an InterceptorConfigError,
  * which buildChain reports under the entry's path (`sources.web.interceptors[2].pattern`).
  */
+import { nestedRepetition } from './regex-safety.ts';
 import { Type, type TLiteral, type TProperties, type TUnion } from '@sinclair/typebox';
 import { ErrorCodes, SluiceError } from '../errors.ts';
 import { isValidTopic } from '../event.ts';
@@ -64,10 +65,20 @@ export class ConfigChecks {
     this.problems.push({ path: joinPath('', '/' + at.join('/')), message });
   }
 
-  /** Compiles a regular expression (JavaScript syntax); a syntax error is a problem, not a crash. */
+  /**
+   * Compiles a regular expression (JavaScript syntax); a syntax error is a problem, not a crash.
+   * So is a pattern that can backtrack for exponential time — a repeated group that itself
+   * repeats, like `(a+)+` — since a chain runs on the ingest path and one such event would stall
+   * the collector (regex-safety.ts).
+   */
   regex(source: string, flags: string, at: (string | number)[]): RegExp | undefined {
     try {
-      return new RegExp(source, flags);
+      const re = new RegExp(source, flags);
+      if (nestedRepetition(source)) {
+        this.problem(at, 'this regular expression can take exponential time on some input (a repeated group that itself repeats, like (a+)+): rewrite it without nested repetition');
+        return undefined;
+      }
+      return re;
     } catch (error) {
       const reason = error instanceof Error ? error.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '') : String(error);
       this.problem(at, `invalid regular expression: ${reason}`);
