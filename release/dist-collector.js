@@ -13,8 +13,9 @@
 // launcher that uses only that node), systemd/sluice.service, etc/sluice.yaml.
 //
 // Slow parts are cached in .cache/release/, keyed by what they are made of: the Node tarball by
-// version, the production node_modules by (package-lock.json, Node version). A second run only
-// rebuilds the bundle and packs (tens of seconds). Options: --no-deb, --no-tar (the folder only),
+// version, better-sqlite3's compiled addon by (its version, Node version), the production
+// node_modules by (package-lock.json, Node version). A second run only rebuilds the bundle and
+// packs (about a minute on a busy 2-core machine). Options: --no-deb, --no-tar (the folder only),
 // --if-stale (do nothing when the tarball and the .deb are newer than everything they are made
 // of: what the release tests use, so CI builds the release once).
 import { createHash } from 'node:crypto';
@@ -66,34 +67,39 @@ function nodeRuntime() {
 }
 
 /**
- * Production node_modules installed and built by Node 24 itself: `npm ci --omit=dev` with that
- * node first on PATH and its headers as nodedir, building better-sqlite3 from source (never
- * downloading a prebuilt binary). Cached by the lock file and Node version.
+ * Production node_modules for Node 24: `npm ci --omit=dev` without install scripts, then
+ * better-sqlite3 built from source with that node first on PATH and its headers as nodedir (never
+ * a downloaded prebuilt binary). The folder is cached by the lock file and Node version; the
+ * compiled addon, the slow part, by better-sqlite3's version and Node version, so a lock change
+ * elsewhere costs an `npm ci`, not a compile.
  */
 function productionModules(nodeDir) {
   const lock = readFileSync(join(ROOT, 'package-lock.json'));
   const key = createHash('sha256').update(lock).update(NODE_VERSION).digest('hex').slice(0, 16);
   const dir = join(CACHE, `modules-${key}`);
-  if (existsSync(join(dir, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'))) return join(dir, 'node_modules');
-  say(`installing production dependencies for Node ${NODE_VERSION} (better-sqlite3 compiles from source: a few minutes)…`);
+  const ADDON = 'node_modules/better-sqlite3/build/Release/better_sqlite3.node';
+  if (existsSync(join(dir, ADDON))) return join(dir, 'node_modules');
+  say(`installing production dependencies for Node ${NODE_VERSION}…`);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   cpSync(join(ROOT, 'package.json'), join(tmp, 'package.json'));
   cpSync(join(ROOT, 'package-lock.json'), join(tmp, 'package-lock.json'));
-  const env = {
-    ...process.env,
-    PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}`,
-    npm_config_nodedir: nodeDir,
-    npm_config_build_from_source: 'true',
-    npm_config_audit: 'false',
-    npm_config_fund: 'false',
-  };
-  // npm itself runs on the machine's node; the install scripts it starts find Node 24 first on PATH.
-  run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: tmp, env });
-  run('npm', ['rebuild', 'better-sqlite3', '--foreground-scripts'], { cwd: tmp, env });
+  const env = { ...process.env, PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}`, npm_config_nodedir: nodeDir, npm_config_build_from_source: 'true' };
+  // npm itself runs on the machine's node; the scripts it starts find Node 24 first on PATH.
+  run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: tmp, env });
+  const sqliteVersion = JSON.parse(readFileSync(join(tmp, 'node_modules/better-sqlite3/package.json'), 'utf8')).version;
+  const addonCache = join(CACHE, `better-sqlite3-${sqliteVersion}-node-${NODE_VERSION}-linux-x64.node`);
+  if (existsSync(addonCache)) {
+    cpSync(addonCache, join(tmp, ADDON));
+  } else {
+    say(`compiling better-sqlite3 ${sqliteVersion} for Node ${NODE_VERSION} (a few minutes, once)…`);
+    run('npm', ['rebuild', 'better-sqlite3', '--foreground-scripts'], { cwd: tmp, env });
+    cpSync(join(tmp, ADDON), `${addonCache}.tmp-${process.pid}`);
+    renameSync(`${addonCache}.tmp-${process.pid}`, addonCache);
+  }
   for (const name of BUILD_ONLY) rmSync(join(tmp, 'node_modules', name), { recursive: true, force: true });
-  // Build leftovers of better-sqlite3 (object files, the static library) are not needed at run time.
+  // Build leftovers of better-sqlite3 (object files, the static library, sources) are not needed at run time.
   const release = join(tmp, 'node_modules/better-sqlite3/build/Release');
   for (const name of readdirSync(release)) if (name !== 'better_sqlite3.node') rmSync(join(release, name), { recursive: true, force: true });
   rmSync(join(tmp, 'node_modules/better-sqlite3/deps'), { recursive: true, force: true });

@@ -65,7 +65,7 @@ export interface Source {
 export interface SourceNetworkStats {
   /** Open TCP/TLS connections. */
   connections?: number;
-  /** Connections the source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, handshake). */
+  /** Connections the source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, max_connections, handshake). */
   closed?: Record<string, number>;
   /** UDP messages lost, by where: kernel (socket receive buffer overflowed), queue, channel. */
   udpDropped?: Record<string, number>;

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { BlockList, createServer, isIP } from 'node:net';
+import { BlockList, createServer, isIP, Server as NetServer, type Socket } from 'node:net';
 import tcpPortUsed from 'tcp-port-used';
 import { EXPECTED, type ConfigProblem } from '../../shared/src/spec.ts';
 import { LISTEN_EXPECTED, LISTEN_PATTERN } from './config/schema.ts';
@@ -154,4 +154,50 @@ export async function checkPortFree(address: ListenAddress, path: string): Promi
 export function listenError(path: string, address: ListenAddress, error: NodeJS.ErrnoException): Error {
   const why = error.code === 'EADDRINUSE' ? `port ${address.port} already in use` : `cannot listen on ${address.host}:${address.port}: ${error.message}`;
   return new Error(`${path}: ${why}`);
+}
+
+/**
+ * The open connections of a listener, for a stop in which every request a client sent gets an
+ * answer (issue #12 item 13). http.Server#close() has, since Node 19, closed idle keep-alive
+ * connections at once — and a connection is idle between an answer and the client's next
+ * request, so requests being sent at that moment were reset. Instead, at stop:
+ * `stopAccepting()` (new connections are refused, so nothing is sent on them), answer what still
+ * arrives on open connections with `Connection: close` (handlers ask `closing`), `drain(graceMs)`
+ * until the clients have left or the grace ran out; only then close what is idle.
+ */
+export class ConnectionTracker {
+  readonly #sockets = new Set<Socket>();
+  readonly #server: NetServer;
+  #closing = false;
+  #closed: Promise<void> | null = null;
+
+  constructor(server: NetServer) {
+    this.#server = server;
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  /** True once the stop began: answers should carry `Connection: close`. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  get open(): number {
+    return this.#sockets.size;
+  }
+
+  /** Stops listening (net.Server#close, without http.Server#close's sweep of idle connections); resolves once every connection ended. */
+  stopAccepting(): Promise<void> {
+    this.#closing = true;
+    this.#closed ??= new Promise<void>((resolve) => NetServer.prototype.close.call(this.#server, () => resolve()));
+    return this.#closed;
+  }
+
+  /** Waits until every connection ended or `graceMs` passed. */
+  async drain(graceMs: number): Promise<void> {
+    const end = Date.now() + graceMs;
+    while (this.#sockets.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  }
 }

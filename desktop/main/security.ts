@@ -9,6 +9,7 @@
  */
 import type { BrowserWindowConstructorOptions, WebPreferences } from 'electron';
 import { APP_ORIGIN, APP_SCHEME } from '../bridge.ts';
+import { UI_CSP } from '../../shared/src/csp.ts';
 
 /** The settings DESIGN §7 requires; checkWebPreferences refuses anything weaker. */
 export function secureWebPreferences(preload: string, extraArgs: string[] = []): WebPreferences {
@@ -98,18 +99,8 @@ export function permissionAllowed(permission: string, requestingUrl: string): bo
 }
 
 /** The CSP of the app's pages (sent as a header by the sluice: protocol handler). */
-export const APP_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "font-src 'self'",
-  "connect-src 'self' http: https: ws: wss:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** The same policy the collector serves the UI with. */
+export const APP_CSP = UI_CSP;
 
 /** `http://h:p` for http(s) and ws(s) URLs alike (a WebSocket goes to the same collector). */
 export function targetOrigin(url: string): string | null {

@@ -8,6 +8,7 @@ import tcpPortUsed from 'tcp-port-used';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { encodeRequestProto } from '../../collector/src/otlp/proto.ts';
 import { freePort, removeDir, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 import { channelAppend } from './channel.bench.ts';
 import { defineBench, median, type BenchModule } from './harness.ts';
@@ -47,6 +48,60 @@ function httpLoad(port: number, topic: string, total: number, clients: number, p
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`http load client exited ${code}`))));
+  });
+}
+
+/**
+ * otlp.ingest's load: like httpLoad, but each POST is one protobuf ExportLogsServiceRequest of
+ * `perPost` log records (the same ~200-byte JSON text as body, severity, trace/span ids, two
+ * attributes, a service.name resource), encoded once here and sent by `clients` fetch clients in
+ * their own process, as OpenTelemetry exporters would.
+ */
+function otlpLoad(port: number, dir: string, total: number, clients: number, perPost: number): Promise<number> {
+  const file = join(dir, 'otlp-request.bin');
+  const request = encodeRequestProto({
+    resourceLogs: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'bench' } }] },
+        scopeLogs: [
+          {
+            scope: { name: 'bench', version: '1.0.0' },
+            logRecords: Array.from({ length: perPost }, (_, i) => ({
+              timeUnixNano: String(BigInt(Date.now()) * 1_000_000n + BigInt(i)),
+              severityNumber: 9,
+              severityText: 'INFO',
+              body: { stringValue: BODY(i) },
+              attributes: [
+                { key: 'host', value: { stringValue: `edge-${i % 17}` } },
+                { key: 'seq', value: { intValue: i } },
+              ],
+              traceId: Buffer.from((i + 1).toString(16).padStart(32, '0'), 'hex'),
+              spanId: Buffer.from((i + 1).toString(16).padStart(16, '0'), 'hex'),
+            })),
+          },
+        ],
+      },
+    ],
+  });
+  writeFileSync(file, request);
+  const script = `
+    const body = require('node:fs').readFileSync(${JSON.stringify(file)});
+    let sent = 0;
+    const started = performance.now();
+    Promise.all(Array.from({ length: ${clients} }, async () => {
+      while (sent < ${total}) {
+        sent += ${perPost};
+        const r = await fetch('http://127.0.0.1:${port}/v1/logs', { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf' } });
+        if (!r.ok) throw new Error('otlp source answered ' + r.status + ': ' + await r.text());
+        await r.arrayBuffer();
+      }
+    })).then(() => console.log(sent / ((performance.now() - started) / 1000)), (e) => { console.error(e.message); process.exit(1); });
+  `;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`otlp load client exited ${code}`))));
   });
 }
 
@@ -139,16 +194,16 @@ async function readiness(b: Parameters<BenchModule['run']>[0]): Promise<void> {
 
 export default defineBench({
   name: 'collector',
-  prefixes: ['http', 'syslog'],
-  summary: 'HTTP and syslog ingest into a real collector process; its memory idle and under load',
+  prefixes: ['http', 'syslog', 'otlp'],
+  summary: 'HTTP, OTLP and syslog ingest into a real collector process; its memory idle and under load',
   async run(b) {
     if (b.wants('collector.ready')) await readiness(b);
-    if (!['collector.rss_idle', 'collector.rss_load', 'http.ingest', 'syslog.ingest'].some((f) => b.wants(f))) return;
+    if (!['collector.rss_idle', 'collector.rss_load', 'http.ingest', 'syslog.ingest', 'otlp.ingest'].some((f) => b.wants(f))) return;
     const total = b.quick ? 50_000 : 400_000;
     const rounds = b.quick ? 1 : 3;
     const dir = b.tempDir();
-    const [admin, http, syslog] = [await freePort(), await freePort(), await freePort()];
-    const config = `channel:\n  path: ${join(dir, 'data')}\n  max_bytes: 8GiB\nadmin:\n  listen: 127.0.0.1:${admin}\nsources:\n  web:\n    type: http\n    listen: 127.0.0.1:${http}\n  logs:\n    type: syslog\n    listen: 127.0.0.1:${syslog}\n    protocols: [tcp]\n    topic: syslog\n`;
+    const [admin, http, syslog, otlp] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const config = `channel:\n  path: ${join(dir, 'data')}\n  max_bytes: 8GiB\nadmin:\n  listen: 127.0.0.1:${admin}\nsources:\n  web:\n    type: http\n    listen: 127.0.0.1:${http}\n  otel:\n    type: otlp\n    listen: 127.0.0.1:${otlp}\n  logs:\n    type: syslog\n    listen: 127.0.0.1:${syslog}\n    protocols: [tcp]\n    topic: syslog\n`;
     const c = await startCollector({ config, dir: b.tempDir('collector') });
     try {
       const pid = c.proc.pid!;
@@ -169,10 +224,12 @@ export default defineBench({
       const appendRates: number[] = [];
       let peak = idle;
       const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 100);
+      const otlpRates: number[] = [];
       for (let r = 0; r < rounds; r++) {
         httpRates.push(await httpLoad(http, `bench${r}`, total, 8, 1000));
+        if (b.wants('otlp.ingest')) otlpRates.push(await otlpLoad(otlp, dir, total, 8, 1000));
         appendRates.push((await channelAppend(join(dir, `append-${r}.db`), total)).rate);
-        b.log(`round ${r + 1}: http ${Math.round(httpRates[r])} ev/s, channel.append ${Math.round(appendRates[r])} ev/s`);
+        b.log(`round ${r + 1}: http ${Math.round(httpRates[r])} ev/s, otlp ${Math.round(otlpRates[r] ?? 0)} ev/s, channel.append ${Math.round(appendRates[r])} ev/s`);
       }
       clearInterval(sampler);
       if (b.wants('http.ingest') || b.wants('collector.rss_load')) {
@@ -183,6 +240,15 @@ export default defineBench({
           baseline: median(appendRates),
           goal: 0.6,
           notes: `${total} events per round as 1,000-event NDJSON POSTs (~200-byte JSON events) from 8 concurrent clients (fetch, in a separate process) to a real collector process; each POST answered after its commit (synchronous=FULL). Baseline: channel.append (64 producers, same event size, in this process) in the same run. Median of ${rounds} alternating rounds; http ${httpRates.map(Math.round).join(' / ')}, channel ${appendRates.map(Math.round).join(' / ')} events/s. Client and collector share the 2 cores.`,
+        });
+      }
+      if (b.wants('otlp.ingest')) {
+        b.figure('otlp.ingest', {
+          value: median(otlpRates),
+          unit: 'events/s',
+          better: 'higher',
+          baseline: median(httpRates),
+          notes: `${total} log records per round as 1,000-record protobuf ExportLogsServiceRequests (OTLP/HTTP, ~200-byte text bodies, severity, trace/span ids, 2 attributes, a service.name resource) from 8 concurrent clients (fetch, in a separate process) to the otlp source of the same collector process as http.ingest; each POST answered after its commit. Baseline: http.ingest (1,000-event NDJSON POSTs of the same bodies), alternating rounds in the same run. Rounds: otlp ${otlpRates.map(Math.round).join(' / ')}, http ${httpRates.map(Math.round).join(' / ')} events/s.`,
         });
       }
       if (b.wants('collector.rss_load')) {

@@ -7,9 +7,10 @@
  * into a file a collector opens.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { post } from '../helpers/forward.ts';
 import { freePort, REPO, removeDir, scaled, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
@@ -139,6 +140,24 @@ it('a channel file with 8 KiB of random bytes in the middle: health degraded nam
   );
   expect(status.lastError).toMatchObject({ code: 'SLUICE_CHANNEL_CORRUPT', message: expect.stringContaining(`offsets ${first}–${last}`) });
   expect(status.topics[0].cursor).toBe(first);
+
+  // A live tail from offset 0 gets the events before the damage, an error naming it, a gap over
+  // it, and the events after it: the collector does not fall over.
+  const ws = new WebSocket(`${collector.adminUrl.replace('http', 'ws')}/api/v1/topics/logs/tail?from=0`);
+  const messages: { type: string; events?: { offset: number }[]; error?: { code: string; message: string }; from?: number; to?: number }[] = [];
+  ws.on('message', (data) => messages.push(JSON.parse(String(data))));
+  try {
+    await until(() => messages.some((m) => m.type === 'events' && m.events!.at(-1)!.offset === N - 1), { what: 'the tail to reach the end' });
+  } finally {
+    ws.close();
+  }
+  const tailed = messages.flatMap((m) => (m.type === 'events' ? m.events!.map((e) => e.offset) : []));
+  expect(tailed.length).toBe(N - (last - first + 1));
+  expect(tailed.includes(first - 1) && !tailed.includes(first) && tailed.includes(last + 1)).toBe(true);
+  expect(messages.find((m) => m.type === 'error')?.error).toMatchObject({ code: 'SLUICE_CHANNEL_CORRUPT' });
+  expect(messages.find((m) => m.type === 'gap')).toMatchObject({ from: first, to: last + 1 });
+  expect((await fetch(`${collector.adminUrl}/api/v1/health`)).status).toBe(200);
+
   const metrics = await (await fetch(`${collector.adminUrl}/metrics`)).text();
   expect(metrics).toMatch(/sluice_channel_damaged_ranges\{topic="logs"\} 1/);
   expect(await collector.stop()).toBe(0);
@@ -169,4 +188,30 @@ it('a channel file with 8 KiB of random bytes in the middle: health degraded nam
   await post(ports.http, 'logs', N, 10);
   expect((await collector.api<{ high: number }>('/api/v1/topics/logs')).high).toBe(N + 10);
   expect(await collector.stop()).toBe(0);
+}, scaled(120_000));
+
+it('a channel file that is not a database, or truncated, stops `sluice start` with the file named and what to do', async () => {
+  const ports = { admin: await freePort(), http: await freePort() };
+  const cases: [string, (file: string) => void, RegExp][] = [
+    ['junk', (file) => writeFileSync(file, 'these are not the bytes of a database\n'.repeat(500)), /is not a SQLite database .*point channel\.path at a folder holding a Sluice channel\.db, or move this file away/],
+    ['truncated', (file) => truncateSync(file, Math.floor(statSync(file).size / 2)), /is damaged \(database disk image is malformed\): it may be truncated .*sluice doctor .* --out NEW\.db/],
+  ];
+  for (const [name, spoil, expected] of cases) {
+    const data = join(dir, `refuse-${name}`);
+    const file = join(data, 'channel.db');
+    if (name === 'truncated') {
+      const good = await start(config(data, ports), dir);
+      for (let from = 0; from < 5000; from += 1000) await post(ports.http, 'logs', from, 1000);
+      expect(await good.stop()).toBe(0);
+    } else {
+      mkdirSync(data, { recursive: true });
+    }
+    spoil(file);
+    const refused = await startCollector({ config: config(data, ports), dir, wait: false });
+    running.push(refused);
+    expect(await refused.exited, name).toBe(1);
+    expect(refused.stderr(), name).toContain(file);
+    expect(refused.stderr(), name).toMatch(expected);
+    expect(refused.stderr(), name).not.toMatch(/\n\s+at /); // no stack trace
+  }
 }, scaled(120_000));

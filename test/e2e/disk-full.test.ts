@@ -20,7 +20,8 @@ import { freePort, removeDir, scaled, spawnTracked, startCollector, tempDir, unt
 const MiB = 1024 * 1024;
 const CLIENTS = 4;
 const EVENTS_PER_POST = 100;
-const WAIT_MS = scaled(60_000);
+/** A wait for `until()`, which scales it with the load itself. */
+const WAIT_MS = 60_000;
 
 const root = tempDir('sluice-disk-full-');
 const running: CollectorProcess[] = [];
@@ -217,16 +218,31 @@ describe('disk full', () => {
   it.runIf(TMPFS)('the free-space guard refuses before the disk is full, and recovers without a restart (tmpfs)', async () => {
     const dir = join(root, 'guard');
     await run(await tmpfsDisk(dir, 'auto', 32, 12), dir);
-  }, 4 * WAIT_MS);
+  }, scaled(4 * WAIT_MS));
 
   // The issue's case: a 64 MiB tmpfs filled to the last byte; SQLITE_FULL comes in commits and in checkpoints.
   it.runIf(TMPFS)('with the guard off, SQLITE_FULL does not kill the process: 503 until space returns (64 MiB tmpfs)', async () => {
     const dir = join(root, 'raw');
     await run(await tmpfsDisk(dir, 0, 64, 4), dir);
-  }, 4 * WAIT_MS);
+  }, scaled(4 * WAIT_MS));
+
+  it.runIf(TMPFS)('a collector started on a full disk says so and exits 1 (tmpfs)', async () => {
+    const dir = join(root, 'start-full');
+    const disk = await tmpfsDisk(dir, 'auto', 1, 0);
+    try {
+      writeFileSync(disk.filler, Buffer.alloc(2 * MiB, 1)); // fills the 1 MiB tmpfs to the last block
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+    }
+    const ports = { admin: await freePort(), http: await freePort(), dead: await freePort() };
+    const collector = await startCollector({ config: config(disk, ports), dir, prefix: disk.prefix, wait: false });
+    running.push(collector);
+    expect(await collector.exited).toBe(1);
+    expect(collector.stderr()).toMatch(/cannot start: cannot open channel file .*channel\.db: the disk holding it is full; free some space there/);
+  }, scaled(WAIT_MS));
 
   it.runIf(!TMPFS)('FALLBACK (no mounts here): the free-space guard refuses and recovers on the real disk', async () => {
     const dir = join(root, 'fallback');
     await run(realDisk(dir), dir);
-  }, 4 * WAIT_MS);
+  }, scaled(4 * WAIT_MS));
 });

@@ -12,11 +12,10 @@ import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, removeDir, startCollector, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, scaled, startCollector, type CollectorProcess } from '../helpers/process.ts';
 
 const SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 0x5eed12);
 const CASES = Number(process.env.SLUICE_FUZZ_CASES ?? 600);
-const SCALE = Number(process.env.SLUICE_TEST_WAIT_SCALE ?? 1);
 const WORKERS = 4;
 const TOKEN = 'fuzz-token-0123456789abcdef';
 
@@ -62,7 +61,7 @@ function send(port: number, r: RawRequest): Promise<RawAnswer> {
       const sep = text.indexOf('\r\n\r\n');
       resolve({ status: m ? Number(m[1]) : 0, body: sep === -1 ? '' : text.slice(sep + 4) });
     };
-    const timer = setTimeout(finish, 60_000 * SCALE);
+    const timer = setTimeout(finish, scaled(60_000));
     socket.on('connect', () => {
       const head = [`${r.method} ${r.path} HTTP/1.1`, ...r.headers.map(([k, v]) => `${k}: ${v}`), `content-length: ${r.body.length}`, 'connection: close', '', ''].join('\r\n');
       socket.write(Buffer.concat([Buffer.from(head, 'latin1'), r.body]));
@@ -194,7 +193,7 @@ beforeAll(async () => {
     config: `admin:\n  listen: 127.0.0.1:${adminPort}\n  token: ${TOKEN}\nsources:\n  web:\n    type: http\n    listen: 127.0.0.1:${httpPort}\n`,
     token: TOKEN,
   });
-}, 120_000 * SCALE);
+}, scaled(120_000));
 afterAll(async () => {
   if (c) {
     await c.kill();
@@ -242,7 +241,7 @@ describe('fuzz', () => {
     const stored = Object.fromEntries(topics.topics.map((t) => [t.name, t.high]));
     expect(stored).toEqual(Object.fromEntries(acked));
     expect([...acked.values()].reduce((s, n) => s + n, 0)).toBeGreaterThan(CASES / 4);
-  }, 600_000 * SCALE);
+  }, scaled(600_000));
 
   it(`admin API: ${CASES} random and mutated requests, seed ${SEED + 1}`, async () => {
     const rand = mulberry32(SEED + 1);
@@ -309,5 +308,5 @@ describe('fuzz', () => {
     // The events the HTTP source acknowledged are all still there.
     const topics = await c.api<{ topics: { name: string; high: number; count: number }[] }>('/api/v1/topics');
     for (const t of topics.topics) expect(t.count, t.name).toBe(t.high);
-  }, 600_000 * SCALE);
+  }, scaled(600_000));
 });

@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import tcpPortUsed from 'tcp-port-used';
 import { join, resolve } from 'node:path';
 import { scaled, spawnTracked, tempDir } from './children.ts';
 
@@ -123,7 +124,14 @@ export async function startCollector(options: StartOptions): Promise<CollectorPr
     });
     early.catch(() => undefined);
     try {
-      await Promise.race([until(() => fetch(`${adminUrl}/api/v1/health`, { headers }).then((r) => r.ok), { timeoutMs: 30_000, what: `collector admin API at ${adminUrl}` }), early]);
+      const ready = async () => {
+        // The admin port accepting (tcp-port-used polls it), then /health answering.
+        await tcpPortUsed.waitUntilUsedOnHost(adminPort, '127.0.0.1', 20, scaled(30_000)).catch(() => {
+          throw new Error(`timed out waiting for the collector's admin port ${adminPort}:\n${err}`);
+        });
+        await until(() => fetch(`${adminUrl}/api/v1/health`, { headers }).then((r) => r.ok), { timeoutMs: 30_000, what: `collector admin API at ${adminUrl}` });
+      };
+      await Promise.race([ready(), early]);
     } catch (error) {
       // A collector the test gave up on is stopped now, not left running.
       await handle.kill();

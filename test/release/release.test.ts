@@ -49,9 +49,16 @@ describe('the release tarball', () => {
     expect(spawnSync('sh', ['-c', 'command -v node'], { env }).status).not.toBe(0);
 
     expect(sh(join(root, 'bin/sluice'), ['--version'], { env }).trim()).toBe(pkg.version);
-    const [adminPort, httpPort] = [await freePort(), await freePort()];
+    const [adminPort, httpPort, nowhere] = [await freePort(), await freePort(), await freePort()];
     const config = join(dir, 'sluice.yaml');
-    writeFileSync(config, `channel:\n  path: ${join(dir, 'data')}\nadmin:\n  listen: 127.0.0.1:${adminPort}\nsources:\n  web:\n    type: http\n    listen: 127.0.0.1:${httpPort}\n`);
+    // A JSONata interceptor and a Kafka sink: the packages loaded on first use (outside the
+    // bundle) must be in the release's node_modules. No broker listens: the sink keeps retrying.
+    writeFileSync(
+      config,
+      `channel:\n  path: ${join(dir, 'data')}\nadmin:\n  listen: 127.0.0.1:${adminPort}\n` +
+        `sources:\n  web:\n    type: http\n    listen: 127.0.0.1:${httpPort}\n    interceptors:\n      - type: jsonata\n        expression: '$merge([$, {"edge": true}])'\n` +
+        `sinks:\n  bus:\n    type: kafka\n    brokers: ["127.0.0.1:${nowhere}"]\n`,
+    );
     const proc = spawn(join(root, 'bin/sluice'), ['start', '--config', config], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     proc.stderr.on('data', (d) => (stderr += d));
@@ -66,10 +73,15 @@ describe('the release tarball', () => {
       expect(ingest.status).toBe(200);
       const read = (await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/topics/edge/events?from=0`)).json()) as { events: { offset: number; body: unknown }[] };
       expect(read.events.map((e) => [e.offset, e.body])).toEqual([
-        [0, { n: 1 }],
-        [1, { n: 2 }],
-        [2, { n: 3 }],
+        [0, { n: 1, edge: true }],
+        [1, { n: 2, edge: true }],
+        [2, { n: 3, edge: true }],
       ]);
+      // kafkajs loaded and tried the (absent) broker.
+      await until(async () => {
+        const sink = (await (await fetch(`http://127.0.0.1:${adminPort}/api/v1/sinks/bus`)).json()) as { lastError: { message: string } | null };
+        return sink.lastError !== null;
+      }, { what: 'the Kafka sink to report the absent broker' });
       // The web UI is in the release.
       const ui = await fetch(`http://127.0.0.1:${adminPort}/`);
       expect(ui.status).toBe(200);

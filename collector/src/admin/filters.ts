@@ -12,24 +12,41 @@
  * docs/decisions/search-regex.md.
  */
 import jsonata from 'jsonata';
-import { RE2JS } from 're2js';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 import type { FilterQuery } from '../../../shared/src/api/events.ts';
 import { contentTypeOf, type StoredEvent } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { bodyText, decodeBody, isMsgpackType } from './present.ts';
+
+const load = createRequire(import.meta.url);
+/** re2js (~270 KB of source) is required when a regex filter is first compiled, not at start-up. */
+const re2 = (): typeof RE2JS => (load('re2js') as typeof import('re2js')).RE2JS;
 
 export interface EventFilter {
   /** Whether any filter was given. */
   readonly active: boolean;
   /** The synchronous predicates combined; null when there are none. */
   readonly test: ((event: StoredEvent) => boolean) | null;
-  /** The JSONata predicate; null when there is none. Never rejects: an evaluation error counts as no match. */
-  readonly predicate: ((event: StoredEvent) => Promise<PredicateResult>) | null;
+  /**
+   * The JSONata predicate; null when there is none. Never rejects: an evaluation error counts as
+   * no match. An evaluation still running at `deadline` (ms since the epoch) is stopped and
+   * answers `{ error, timedOut: true }`.
+   */
+  readonly predicate: ((event: StoredEvent, deadline?: number, signal?: AbortSignal) => Promise<PredicateResult>) | null;
   /** Stable text identifying the filter (equal filters, equal signatures). */
   readonly signature: string;
 }
 
-export type PredicateResult = true | false | { error: string };
+export type PredicateResult = true | false | { error: string; timedOut?: boolean };
+
+/** Evaluation steps between two turns of the event loop (and checks of the deadline). */
+const JSONATA_STEPS_PER_TURN = 2048;
+/** The time box of one evaluation when the caller gives no deadline. */
+const JSONATA_DEFAULT_MS = 1000;
+
+class JsonataTimeout extends Error {}
 
 export const NO_FILTER: EventFilter = { active: false, test: null, predicate: null, signature: '' };
 
@@ -55,10 +72,11 @@ export function parseRegex(value: string, param: string): SearchRegex {
     if (bad) throw badInput(`${param}: flag(s) "${bad}" not supported (use i, m, s, u)`);
   }
   // RE2 matches Unicode code points always: `u` needs no flag of its own.
-  const bits = (flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0) | (flags.includes('m') ? RE2JS.MULTILINE : 0) | (flags.includes('s') ? RE2JS.DOTALL : 0);
+  const RE2 = re2();
+  const bits = (flags.includes('i') ? RE2.CASE_INSENSITIVE : 0) | (flags.includes('m') ? RE2.MULTILINE : 0) | (flags.includes('s') ? RE2.DOTALL : 0);
   let re: RE2JS;
   try {
-    re = RE2JS.compile(source, bits);
+    re = RE2.compile(source, bits);
   } catch (error) {
     const why = (error as Error).message;
     const hint = /\(\?[=!<]|\\[1-9]/.test(source) ? ' (RE2 syntax: lookaround and backreferences are not supported)' : '';
@@ -136,7 +154,7 @@ export function compileFilter(query: FilterQuery): EventFilter {
   return { active: tests.length > 0 || predicate !== null, test, predicate, signature: sig.join('\u0000') };
 }
 
-function compileJsonata(text: string): (event: StoredEvent) => Promise<PredicateResult> {
+function compileJsonata(text: string): (event: StoredEvent, deadline?: number, signal?: AbortSignal) => Promise<PredicateResult> {
   let expr: jsonata.Expression;
   try {
     expr = jsonata(text);
@@ -144,8 +162,22 @@ function compileJsonata(text: string): (event: StoredEvent) => Promise<Predicate
     const e = error as { message?: string; position?: number };
     throw badInput(`jsonata: ${e.message ?? String(error)}${e.position === undefined ? '' : ` (at position ${e.position})`}`);
   }
-  return async (event) => {
+  // jsonata awaits this hook before every evaluation step: every JSONATA_STEPS_PER_TURN steps it
+  // lets the event loop turn (ingestion, other requests, SIGTERM) and stops an evaluation past
+  // its deadline, so `$map([1..9999999], …)` or unbounded recursion cannot hold the process.
+  // Evaluations of one expression run one at a time (scan.ts), so one deadline suffices.
+  let deadline = 0;
+  let stop: AbortSignal | undefined;
+  let steps = 0;
+  expr.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, async () => {
+    if (++steps % JSONATA_STEPS_PER_TURN !== 0) return;
+    await yieldToLoop();
+    if (Date.now() >= deadline || stop?.aborted) throw new JsonataTimeout();
+  });
+  return async (event, until, signal) => {
     const decoded = decodeBody(event.body, contentTypeOf(event.headers));
+    deadline = until ?? Date.now() + JSONATA_DEFAULT_MS;
+    stop = signal;
     try {
       const result = await expr.evaluate(decoded.value, {
         key: event.key,
@@ -156,6 +188,7 @@ function compileJsonata(text: string): (event: StoredEvent) => Promise<Predicate
       });
       return jsonataTruthy(result);
     } catch (error) {
+      if (error instanceof JsonataTimeout) return { error: `offset ${event.offset}: the JSONata evaluation was stopped at the scan's time bound (max_scan_ms)`, timedOut: true };
       return { error: `offset ${event.offset}: ${(error as { message?: string }).message ?? String(error)}` };
     }
   };

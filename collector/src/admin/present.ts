@@ -59,6 +59,7 @@ export function decodeBody(body: Uint8Array, contentType: string): DecodedBody {
     try {
       return { encoding: 'msgpack', value: toJsonValue(unpackr.unpack(body)) };
     } catch (error) {
+      if (error instanceof TooDeep) return { encoding: null, value: null, error: `msgpack ${error.message}: shown raw` };
       return { encoding: null, value: null, error: `declared msgpack but does not decode: ${(error as Error).message}` };
     }
   }
@@ -87,9 +88,14 @@ function hasControlBytes(body: Uint8Array): boolean {
   return false;
 }
 
-/** msgpack values as JSON: binary → base64, Date → ISO string, Map → object, bigint → number or string. */
+class TooDeep extends Error {}
+
+/**
+ * msgpack values as JSON: binary → base64, Date → ISO string, Map → object, bigint → number or
+ * string. Throws when the value nests deeper than PRESENT_MAX_DEPTH (callers show the body raw).
+ */
 export function toJsonValue(value: unknown, depth = 0): unknown {
-  if (depth > 64) return null;
+  if (depth > PRESENT_MAX_DEPTH) throw new TooDeep(`nested deeper than ${PRESENT_MAX_DEPTH} levels`);
   if (value === null || value === undefined) return null;
   switch (typeof value) {
     case 'string':

@@ -76,6 +76,32 @@ describe('reads of a range holding bodies that cannot be shown as values', () =>
     expect(text.trim().split('\r\n').filter((l) => /^\d+,/.test(l)).map((l) => Number(l.split(',')[0]))).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
+  it('export and browse show an event whose time stamp no date can hold (stored by an older version)', async () => {
+    await f.collector.channel.appendEvents('far', [
+      { ts: 1e21, key: null, headers: {}, body: Buffer.from('far') },
+      { ts: Date.now(), key: null, headers: {}, body: Buffer.from('near') },
+    ]);
+    const csv = await fetch(`${base}/api/v1/topics/far/export?format=csv`);
+    expect(csv.status).toBe(200);
+    const rows = (await csv.text()).trim().split('\r\n');
+    expect(rows).toHaveLength(3);
+    expect(rows[1]).toMatch(/^0,1e\+21,,,/);
+    expect(rows[2]).toMatch(/^1,\d+,\d{4}-/);
+    const page = (await (await fetch(`${base}/api/v1/topics/far/events?from=0`)).json()) as { events: ApiEvent[] };
+    expect(page.events.map((e) => e.body)).toEqual(['far', 'near']);
+  });
+
+  it('msgpack nested 100 deep is shown whole; nested deeper than 1000, raw with the reason', async () => {
+    // {a: [[…["leaf"]…]]} written byte by byte (msgpackr's own packer recurses).
+    const nested = (n: number) => Buffer.concat([Buffer.from([0x81, 0xa1, 0x61]), Buffer.alloc(n - 1, 0x91), Buffer.from([0xa4]), Buffer.from('leaf')]);
+    await f.collector.channel.appendEvents('mp', [100, 1500].map((n) => ({ ts: Date.now(), key: null, headers: { 'content-type': 'application/msgpack' }, body: nested(n) })));
+    const page = (await (await fetch(`${base}/api/v1/topics/mp/events?from=0`)).json()) as { events: ApiEvent[] };
+    expect(page.events[0]).toMatchObject({ bodyEncoding: 'msgpack' });
+    expect(JSON.stringify(page.events[0].body)).toContain('"leaf"');
+    expect(page.events[1]).toMatchObject({ bodyEncoding: null, body: null, decodeError: 'msgpack nested deeper than 1000 levels: shown raw' });
+    expect(page.events[1].raw).toBeTruthy();
+  });
+
   it('a consumer group fetches and commits past them', async () => {
     let offset = 0;
     const seen: ApiEvent[] = [];

@@ -14,11 +14,12 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { StoredEvent } from '../../../shared/src/event.ts';
+import { ErrorCodes, isSluiceError } from '../../../shared/src/errors.ts';
 import type { Channel } from '../channel/channel.ts';
-import type { EventFilter, PredicateResult } from './filters.ts';
+import type { EventFilter } from './filters.ts';
 
 export type Direction = 'forward' | 'backward';
-export type StopReason = 'limit' | 'rows' | 'time' | 'end';
+export type StopReason = 'limit' | 'rows' | 'time' | 'end' | 'damaged';
 
 export interface ScanBounds {
   maxRows: number;
@@ -54,11 +55,13 @@ export interface ScanResult {
   prev: number;
   filterErrors: number;
   firstFilterError?: string;
+  /** With `stopped: 'damaged'`: the damaged range the scan stopped at (next/prev continue past it). */
+  damaged?: { first: number; last: number; message: string };
 }
 
 /** Events read per chunk when filtering; between chunks the scan yields and checks its bounds. */
 export const SCAN_CHUNK = 4096;
-/** JSONata evaluations awaited together; the time bound is checked between groups. */
+/** JSONata evaluations between two turns of the event loop and checks of the time bound. */
 const PREDICATE_GROUP = 512;
 
 export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult> {
@@ -72,59 +75,52 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
   let lo = o.start;
   let hi = o.start;
   let stopped: StopReason | null = null;
+  let damaged: ScanResult['damaged'];
   let first = true;
 
   const { test, predicate } = o.filter;
   const chunkSize = o.filter.active ? SCAN_CHUNK : Math.min(SCAN_CHUNK, o.limit);
 
-  /** Examines events in scan order; returns how many it examined before the limit was reached. */
+  /**
+   * Examines events in scan order; returns how many it examined before the limit (or the time
+   * bound) was reached. JSONata runs one evaluation at a time — never hundreds at once, which
+   * would multiply what a hostile expression allocates — and each evaluation is time-boxed by
+   * the scan's deadline (filters.ts); the loop gets a turn every PREDICATE_GROUP evaluations.
+   */
   const examine = async (events: StoredEvent[]): Promise<number> => {
-    for (let s = 0; s < events.length; s += predicate ? PREDICATE_GROUP : events.length) {
-      const segment = predicate ? events.slice(s, s + PREDICATE_GROUP) : s === 0 ? events : events.slice(s);
-      let results: (PredicateResult | undefined)[] | null = null;
-      if (predicate) {
-        const pending: Promise<PredicateResult>[] = [];
-        const index: number[] = [];
-        for (let i = 0; i < segment.length; i++) {
-          if (test === null || test(segment[i])) {
-            index.push(i);
-            pending.push(predicate(segment[i]));
-          }
-        }
-        const settled = await Promise.all(pending);
-        results = new Array(segment.length);
-        for (let j = 0; j < index.length; j++) results[index[j]] = settled[j];
-      }
-      for (let i = 0; i < segment.length; i++) {
-        const e = segment[i];
-        let ok: boolean;
-        if (results) {
-          const r = results[i];
-          if (r === undefined || r === false) ok = false;
-          else if (r === true) ok = true;
-          else {
-            ok = false;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      let ok = test === null || test(e);
+      if (ok && predicate) {
+        const r = await predicate(e, deadline, o.signal);
+        if (r === true) ok = true;
+        else {
+          ok = false;
+          if (r !== false) {
             filterErrors++;
             firstFilterError ??= r.error;
-          }
-        } else {
-          ok = test === null || test(e);
-        }
-        if (ok) {
-          matches.push(e);
-          if (matches.length >= o.limit) {
-            stopped = 'limit';
-            return s + i + 1;
+            // Counted as examined (so paging always moves on), and the scan stops here.
+            if (r.timedOut) {
+              stopped = 'time';
+              return i + 1;
+            }
           }
         }
       }
-      if (predicate && s + PREDICATE_GROUP < events.length) {
+      if (ok) {
+        matches.push(e);
+        if (matches.length >= o.limit) {
+          stopped = 'limit';
+          return i + 1;
+        }
+      }
+      if (predicate && (i + 1) % PREDICATE_GROUP === 0 && i + 1 < events.length) {
         // JSONata is the slow filter: give ingestion a turn between groups, not only between
         // chunks — before the time check, so even a group that used up the time bound yields.
         await yieldToLoop();
         if (Date.now() >= deadline) {
           stopped = 'time';
-          return s + segment.length;
+          return i + 1;
         }
       }
     }
@@ -149,9 +145,23 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
       stopped = 'rows';
       break;
     }
+    // A damaged range ends the page after what came before it; next/prev continue past it and
+    // the answer says so. A scan starting in the damage fails with its error (410).
+    const readOrDamage = (read: () => StoredEvent[], at: number): StoredEvent[] | null => {
+      try {
+        return read();
+      } catch (error) {
+        const range = isSluiceError(error) && error.code === ErrorCodes.CHANNEL_CORRUPT ? channel.damagedAt(o.topic, at) : undefined;
+        if (!range || scanned === 0) throw error;
+        damaged = { first: range.first, last: range.last, message: (error as Error).message };
+        stopped = 'damaged';
+        return null;
+      }
+    };
     if (forward) {
       const want = Math.min(chunkSize, rowsLeft, o.end - hi);
-      const chunk = want > 0 ? channel.read(o.topic, hi, { maxEvents: want }) : [];
+      const chunk = want > 0 ? readOrDamage(() => channel.read(o.topic, hi, { maxEvents: want }), hi) : [];
+      if (chunk === null) break;
       const inRange = chunk.length > 0 && chunk[chunk.length - 1].offset >= o.end ? chunk.filter((e) => e.offset < o.end) : chunk;
       if (inRange.length === 0) {
         stopped = 'end';
@@ -164,7 +174,8 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
       if (stopped === null && hi >= o.end) stopped = 'end';
     } else {
       const want = Math.min(chunkSize, rowsLeft, lo - o.end);
-      const chunk = want > 0 ? channel.readBefore(o.topic, lo, want) : [];
+      const chunk = want > 0 ? readOrDamage(() => channel.readBefore(o.topic, lo, want), lo - 1) : [];
+      if (chunk === null) break;
       const inRange = chunk.length > 0 && chunk[0].offset < o.end ? chunk.filter((e) => e.offset >= o.end) : chunk;
       if (inRange.length === 0) {
         stopped = 'end';
@@ -188,9 +199,10 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
     scannedFrom: scanned === 0 ? o.start : lo,
     scannedTo: scanned === 0 ? o.start - 1 : hi - 1,
     stopped: stopped as StopReason,
-    next: scanned === 0 ? o.start : hi,
-    prev: scanned === 0 ? o.start : lo,
+    next: scanned === 0 ? o.start : damaged && forward ? damaged.last + 1 : hi,
+    prev: scanned === 0 ? o.start : damaged && !forward ? damaged.first : lo,
     filterErrors,
     ...(firstFilterError === undefined ? {} : { firstFilterError }),
+    ...(damaged === undefined ? {} : { damaged }),
   };
 }

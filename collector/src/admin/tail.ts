@@ -13,6 +13,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { TailMessage } from '../../../shared/src/api/events.ts';
+import { ErrorCodes, errorMessage, isSluiceError } from '../../../shared/src/errors.ts';
 import type { Channel } from '../channel/channel.ts';
 import type { EventFilter } from './filters.ts';
 import { presentEvent } from './present.ts';
@@ -150,7 +151,21 @@ export class TailClient {
           break;
         }
         if (rounds > 0 && rounds % 8 === 0) await new Promise((r) => setImmediate(r));
-        const c = await this.#readChunk(chunk, info.high);
+        let c: CachedChunk;
+        try {
+          c = await this.#readChunk(chunk, info.high);
+        } catch (error) {
+          // A damaged range is said and passed over like a gap; anything else ends this tail (never the process).
+          const code = isSluiceError(error) ? error.code : ErrorCodes.INTERNAL;
+          this.send({ type: 'error', error: { code, message: errorMessage(error) } });
+          const damaged = code === ErrorCodes.CHANNEL_CORRUPT ? channel.damagedAt(this.topic, this.pos) : undefined;
+          if (!damaged) {
+            this.close();
+            break;
+          }
+          this.#skip(this.pos, damaged.last + 1);
+          continue;
+        }
         if (this.closed) break;
         if (c.count > 0) {
           this.sent += c.count;

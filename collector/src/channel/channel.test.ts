@@ -341,7 +341,7 @@ describe('retention and capacity', () => {
       }
     }
     expect(refused).toMatchObject({ code: ErrorCodes.CHANNEL_FULL, retriable: true });
-    expect(refused!.message).toMatch(/channel full: .* of 20 KiB used by undelivered events; retry later/);
+    expect(refused!.message).toMatch(/channel full: .* of 19.5 KiB used by undelivered events; retry later/);
     expect(channel.topic('t')!.count).toBe(accepted); // nothing refused was stored
     expect(channel.topic('t')!.dropped).toBe(0);
     channel.commit([{ consumer: 'sink:s', topic: 't', next: accepted, protects: true }]);
@@ -402,7 +402,7 @@ describe('disk space (min_free_space)', () => {
     disk.t += 1000;
     const refused = (await channel.append({ events: [ev('t', 'b')] }).catch((e: unknown) => e)) as SluiceError;
     expect(refused).toMatchObject({ code: ErrorCodes.CHANNEL_FULL, retriable: true, retryAfterMs: 1000 });
-    expect(refused.message).toMatch(/5\.0 MiB free on the filesystem of .*, below channel\.min_free_space \(10\.0 MiB\); sinks keep delivering/);
+    expect(refused.message).toMatch(/5 MiB free on the filesystem of .*, below channel\.min_free_space \(10 MiB\); sinks keep delivering/);
     expect(channel.stats()).toMatchObject({ rejectedDisk: 1, rejectedFull: 0, disk: { full: true, freeBytes: 5 * MiB, requiredBytes: 10 * MiB, episodes: 1 } });
     expect(channel.topic('t')!.high).toBe(1); // nothing refused was stored
     // Sinks keep draining and sources keep their positions: cursor commits and state-only writes pass.
@@ -438,6 +438,16 @@ describe('disk space (min_free_space)', () => {
     disk.t += 2000;
     await expect(channel.append({ events: [ev('t', 'refused')] })).rejects.toMatchObject({ code: ErrorCodes.CHANNEL_FULL });
     expect(channel.topic('t')!.low).toBe(info.low);
+  });
+
+  it('says so from the start when the disk is already short, and reports it once on `disk`', async () => {
+    const { channel } = onDisk(5 * MiB);
+    expect(channel.stats().disk).toMatchObject({ full: true, freeBytes: 5 * MiB });
+    const reported: unknown[] = [];
+    channel.events.on('disk', (state) => reported.push(state));
+    await expect(channel.append({ events: [ev('t', 'a')] })).rejects.toMatchObject({ code: ErrorCodes.CHANNEL_FULL });
+    await expect(channel.append({ events: [ev('t', 'b')] })).rejects.toMatchObject({ code: ErrorCodes.CHANNEL_FULL });
+    expect(reported).toEqual([expect.objectContaining({ full: true })]);
   });
 
   it('keeps a share of the filesystem with a ratio, and is off at 0', async () => {

@@ -14,9 +14,10 @@ import type { TopicInfo } from '../../../shared/src/api/core.ts';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
-import { DiskGuard, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
+import { formatBytes } from '../../../shared/src/format.ts';
+import { DiskGuard, statfsProbe, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
-import { batchCrc, batchDamage, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
+import { batchCrc, batchDamage, checkMetadata, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { ensureSchema, openError } from './schema.ts';
 
 export type SynchronousLevel = 'off' | 'normal' | 'full' | 'extra';
@@ -63,7 +64,11 @@ export interface ChannelOptions {
   /** How the guard asks for free space (default statfs); for tests. */
   freeSpaceProbe?: FreeSpaceProbe;
   readonly?: boolean;
-  /** Check every stored batch in the background after opening (integrity.ts). Default true. */
+  /**
+   * Check every stored batch in the background after opening (integrity.ts). Default: true for a
+   * writable channel (a collector), false read-only (inspect, tests, benchmarks): reads are
+   * checked either way.
+   */
   integrityScan?: boolean;
   /** Clock, for tests. */
   now?: () => number;
@@ -223,6 +228,8 @@ export class Channel {
   #scanner: IntegrityScanner | null = null;
   #scanState: IntegrityStatus['scan'] = 'idle';
   #scanTimer: NodeJS.Immediate | null = null;
+  /** Set when a commit failed on a damaged page; cleared by the next commit that succeeds. */
+  #commitDamage: string | null = null;
   /** Topics whose retention is stuck on a damaged batch, with what to do. */
   readonly #retentionBlocked = new Map<string, string>();
   readonly #stmt: ReturnType<Channel['prepare']>;
@@ -274,12 +281,13 @@ export class Channel {
       this.#db.pragma('busy_timeout = 5000');
       this.#db.pragma('cache_size = -32000');
       ensureSchema(this.#db, this.file, this.readonly);
+      checkMetadata(this.#db);
       this.#stmt = this.prepare();
       this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     } catch (error) {
       this.#db.close();
       if (!this.readonly) releaseWriterLock(this.file);
-      throw openError(this.file, error);
+      throw openError(this.file, diskFullAtOpen(this.file, error, options.freeSpaceProbe ?? statfsProbe));
     }
     if (!this.readonly && this.#opts.retentionIntervalMs > 0) {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
@@ -288,12 +296,14 @@ export class Channel {
     if (!this.readonly) {
       this.#pageSize = this.#db.pragma('page_size', { simple: true }) as number;
       this.#disk = new DiskGuard({ dir: dirname(this.file), min: options.minFreeSpace ?? 'auto', probe: options.freeSpaceProbe, now: this.#now });
+      // Health is right from the start; the first housekeeping run reports (emits `disk`) a disk already short.
+      this.#disk.refuses(() => this.#reusableBytes());
       // Probes once a second, so health and /metrics are current and a full channel notices
       // space coming back (and frees what it can) even when nobody appends.
       this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
       this.#diskTimer.unref();
     }
-    if (options.integrityScan ?? true) this.scanIntegrity();
+    if (options.integrityScan ?? !this.readonly) this.scanIntegrity();
   }
 
   static open(options: ChannelOptions): Channel {
@@ -517,9 +527,11 @@ export class Channel {
         }
       }).immediate();
     } catch (cause) {
+      // A commit that runs into a damaged page (an index, say) fails every time: health must say so.
+      if (isSqliteCorruption(cause)) this.#commitDamage = `commits fail: the file is damaged (${(cause as Error).message})`;
       const error = isSqliteFull(cause)
         ? this.#sqliteFull('a commit', cause)
-        : new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${(cause as Error).message}`, {
+        : new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${isSqliteCorruption(cause) ? `${this.#commitDamage}; salvage it with \`sluice doctor ${this.file} --out NEW.db\`` : (cause as Error).message}`, {
             cause,
             retriable: true,
             retryAfterMs: 1000,
@@ -528,6 +540,7 @@ export class Channel {
       return;
     }
 
+    this.#commitDamage = null;
     this.#totalBytes += committedBytes;
     this.#bytesSinceCheckpoint += committedBytes;
     this.#disk?.wrote(committedBytes);
@@ -819,12 +832,13 @@ export class Channel {
     this.#scanner = scanner;
     this.#scanState = 'scanning';
     const per = options.batchesPerTurn ?? 32;
+    // At most ~4 ms of checking per turn (1 MiB batches included), so ingest latency stays flat.
     return new Promise((resolve) => {
       const turn = () => {
         this.#scanTimer = null;
         if (this.#closed || this.#scanner !== scanner) return resolve(this.integrity());
         try {
-          if (scanner.step(per) > 0) {
+          if (scanner.step(per, 4) > 0) {
             this.#scanTimer = setImmediate(turn);
             return;
           }
@@ -845,15 +859,26 @@ export class Channel {
       scan: this.#scanState,
       checkedBatches: s?.checked ?? 0,
       uncheckedBatches: s?.unchecked ?? 0,
-      fileProblem: s?.fileProblem ?? null,
+      fileProblem: [s?.fileProblem, this.#commitDamage].filter(Boolean).join('; ') || null,
       retentionBlocked: [...this.#retentionBlocked].map(([topic, message]) => ({ topic, message })),
     };
+  }
+
+  /** The recorded damaged range holding `offset` of `topic`, if any (a reader skips to `last + 1`). */
+  damagedAt(topic: string, offset: number): DamagedRange | undefined {
+    return this.#damage.find(topic, offset);
   }
 
   /** Damaged ranges found by reads and by the integrity scan that retention has not removed yet. */
   damaged(): DamagedRange[] {
     if (this.#damage.size === 0) return [];
-    return this.#damage.list((topic) => this.#stmt.topicByName.get(topic)?.low_offset);
+    return this.#damage.list((topic) => {
+      try {
+        return this.#stmt.topicByName.get(topic)?.low_offset;
+      } catch {
+        return 0; // cannot tell what retention removed: keep reporting the range
+      }
+    });
   }
 
   /**
@@ -1124,30 +1149,44 @@ export class Channel {
         need -= b;
       };
       const protects = new Map<number, number>();
+      // Reading a damaged index page to plan a cut fails like a delete does: that topic is blocked, the others go on.
+      const guarded = (row: TopicRow, plan: () => void): void => {
+        try {
+          plan();
+        } catch (error) {
+          if (!isSqliteCorruption(error)) throw error;
+          this.#retentionBlocked.set(
+            row.name,
+            `retention cannot read the batches of topic "${row.name}" (${(error as Error).message}); salvage the channel with \`sluice doctor ${this.file} --out NEW.db\``,
+          );
+        }
+      };
       for (const row of rows) {
         const policy = this.policyFor(row.name);
         const protect = this.protectBound(row);
         protects.set(row.id, protect);
-        // By age: delete the delivered prefix whose batches are all older than the cutoff.
-        if (policy.retentionMs !== null) {
-          const kept = this.#stmt.firstKept.get(row.id, protect, now - policy.retentionMs);
-          cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect, 'age');
-        }
-        // By bytes per topic: delivered batches first.
-        if (policy.retentionBytes !== null && row.bytes > policy.retentionBytes) {
-          cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect, 'size');
-        }
+        guarded(row, () => {
+          // By age: delete the delivered prefix whose batches all arrived before the cutoff.
+          if (policy.retentionMs !== null) {
+            const kept = this.#stmt.firstKept.get(row.id, protect, now - policy.retentionMs);
+            cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect, 'age');
+          }
+          // By bytes per topic: delivered batches first.
+          if (policy.retentionBytes !== null && row.bytes > policy.retentionBytes) {
+            cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect, 'size');
+          }
+        });
       }
       if (need > 0) {
         // Full: delivered events of every topic, oldest topics' batches first.
         for (const row of rows) {
           if (need <= 0) break;
-          cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!, 'capacity');
+          guarded(row, () => cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!, 'capacity'));
         }
         for (const row of rows) {
           if (need <= 0) break;
           if (this.policyFor(row.name).whenFull !== 'drop_oldest') continue;
-          cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!, 'capacity');
+          guarded(row, () => cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!, 'capacity'));
         }
       }
     }
@@ -1336,7 +1375,12 @@ function acquireWriterLock(file: string): void {
   } catch (error) {
     if (error instanceof SluiceError) throw error;
   }
-  writeFileSync(lock, `${me}\n`);
+  try {
+    writeFileSync(lock, `${me}\n`);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOSPC') throw cause;
+    throw openError(file, Object.assign(new Error((cause as Error).message), { code: 'SQLITE_FULL' }));
+  }
 }
 
 function releaseWriterLock(file: string): void {
@@ -1413,6 +1457,21 @@ function closedError(file: string): SluiceError {
   return new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${file} is closed`, { retriable: true });
 }
 
+/**
+ * On a nearly full disk SQLite can fail to open with an I/O error (growing the -shm file) rather
+ * than SQLITE_FULL: with less than 1 MiB free, call it what it is.
+ */
+function diskFullAtOpen(file: string, error: unknown, probe: FreeSpaceProbe): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_IOERR')) return error;
+  try {
+    if (probe(dirname(file)).free >= 1024 * 1024) return error;
+  } catch {
+    return error;
+  }
+  return Object.assign(new Error((error as Error).message), { code: 'SQLITE_FULL', cause: error });
+}
+
 function isSqliteFull(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'SQLITE_FULL';
 }
@@ -1433,13 +1492,3 @@ function fullError(bytes: number, max: number): SluiceError {
   );
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v >= 10 || u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
-}

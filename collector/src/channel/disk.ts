@@ -12,6 +12,7 @@
  * - A checkpoint that failed for lack of space adds the WAL's size to the requirement until a
  *   checkpoint succeeds: the copy into the main file needs that much room.
  */
+import { formatBytes } from '../../../shared/src/format.ts';
 import { statfsSync } from 'node:fs';
 import type { ChannelDiskState } from '../../../shared/src/api/core.ts';
 
@@ -119,7 +120,7 @@ export class DiskGuard {
     if (now < this.#heldUntil) return true;
     // Disabled (min_free_space: 0), only SQLITE_FULL refuses, for `holdMs` each time.
     const short = !this.disabled && this.shortfall() > 0 && this.shortfall(reusable()) > 0;
-    this.#set(short, short ? `${formatMiB(this.#space.free)} free on the filesystem of ${this.#dir}, below channel.min_free_space (${formatMiB(this.required)})` : null);
+    this.#set(short, short ? `${formatBytes(this.#space.free)} free on the filesystem of ${this.#dir}, below channel.min_free_space (${formatBytes(this.required)})` : null);
     return this.#full;
   }
 
@@ -132,7 +133,7 @@ export class DiskGuard {
   sawSqliteFull(what: string): void {
     this.probe();
     this.#heldUntil = this.#now() + this.#holdMs;
-    this.#set(true, `the disk is full: ${what} failed with SQLITE_FULL (${formatMiB(this.#space.free)} free on the filesystem of ${this.#dir})`);
+    this.#set(true, `the disk is full: ${what} failed with SQLITE_FULL (${formatBytes(this.#space.free)} free on the filesystem of ${this.#dir})`);
   }
 
   /** A checkpoint failed for lack of room: keep `walBytes` more free until one succeeds. */
@@ -181,7 +182,3 @@ export class DiskGuard {
   }
 }
 
-function formatMiB(n: number): string {
-  if (!Number.isFinite(n)) return 'unknown';
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}

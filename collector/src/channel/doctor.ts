@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { Channel } from './channel.ts';
-import { batchCrc, IntegrityScanner, isSqliteCorruption, type DamagedRange } from './integrity.ts';
+import { batchCrc, batchDamage, IntegrityScanner, isSqliteCorruption, type DamagedRange } from './integrity.ts';
 import { openError, SCHEMA_VERSION } from './schema.ts';
 
 export interface DoctorReport {
@@ -64,6 +64,21 @@ export async function runDoctor(file: string, options: DoctorOptions = {}): Prom
   }
   const db = openForCheck(file);
   try {
+    return await examine(db, file, options);
+  } catch (error) {
+    if (!isSqliteCorruption(error)) throw error;
+    throw new SluiceError(
+      ErrorCodes.CHANNEL_CORRUPT,
+      `${file} is too damaged to salvage (${(error as Error).message}): SQLite cannot read its schema or its list of topics. Restore it from a backup, or move it away and start with an empty channel`,
+      { cause: error },
+    );
+  } finally {
+    db.close();
+  }
+}
+
+async function examine(db: Database.Database, file: string, options: DoctorOptions): Promise<DoctorReport> {
+  {
     const schemaVersion = db.pragma('user_version', { simple: true }) as number;
     const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((t) => t.name);
     if (!tables.includes('batches') || !tables.includes('topics')) {
@@ -96,10 +111,8 @@ export async function runDoctor(file: string, options: DoctorOptions = {}): Prom
       damaged,
       fileProblem: scanner.fileProblem,
     };
-    if (options.out) report.salvage = await salvage(db, options.out, damaged, options.progress);
+    if (options.out) report.salvage = await salvage(db, options.out, total || scanner.checked, options.progress);
     return report;
-  } finally {
-    db.close();
   }
 }
 
@@ -122,7 +135,7 @@ interface SourceBatch {
 async function salvage(
   src: Database.Database,
   out: string,
-  damaged: readonly DamagedRange[],
+  expected: number,
   progress: DoctorOptions['progress'],
 ): Promise<SalvageResult> {
   // The new file gets the current schema from the channel itself, then rows are copied in.
@@ -135,84 +148,147 @@ async function salvage(
     const crcCol = columns.has('crc') ? 'crc' : 'NULL AS crc';
     const arrivedCol = columns.has('arrived_at') ? 'arrived_at' : 'NULL AS arrived_at';
     const now = Date.now();
-    const topics = src.prepare('SELECT * FROM topics ORDER BY id').all() as { id: number; name: string; next_offset: number; low_offset: number; max_ts: number | null; dropped: number; expired: number; created_at: number }[];
-    const damagedBy = new Map<string, DamagedRange[]>();
-    for (const d of damaged) damagedBy.set(d.topic, [...(damagedBy.get(d.topic) ?? []), d]);
-    const keys = src.prepare('SELECT id, last_offset FROM batches INDEXED BY batches_by_offset WHERE topic_id = ? ORDER BY last_offset');
+    const topics = new Map<number, SourceTopic & { count: number; bytes: number; low: number | null }>();
+    for (const t of src.prepare('SELECT * FROM topics ORDER BY id').all() as SourceTopic[]) topics.set(t.id, { ...t, count: 0, bytes: 0, low: null });
     const row = src.prepare(`SELECT id, topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload, ${crcCol}, ${arrivedCol} FROM batches WHERE id = ?`);
-    const insertTopic = dst.prepare('INSERT INTO topics (id, name, next_offset, low_offset, event_count, bytes, max_ts, dropped, expired, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const insertBatch = dst.prepare(
       'INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload, crc, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    const total = (src.prepare('SELECT COUNT(*) AS n FROM batches INDEXED BY batches_by_offset').get() as { n: number }).n;
+    // Topics first (batches reference them), with their counts filled in at the end.
+    const insertTopic = dst.prepare('INSERT INTO topics (id, name, next_offset, low_offset, event_count, bytes, max_ts, dropped, expired, created_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?, ?)');
+    dst.transaction(() => {
+      for (const t of topics.values()) insertTopic.run(t.id, t.name, t.next_offset, t.low_offset, t.max_ts, t.dropped, t.expired, t.created_at);
+    })();
     let done = 0;
     let copied = 0;
     let events = 0;
     let lost = 0;
-    progress?.('salvage', 0, total);
-    const updateTopic = dst.prepare('UPDATE topics SET low_offset = ?, event_count = ?, bytes = ?, dropped = ? WHERE id = ?');
-    for (const topic of topics) {
-      insertTopic.run(topic.id, topic.name, topic.next_offset, topic.low_offset, 0, 0, topic.max_ts, topic.dropped, topic.expired, topic.created_at);
-      const bad = damagedBy.get(topic.name) ?? [];
-      let count = 0;
-      let bytes = 0;
-      let low: number | null = null;
-      let lostEvents = 0;
-      let prevLast = topic.low_offset - 1;
-      const pending: SourceBatch[] = [];
-      const flush = () => {
-        dst.transaction(() => {
-          for (const b of pending) {
-            insertBatch.run(topic.id, b.base_offset, b.last_offset, b.min_ts, b.max_ts, b.time_index, b.count, b.bytes, b.format, b.payload, b.crc ?? batchCrc(b.payload), b.arrived_at ?? now);
-          }
-        })();
-        pending.length = 0;
-      };
-      for (const key of keys.all(topic.id) as { id: number; last_offset: number }[]) {
+    progress?.('salvage', 0, expected);
+    // Batches are found in row order through the table itself, not the offset index: a damaged
+    // index must not hide batches that are sound. A damaged table page is stepped over (rowIds).
+    for (const ids of rowIds(src)) {
+      const good: SourceBatch[] = [];
+      for (const id of ids) {
         done++;
-        const hit = bad.find((d) => d.first <= key.last_offset && key.last_offset <= d.last);
         let batch: SourceBatch | undefined;
-        if (!hit) {
-          try {
-            batch = row.get(key.id) as SourceBatch | undefined;
-            if (batch && batch.crc !== null && batchCrc(batch.payload) !== batch.crc) batch = undefined;
-          } catch (error) {
-            if (!isSqliteCorruption(error)) throw error;
-            batch = undefined;
-          }
+        try {
+          batch = row.get(id) as SourceBatch | undefined;
+        } catch (error) {
+          if (!isSqliteCorruption(error)) throw error;
         }
-        const skipped = key.last_offset - prevLast;
-        prevLast = key.last_offset;
-        if (!batch) {
+        const topic = batch && topics.get(batch.topic_id);
+        const sound =
+          batch !== undefined &&
+          topic !== undefined &&
+          batch.base_offset >= 0 &&
+          batch.last_offset - batch.base_offset + 1 === batch.count &&
+          batch.last_offset < topic.next_offset &&
+          batchDamage(topic.name, batch) === null;
+        if (!sound) {
           lost++;
-          lostEvents += skipped;
           continue;
         }
-        pending.push(batch);
-        low ??= batch.base_offset;
-        count += batch.count;
-        bytes += batch.bytes;
-        copied++;
-        events += batch.count;
-        if (pending.length >= 64) {
-          flush();
-          progress?.('salvage', done, total);
-          await new Promise((r) => setImmediate(r));
-        }
+        good.push(batch!);
       }
-      flush();
-      // Lost events count as dropped: they are gone, and nobody can say they were delivered.
-      updateTopic.run(low ?? topic.next_offset, count, bytes, topic.dropped + lostEvents, topic.id);
+      dst.transaction(() => {
+        for (const b of good) {
+          try {
+            insertBatch.run(b.topic_id, b.base_offset, b.last_offset, b.min_ts, b.max_ts, b.time_index, b.count, b.bytes, b.format, b.payload, b.crc ?? batchCrc(b.payload), b.arrived_at ?? now);
+          } catch {
+            lost++; // a duplicate offset range: a damaged row that still passed its checks
+            continue;
+          }
+          const t = topics.get(b.topic_id)!;
+          t.count += b.count;
+          t.bytes += b.bytes;
+          t.low = t.low === null ? b.base_offset : Math.min(t.low, b.base_offset);
+          copied++;
+          events += b.count;
+        }
+      })();
+      progress?.('salvage', Math.min(done, expected), expected);
+      await new Promise((r) => setImmediate(r));
     }
+    const updateTopic = dst.prepare('UPDATE topics SET low_offset = ?, event_count = ?, bytes = ?, dropped = ? WHERE id = ?');
+    dst.transaction(() => {
+      for (const t of topics.values()) {
+        // Events of the kept range that were not salvaged count as dropped: gone, and nobody can say they were delivered.
+        const lostEvents = Math.max(0, t.next_offset - t.low_offset - t.count);
+        updateTopic.run(t.low ?? t.next_offset, t.count, t.bytes, t.dropped + lostEvents, t.id);
+      }
+    })();
     copyTable(src, dst, 'cursors', ['consumer', 'topic_id', 'next_offset', 'protects', 'updated_at']);
     copyTable(src, dst, 'state', ['namespace', 'key', 'value', 'updated_at']);
     dst.prepare(`INSERT INTO meta (key, value) VALUES ('salvaged_from', ?), ('salvaged_at', ?)`).run(src.name, new Date(now).toISOString());
-    progress?.('salvage', total, total);
+    progress?.('salvage', expected, expected);
     // One self-contained file: the collector that opens it switches it back to WAL.
     dst.pragma('journal_mode = DELETE');
-    return { out, topics: topics.length, batches: copied, events, lostBatches: lost };
+    return { out, topics: topics.size, batches: copied, events, lostBatches: lost };
   } finally {
     dst.close();
+  }
+}
+
+interface SourceTopic {
+  id: number;
+  name: string;
+  next_offset: number;
+  low_offset: number;
+  max_ts: number | null;
+  dropped: number;
+  expired: number;
+  created_at: number;
+}
+
+/**
+ * The row ids of `batches` in order, 256 at a time, reading only the table's leaf pages. Where a
+ * page cannot be read, the next readable id is found by probing forward (doubling, then halving
+ * back), so only the rows of the damaged page are skipped.
+ */
+function* rowIds(src: Database.Database): Generator<number[]> {
+  const next = src.prepare('SELECT id FROM batches WHERE id > ? ORDER BY id LIMIT 256').pluck();
+  const limit = 2 ** 52;
+  let after = -1;
+  for (;;) {
+    const ids: number[] = [];
+    let failed = false;
+    try {
+      for (const id of next.iterate(after) as IterableIterator<number>) ids.push(id);
+    } catch (error) {
+      if (!isSqliteCorruption(error)) throw error;
+      failed = true;
+    }
+    if (ids.length > 0) {
+      yield ids;
+      after = ids[ids.length - 1];
+      if (!failed) continue;
+    } else if (!failed) {
+      return;
+    }
+    // `id > after` fails: find the least `a > after` for which `id > a` reads again.
+    const reads = (a: number): boolean => {
+      try {
+        next.get(a);
+        return true;
+      } catch (error) {
+        if (!isSqliteCorruption(error)) throw error;
+        return false;
+      }
+    };
+    let bad = after;
+    let step = 1;
+    while (bad + step < limit && !reads(bad + step)) {
+      bad += step;
+      step *= 2;
+    }
+    if (bad + step >= limit) return;
+    let good = bad + step;
+    while (good - bad > 1) {
+      const mid = Math.floor((bad + good) / 2);
+      if (reads(mid)) good = mid;
+      else bad = mid;
+    }
+    after = good;
   }
 }
 

@@ -12,9 +12,9 @@ import { fromUtf8, makeEvent, type EventDraft } from '../../../shared/src/event.
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { Channel, type ChannelOptions } from './channel.ts';
 import { runDoctor } from './doctor.ts';
-import { encodeBatch, RECORD_FORMAT } from './format.ts';
 import { batchCrc } from './integrity.ts';
 import { SCHEMA_VERSION } from './schema.ts';
+import { writeV1 } from './v1-fixture.ts';
 
 const dirs: string[] = [];
 const open: Channel[] = [];
@@ -161,35 +161,6 @@ describe('CRC per record batch', () => {
 });
 
 describe('schema version 1 → 2', () => {
-  const V1 = `
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE topics (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, next_offset INTEGER NOT NULL DEFAULT 0, low_offset INTEGER NOT NULL DEFAULT 0,
-  event_count INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0, max_ts INTEGER, dropped INTEGER NOT NULL DEFAULT 0,
-  expired INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
-CREATE TABLE batches (id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL REFERENCES topics(id), base_offset INTEGER NOT NULL, last_offset INTEGER NOT NULL,
-  min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL, time_index INTEGER NOT NULL, count INTEGER NOT NULL, bytes INTEGER NOT NULL, format INTEGER NOT NULL, payload BLOB NOT NULL);
-CREATE UNIQUE INDEX batches_by_offset ON batches(topic_id, last_offset);
-CREATE INDEX batches_by_time ON batches(topic_id, time_index, last_offset);
-CREATE TABLE cursors (consumer TEXT NOT NULL, topic_id INTEGER NOT NULL REFERENCES topics(id), next_offset INTEGER NOT NULL, protects INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL, PRIMARY KEY (consumer, topic_id)) WITHOUT ROWID;
-CREATE TABLE state (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID;
-`;
-
-  /** A file as Sluice schema 1 wrote it: topic t, offsets 0–2, events from 2001. */
-  function writeV1(file: string): void {
-    const db = new Database(file);
-    db.exec(V1);
-    db.prepare(`INSERT INTO meta VALUES ('schema_version', '1'), ('created_by', 'sluice'), ('created_at', '2026-01-01T00:00:00Z')`).run();
-    db.prepare(`INSERT INTO topics (id, name, next_offset, event_count, bytes, max_ts, created_at) VALUES (1, 't', 3, 3, ?, 1000, 0)`).run(0);
-    const batch = encodeBatch([ev('t', 'a'), ev('t', 'b'), ev('t', 'c')]);
-    db.prepare('INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload) VALUES (1, 0, 2, ?, ?, ?, 3, ?, ?, ?)').run(
-      batch.minTs, batch.maxTs, batch.maxTs, batch.payload.length, RECORD_FORMAT, batch.payload,
-    );
-    db.prepare('UPDATE topics SET bytes = ?').run(batch.payload.length);
-    db.pragma('user_version = 1');
-    db.close();
-  }
-
   it('migrates in place keeping every event: old batches unchecked (crc NULL) and arrived at the migration', async () => {
     const file = tempFile();
     writeV1(file);
@@ -323,6 +294,30 @@ describe('doctor', () => {
     expect(salvaged.read('t', 500)[0].offset).toBe(600);
     expect(fromUtf8(salvaged.read('t', 600)[0].body)).toMatch(/^e600:/);
     expect((await salvaged.append({ events: [ev('t', 'next')] })).ranges[0].first).toBe(1000);
+  });
+
+  it('salvages every batch when the offset index itself is damaged, and health names the file problem', async () => {
+    const file = tempFile();
+    const channel = openChannel({ file, maxBatchEvents: 100 });
+    await fill(channel);
+    await channel.close();
+    const raw = new Database(file, { readonly: true });
+    const root = (raw.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'batches_by_offset'`).get() as { rootpage: number }).rootpage;
+    const pageSize = raw.pragma('page_size', { simple: true }) as number;
+    raw.close();
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, (root - 1) * pageSize);
+    closeSync(fd);
+
+    const damaged = openChannel({ file, integrityScan: true });
+    expect((await damaged.scanIntegrity()).fileProblem).toMatch(/the offset index of the channel file cannot be read/);
+    await damaged.close();
+    const out = join(tempFile(), '..', 'salvaged.db');
+    const report = await runDoctor(file, { out });
+    expect(report.sqliteCheck).not.toEqual(['ok']);
+    expect(report.salvage).toMatchObject({ batches: 10, events: 1000, lostBatches: 0 });
+    const salvaged = openChannel({ file: out });
+    expect(salvaged.read('t', 0, { maxEvents: 5000 }).map((e) => e.offset)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
   });
 
   it('says plainly when the file is not a channel', async () => {

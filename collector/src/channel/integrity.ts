@@ -65,6 +65,21 @@ export function integrityHealth(channel: {
   };
 }
 
+/**
+ * Reads every row of the small tables every request depends on (meta, topics — by row and by its
+ * name index —, cursors, state), so that damage there is found at open, where the file is refused
+ * with what to do, rather than as failures of every later request. Cheap: these tables hold a
+ * few rows per topic. Throws SQLite's error.
+ */
+export function checkMetadata(db: Database.Database): void {
+  db.prepare('SELECT COUNT(*), MAX(length(value)) FROM meta').get();
+  const names = db.prepare('SELECT name, next_offset, low_offset, bytes FROM topics').all() as { name: string }[];
+  const byName = db.prepare('SELECT id FROM topics WHERE name = ?');
+  for (const t of names) if (byName.get(t.name) === undefined) throw Object.assign(new Error(`topic "${t.name}" is missing from its index`), { code: 'SQLITE_CORRUPT_INDEX' });
+  db.prepare('SELECT COUNT(*), MAX(next_offset) FROM cursors').get();
+  db.prepare('SELECT COUNT(*), MAX(length(value)) FROM state').get();
+}
+
 /** CRC-32 of a stored payload, as an unsigned 32-bit integer. */
 export function batchCrc(payload: Uint8Array): number {
   return crc32(payload) >>> 0;
@@ -187,8 +202,12 @@ export class IntegrityScanner {
     }
   }
 
-  /** Checks up to `maxBatches` batches; returns how many it checked (0 once done). */
-  step(maxBatches = 64): number {
+  /**
+   * Checks up to `maxBatches` batches, stopping early once `budgetMs` has passed (at least one
+   * batch is checked); returns how many it checked (0 once done).
+   */
+  step(maxBatches = 64, budgetMs = Number.POSITIVE_INFINITY): number {
+    const deadline = performance.now() + budgetMs;
     if (this.done) return 0;
     let keys: ScanKey[];
     try {
@@ -202,7 +221,10 @@ export class IntegrityScanner {
       this.done = true;
       return 0;
     }
+    let checked = 0;
     for (const key of keys) {
+      if (checked > 0 && performance.now() > deadline) break;
+      checked++;
       const topic = this.#topicName(key.topic_id);
       const prev = this.#prevLast.topicId === key.topic_id ? this.#prevLast.last : null;
       let row: StoredBatch | undefined;
@@ -224,7 +246,7 @@ export class IntegrityScanner {
       this.#after = [key.topic_id, key.last_offset];
       this.checked++;
     }
-    return keys.length;
+    return checked;
   }
 
   #topicName(id: number): string {

@@ -19,7 +19,7 @@
  *   state    small keyed values committed atomically with appends: tail positions, forward
  *            chunk ids seen, Kafka source offsets.
  */
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 
 export const SCHEMA_VERSION = 2;
@@ -91,6 +91,13 @@ export function openError(file: string, cause: unknown): SluiceError {
       { cause },
     );
   }
+  if (code === 'SQLITE_FULL') {
+    return new SluiceError(
+      ErrorCodes.CHANNEL_FULL,
+      `cannot open channel file ${file}: the disk holding it is full; free some space there (or point channel.path at another disk) and start again — nothing stored is lost`,
+      { cause, retriable: true },
+    );
+  }
   if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) {
     return new SluiceError(
       ErrorCodes.CHANNEL_CORRUPT,
@@ -142,6 +149,27 @@ export function ensureSchema(db: Database.Database, file: string, readonly: bool
         ? `${file} has schema version 1 and is open read-only, so it cannot be upgraded to ${SCHEMA_VERSION}; open it once with a collector (sluice start) to upgrade it, or use the Sluice version that wrote it`
         : `${file} has schema version ${version}, which this build cannot read (it reads ${SCHEMA_VERSION}); export it with the Sluice version that wrote it`,
     );
+  }
+}
+
+/**
+ * Upgrades a *copy* of a channel file of an older schema in place, so a read-only look at it
+ * (`sluice inspect`) works on files from older edges. Anything else is left for the reader to
+ * accept or refuse.
+ */
+export function upgradeCopy(file: string): void {
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+  } catch {
+    return;
+  }
+  try {
+    if (db.pragma('user_version', { simple: true }) === 1) ensureSchema(db, file, false);
+  } catch {
+    // the read-only open that follows reports what is wrong with the file
+  } finally {
+    db.close();
   }
 }
 

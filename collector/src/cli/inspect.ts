@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '../../../shared/src/errors.ts';
 import type { Collector } from '../runtime/collector.ts';
-import { action, CliError, formatBytes } from './client.ts';
+import { formatBytes } from '../../../shared/src/format.ts';
+import { action, CliError } from './client.ts';
 
 export interface InspectSession {
   collector: Collector;
@@ -42,6 +43,8 @@ export async function startInspect(file: string, options: { host?: string; port?
       [source, join(dir, 'channel.db')],
       ...(existsSync(`${source}-wal`) ? [[`${source}-wal`, join(dir, 'channel.db-wal')] as [string, string]] : []),
     ], options.progress ?? false);
+    // A file from an older Sluice (schema 1) is upgraded — the copy, never the original.
+    (await import('../channel/schema.ts')).upgradeCopy(join(dir, 'channel.db'));
     const host = options.host ?? '127.0.0.1';
     const listen = host.includes(':') ? `[${host}]:${options.port ?? 0}` : `${host}:${options.port ?? 0}`;
     const config = await loadConfigText(`channel:\n  path: ${JSON.stringify(dir)}\nadmin:\n  listen: ${JSON.stringify(listen)}\n`, null, { preflight: false });

@@ -3,7 +3,12 @@
  * other command talks to a running collector through the admin API (`--admin URL`, `--token`).
  */
 import { Command } from 'commander';
+import module from 'node:module';
 import { commands } from './commands.ts';
+
+// Node ≥ 22.1 keeps V8's compiled code of our chunks on disk ($NODE_COMPILE_CACHE, else the OS
+// temp folder), so the next start skips most parsing (docs/decisions/runtime-build.md).
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 const program = new Command();
 program

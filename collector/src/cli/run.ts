@@ -1,11 +1,10 @@
 /** What `sluice start` and `sluice check` run (start.ts holds their options). */
 import { watchFile, unwatchFile } from 'node:fs';
 import { errorMessage } from '../../../shared/src/errors.ts';
-import { buildAdminApp } from '../admin/app.ts';
 import { formatProblem } from '../../../shared/src/spec.ts';
 import { ConfigError, EMBEDDED_DEFAULTS, loadConfigFile, loadConfigText, type LoadOptions, type ResolvedConfig } from '../config/load.ts';
 import { createLogger } from '../log.ts';
-import { Collector } from '../runtime/collector.ts';
+import type { Collector } from '../runtime/collector.ts';
 
 export async function loadOrExit(file: string | undefined, options: LoadOptions = {}): Promise<ResolvedConfig> {
   try {
@@ -27,6 +26,8 @@ export async function runCollector(config: ResolvedConfig, logLevel?: string): P
   const log = createLogger({ level: logLevel ?? config.logLevel, destination: process.stderr });
   let collector: Collector;
   try {
+    // Loaded here, so `sluice check` (config only) never loads the runtime and the admin API.
+    const [{ Collector }, { buildAdminApp }] = await Promise.all([import('../runtime/collector.ts'), import('../admin/app.ts')]);
     collector = new Collector(config, { log });
     await collector.start((c) => buildAdminApp(c));
   } catch (error) {

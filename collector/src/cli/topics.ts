@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import type { SinksResponse, TopicsResponse } from '../../../shared/src/api/core.ts';
-import { action, AdminClient, formatBytes, table, withAdminOptions, type AdminOptions } from './client.ts';
+import { formatBytes } from '../../../shared/src/format.ts';
+import { action, AdminClient, table, withAdminOptions, type AdminOptions } from './client.ts';
 
 export function registerTopics(program: Command): void {
   withAdminOptions(program.command('topics').description('list the topics of a running collector: offsets, counts, bytes, rates'))

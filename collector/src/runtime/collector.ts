@@ -21,7 +21,11 @@ import { sinks as sinkRegistry, type IngestOptions, type IngestResult, type Sink
 import { ConfigError, loadConfigFile, validateInterceptors, validateSink, type ResolvedConfig, type ResolvedSink, type ResolvedSource } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
+import { ConnectionTracker, parseListen } from '../net.ts';
 import { SinkRunner } from '../sinks/runner.ts';
+import { FleetRegistry } from '../fleet/registry.ts';
+import { startReporter } from '../fleet/reporter.ts';
+import { FLEET_TOPIC } from '../../../shared/src/api/fleet.ts';
 
 export interface SourceHandle {
   name: string;
@@ -55,10 +59,14 @@ export class Collector {
   readonly sources = new Map<string, SourceHandle>();
   readonly sinks = new Map<string, SinkRunner>();
   readonly startedAt = Date.now();
+  /** The edges this collector has heard from (fleet/registry.ts); null for an inspection. */
+  fleet: FleetRegistry | null = null;
+  #stopReporter: (() => void) | null = null;
   readonly inspect: boolean;
   readonly interceptorContext: InterceptorContext;
   admin: FastifyInstance | null = null;
   #adminAddress: string | null = null;
+  #adminConnections: ConnectionTracker | null = null;
   #stopping = false;
   #inflight = new Set<Promise<unknown>>();
 
@@ -83,6 +91,9 @@ export class Collector {
 
   async start(buildAdmin?: AdminBuilder): Promise<void> {
     if (!this.inspect) {
+      this.fleet = new FleetRegistry(this.channel, { staleAfter: this.config.fleet.staleAfter, log: this.log });
+      this.fleet.start();
+      if (this.config.fleet.report) this.#stopReporter = startReporter(this, this.config.fleet.reportIntervalMs);
       for (const s of this.config.sinks) this.#startSink(s);
       try {
         for (const s of this.config.sources) await this.#startSource(s);
@@ -93,7 +104,12 @@ export class Collector {
     }
     if (buildAdmin) {
       this.admin = await buildAdmin(this);
-      const { host, port } = splitListen(this.config.admin.listen);
+      this.#adminConnections = new ConnectionTracker(this.admin.server);
+      // While stopping, every answer says Connection: close, so keep-alive clients leave after it.
+      this.admin.addHook('onRequest', async (_request, reply) => {
+        if (this.#stopping) reply.header('connection', 'close');
+      });
+      const { host, port } = parseListen(this.config.admin.listen);
       try {
         this.#adminAddress = await this.admin.listen({ host, port });
       } catch (error) {
@@ -227,7 +243,8 @@ export class Collector {
       channel: this.channel,
       log: this.log.child({ sink: resolved.name }),
       metrics: this.metrics,
-      topics: resolved.runner.topics,
+      // A forward sink also carries this collector's fleet reports to the hub (fleet/reporter.ts).
+      topics: resolved.spec.name === 'forward' && this.config.fleet.report ? [...resolved.runner.topics, FLEET_TOPIC] : resolved.runner.topics,
       batch: resolved.runner.batch,
       retry: resolved.runner.retry,
       startFrom: resolved.runner.startFrom,
@@ -313,16 +330,25 @@ export class Collector {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    // 1. Stop accepting: sources close listeners and finish what they read.
+    // 1. Stop accepting: the admin API refuses new connections (open ones are answered until it
+    // closes, with Connection: close); sources close listeners and finish what they read.
+    void this.#adminConnections?.stopAccepting();
     await Promise.allSettled([...this.sources.values()].map(async (h) => {
       await h.source.stop();
       h.abort.abort();
     }));
+    this.#stopReporter?.();
+    this.fleet?.stop();
     // 2. In-flight ingests settle (their producers get their acks or errors).
     await Promise.allSettled([...this.#inflight]);
     // 3. Sinks finish the batch in flight and commit cursors.
     await Promise.allSettled([...this.sinks.values()].map((r) => r.stop(3000)));
-    if (this.admin) await this.admin.close().catch(() => undefined);
+    if (this.admin) {
+      // 4. The admin API: clients on open connections had their answers with Connection: close;
+      // give them a second to leave before fastify closes what is idle (return503OnClosing for the rest).
+      await this.#adminConnections?.drain(1000);
+      await this.admin.close().catch(() => undefined);
+    }
     await this.channel.close();
   }
 
@@ -380,7 +406,7 @@ export class Collector {
         if (n !== undefined) set({ source: h.name }, n);
       }
     });
-    m.gauge('sluice_source_connections_closed_total', 'Connections a network source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, handshake)', ['source', 'reason'], (set) => {
+    m.gauge('sluice_source_connections_closed_total', 'Connections a network source closed or refused, by reason (idle, incomplete_frame, per_peer_limit, max_connections, handshake)', ['source', 'reason'], (set) => {
       for (const h of this.sources.values()) for (const [reason, n] of Object.entries(h.source.network?.().closed ?? {})) set({ source: h.name, reason }, n);
     });
     m.gauge('sluice_source_udp_dropped_total', 'UDP messages lost by a source, by where: kernel (receive buffer overflowed), queue, channel', ['source', 'where'], (set) => {
@@ -392,17 +418,26 @@ export class Collector {
         if (n !== undefined) set({ source: h.name }, n);
       }
     });
+    m.gauge('sluice_edge_backlog_events', 'Fleet (on a hub): events an edge has not delivered yet, per edge and topic, from its latest report', ['edge', 'topic'], (set) => {
+      for (const e of this.fleet?.edges() ?? []) for (const t of e.latest.topics) set({ edge: e.id, topic: t.topic }, t.backlogEvents);
+    });
+    m.gauge('sluice_edge_oldest_undelivered_seconds', 'Fleet: age of the oldest event an edge has not delivered, per edge and topic', ['edge', 'topic'], (set) => {
+      for (const e of this.fleet?.edges() ?? []) for (const t of e.latest.topics) set({ edge: e.id, topic: t.topic }, t.oldestUndeliveredSeconds);
+    });
+    m.gauge('sluice_edge_last_seen_seconds', 'Fleet: seconds since the hub last received a report from the edge', ['edge'], (set) => {
+      const now = Date.now();
+      for (const e of this.fleet?.edges() ?? []) set({ edge: e.id }, Math.max(0, (now - e.lastSeen) / 1000));
+    });
+    m.gauge('sluice_edge_stale', 'Fleet: 1 when the edge has been silent for longer than fleet.stale_after of its report intervals', ['edge'], (set) => {
+      for (const e of this.fleet?.edges() ?? []) set({ edge: e.id }, e.stale ? 1 : 0);
+    });
+    m.gauge('sluice_edge_channel_fill_ratio', 'Fleet: an edge\'s channel fill, from its latest report', ['edge'], (set) => {
+      for (const e of this.fleet?.edges() ?? []) set({ edge: e.id }, e.latest.channel.fill);
+    });
     m.gauge('sluice_sink_state', 'Sink state: 1 for the current state', ['sink', 'state'], (set) => {
       for (const r of this.sinks.values()) for (const s of ['running', 'backing_off', 'failed', 'stopped', 'starting']) set({ sink: r.name, state: s }, r.state === s ? 1 : 0);
     });
   }
-}
-
-function splitListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(':');
-  let host = listen.slice(0, i);
-  if (host.startsWith('[')) host = host.slice(1, -1);
-  return { host, port: Number(listen.slice(i + 1)) };
 }
 
 /** The defaults of an interceptor type's settings, from its spec's schema (for the YAML write-back). */

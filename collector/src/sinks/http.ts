@@ -33,7 +33,7 @@ import { bodyOnlyJson, jsonArray, ndjson, recordJson } from './record.ts';
 
 const gzip = promisify(gzipCallback);
 
-const HttpConfig = Type.Object(
+export const HttpConfig = Type.Object(
   {
     url: Type.String({
       pattern: '^https?://[^\\s]+$',
@@ -106,6 +106,12 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 }
 
+/** A request body format other than the http sink's own JSON ones. */
+export interface HttpPayload {
+  contentType: string;
+  encode(events: readonly StoredEvent[]): Buffer;
+}
+
 export class HttpSink implements Sink {
   readonly #config: HttpConfig;
   readonly #name: string;
@@ -120,14 +126,15 @@ export class HttpSink implements Sink {
   #lastStatus: number | null = null;
   #lastError: string | null = null;
 
-  constructor(config: HttpConfig, options: { name: string; collectorId: string; signal?: AbortSignal }) {
+  /** `payload` replaces the JSON encodings, for sinks that speak another format over the same transport (otlp). */
+  constructor(config: HttpConfig, options: { name: string; collectorId: string; signal?: AbortSignal; payload?: HttpPayload }) {
     this.#config = config;
     this.#name = options.name;
     this.#collector = options.collectorId;
     this.#signal = options.signal;
     this.#timeoutMs = toMs(config.timeout);
     const item = config.payload === 'body' ? bodyOnlyJson : recordJson;
-    this.#encode = config.format === 'json_array' ? (events) => jsonArray(events, item) : (events) => ndjson(events, item);
+    this.#encode = options.payload?.encode ?? (config.format === 'json_array' ? (events) => jsonArray(events, item) : (events) => ndjson(events, item));
     const tls = config.tls;
     const readTls = (key: 'ca' | 'cert' | 'key') => {
       const file = tls?.[key];
@@ -146,7 +153,7 @@ export class HttpSink implements Sink {
       : new http.Agent({ keepAlive: true, maxSockets: 4 });
     this.#staticHeaders = {
       'user-agent': 'sluice',
-      'content-type': config.format === 'json_array' ? 'application/json' : 'application/x-ndjson',
+      'content-type': options.payload?.contentType ?? (config.format === 'json_array' ? 'application/json' : 'application/x-ndjson'),
       ...(config.compression === 'gzip' ? { 'content-encoding': 'gzip' } : {}),
       ...(config.token ? { authorization: `Bearer ${config.token}` } : {}),
       ...Object.fromEntries(Object.entries(config.headers).map(([k, v]) => [k.toLowerCase(), v])),

@@ -6,6 +6,7 @@ import { forwardSink } from './forward/forward.ts';
 import { failoverSink, loadBalanceSink } from './group.ts';
 import { httpSink } from './http.ts';
 import { kafkaSink } from './kafka.ts';
+import { otlpSink } from './otlp.ts';
 import { stdoutSink } from './stdout.ts';
 
 // A spec is typed by its own schema; the registry holds the base type (a factory's config
@@ -19,5 +20,6 @@ register(kafkaSink);
 register(forwardSink);
 register(failoverSink);
 register(loadBalanceSink);
+register(otlpSink);
 
 export { sinks };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromUtf8, makeEvent, type StoredEvent } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
-import { Channel } from '../channel/channel.ts';
+import { Channel, type ChannelOptions } from '../channel/channel.ts';
 import type { Sink } from '../components.ts';
 import { createLogger, silentLogger } from '../log.ts';
 import { Writable } from 'node:stream';
@@ -20,9 +20,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function setup(sink: Sink, overrides: Partial<SinkRunnerOptions> = {}) {
+function setup(sink: Sink, overrides: Partial<SinkRunnerOptions> = {}, channelOptions: Partial<ChannelOptions> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-runner-'));
-  const channel = Channel.open({ file: join(dir, 'c.db'), retentionIntervalMs: 0 });
+  const channel = Channel.open({ file: join(dir, 'c.db'), retentionIntervalMs: 0, ...channelOptions });
   const runner = new SinkRunner({
     name: 'dest',
     sink,
@@ -129,6 +129,33 @@ describe('SinkRunner', () => {
     expect(parked.map((e) => fromUtf8(e.body))).toEqual(['bad1', 'bad2']);
     expect(parked[0].headers).toMatchObject({ 'sluice.parked.topic': 'a', 'sluice.parked.offset': '0', 'sluice.parked.error': 'HTTP 400 from http://x: bad record' });
     expect(runner.status().parkedEvents).toBe(2);
+  });
+
+  it('keeps draining while the disk is below min_free_space: cursors commit, a parked copy waits for space', async () => {
+    const sink = new Recorder();
+    sink.failures = [new SluiceError(ErrorCodes.DESTINATION_REJECTED, 'HTTP 400 from http://x: bad record')];
+    const disk = { free: 1 << 30 };
+    const { channel, runner } = setup(
+      sink,
+      { batch: { maxEvents: 2, maxBytes: 1 << 20, maxWaitMs: 0 } },
+      { minFreeSpace: 64 << 20, freeSpaceProbe: () => ({ free: disk.free, total: 10 * 2 ** 30 }) },
+    );
+    channel.protect(cursorConsumer('dest'), ['*']); // as runner.start() does: undelivered events are not the guard's to free
+    await channel.append({ events: [makeEvent('a', 'bad1'), makeEvent('a', 'bad2'), makeEvent('a', 'good1'), makeEvent('a', 'good2')] });
+    disk.free = 1 << 20; // the disk fills before the sink starts; the guard notices within a second
+    await until(() => channel.stats().disk!.full, 5000);
+    runner.start();
+    // The rejected batch cannot be parked yet (the channel refuses new events): nothing moves past it.
+    await until(() => runner.status().lastError !== null);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sink.received).toHaveLength(0);
+    expect(channel.getCursor(cursorConsumer('dest'), 'a')).toBe(0); // the first cursor commit passed
+    expect(channel.topic(parkedTopic('dest'))).toBeUndefined();
+    disk.free = 1 << 30;
+    await until(() => sink.received.length === 2, 10_000);
+    expect(channel.read(parkedTopic('dest'), 0).map((e) => fromUtf8(e.body))).toEqual(['bad1', 'bad2']);
+    await until(() => channel.getCursor(cursorConsumer('dest'), 'a') === 4);
+    expect(runner.state).not.toBe('failed');
   });
 
   it('stops as failed on a rejected batch with on_rejected: stop, and resumes', async () => {

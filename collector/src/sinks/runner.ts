@@ -17,7 +17,7 @@
 import picomatch from 'picomatch';
 import type { SinkError, SinkState, SinkStatus, SinkTopicStatus } from '../../../shared/src/api/core.ts';
 import type { StoredEvent } from '../../../shared/src/event.ts';
-import { errorMessage, isRetriable, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
+import { ErrorCodes, errorMessage, isRetriable, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
 import type { Channel } from '../channel/channel.ts';
 import type { Sink } from '../components.ts';
 import type { Logger } from '../log.ts';
@@ -248,6 +248,17 @@ export class SinkRunner {
     }
   }
 
+  /** The topic has nothing pending a retry any more; the sink runs again once no topic has. */
+  #recovered(topic: string, run: TopicRun): void {
+    const attempts = run.backoff.attempt;
+    run.nextAttemptAt = null;
+    run.backoff.reset();
+    if (this.#state === 'backing_off' && this.#earliestRetry() === null) {
+      this.#o.log.info({ topic, attempts }, `sink "${this.name}": delivering again`);
+      this.#state = 'running';
+    }
+  }
+
   #earliestRetry(): number | null {
     let earliest: number | null = null;
     for (const run of this.#topics.values()) if (run.nextAttemptAt !== null && (earliest === null || run.nextAttemptAt < earliest)) earliest = run.nextAttemptAt;
@@ -281,14 +292,18 @@ export class SinkRunner {
     if (cursor === null) {
       const info = channel.topic(topic)!;
       cursor = this.#o.startFrom === 'latest' ? info.high : info.low;
-      channel.commit([{ consumer: this.consumer, topic, next: cursor, protects: true }]);
+      if (!(await this.#commitCursor(topic, cursor))) return false;
     } else if (run.known !== null && cursor !== run.known) {
       // Someone else (a replay, a reset) moved the cursor: the sink hears it before we read from there.
       this.#o.sink.rewound?.(topic, cursor);
     }
     run.known = cursor;
     let events = channel.read(topic, cursor, { maxEvents, maxBytes });
-    if (events.length === 0) return false;
+    if (events.length === 0) {
+      // Nothing left to send (retention or a replay past the end took it): nothing to back off from.
+      if (run.nextAttemptAt !== null) this.#recovered(topic, run);
+      return false;
+    }
     if (events.length < maxEvents && maxWaitMs > 0) {
       // Batch by time: give producers a moment to fill the batch.
       await channel.waitFor(topic, cursor + maxEvents, maxWaitMs, this.#stop.signal);
@@ -314,16 +329,21 @@ export class SinkRunner {
    * (a full disk): a sink that keeps draining is how space comes back. False if stopped meanwhile:
    * the batch is sent again after the restart (at-least-once).
    */
-  async #commitCursor(topic: string, next: number): Promise<boolean> {
+  #commitCursor(topic: string, next: number): Promise<boolean> {
+    return this.#whileRetriable(topic, `commit its cursor on "${topic}"`, () => this.#o.channel.commit([{ consumer: this.consumer, topic, next, protects: true }]));
+  }
+
+  /** Runs `write`, a channel write of the runner's own, retrying retriable refusals until it succeeds; false if stopped first. */
+  async #whileRetriable(topic: string, what: string, write: () => unknown): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
-        this.#o.channel.commit([{ consumer: this.consumer, topic, next, protects: true }]);
+        await write();
         return true;
       } catch (error) {
         if (!isRetriable(error)) throw error;
         if (this.#stop.signal.aborted) return false;
         const delay = Math.min(this.#o.retry.maxMs, this.#o.retry.initialMs * 2 ** Math.min(attempt, 10));
-        this.#o.log.warn({ topic, attempt }, `sink "${this.name}": cannot commit its cursor on "${topic}" (${this.#reason(error)}); retrying in ${(delay / 1000).toFixed(1)}s`);
+        this.#o.log.warn({ topic, attempt }, `sink "${this.name}": cannot ${what} (${this.#reason(error)}); retrying in ${(delay / 1000).toFixed(1)}s`);
         if (!(await sleep(delay, this.#stop.signal))) return false;
       }
     }
@@ -341,13 +361,7 @@ export class SinkRunner {
       this.#sentBatches++;
       this.#lastSuccessAt = Date.now();
       run.rate.add(events.length, this.#lastSuccessAt);
-      const attempts = run.backoff.attempt;
-      run.nextAttemptAt = null;
-      run.backoff.reset();
-      if (this.#state === 'backing_off' && this.#earliestRetry() === null) {
-        this.#o.log.info({ topic, attempts }, `sink "${this.name}": delivering again`);
-        this.#state = 'running';
-      }
+      this.#recovered(topic, run);
       return 'sent';
     } catch (error) {
       metrics?.sinkErrors.inc({ sink: this.name });
@@ -362,7 +376,8 @@ export class SinkRunner {
           this.#fail(error);
           return 'aborted';
         }
-        await this.#park(topic, events, error);
+        // A full channel (disk) refuses the parked copy for a while: wait, as for a cursor commit.
+        if (!(await this.#whileRetriable(topic, `park a rejected batch of "${topic}"`, () => this.#park(topic, events, error)))) return 'aborted';
         return 'parked';
       }
       if (this.#stop.signal.aborted) return 'aborted';
@@ -401,7 +416,9 @@ export class SinkRunner {
   #fail(error: unknown): void {
     this.#state = 'failed';
     this.#lastError = toSinkError(error);
-    this.#o.log.error({ err: this.#lastError.message }, `sink "${this.name}" failed: ${this.#reason(this.#lastError.message)}; fix the destination and resume it (POST /api/v1/sinks/${this.name}/resume)`);
+    // Damaged channel data is not the destination's fault: its message already says what to do.
+    const todo = this.#lastError.code === ErrorCodes.CHANNEL_CORRUPT ? 'resume it once its cursor is past the damage' : 'fix the destination and resume it';
+    this.#o.log.error({ err: this.#lastError.message }, `sink "${this.name}" failed: ${this.#reason(this.#lastError.message)}; ${todo} (POST /api/v1/sinks/${this.name}/resume)`);
   }
 
   /**

@@ -94,9 +94,10 @@ export class Receiver {
       const raw = Buffer.concat(chunks);
       const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
       const text = body.toString('utf8');
-      const items = (req.headers['content-type'] ?? '').includes('ndjson')
+      const type = req.headers['content-type'] ?? '';
+      const items = type.includes('ndjson')
         ? text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown)
-        : text
+        : text && !type.includes('protobuf')
           ? (JSON.parse(text) as unknown[])
           : [];
       const request: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, items };

@@ -17,7 +17,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 
-export type CloseReason = 'idle' | 'incomplete_frame' | 'per_peer_limit' | 'handshake';
+export type CloseReason = 'idle' | 'incomplete_frame' | 'per_peer_limit' | 'max_connections' | 'handshake';
 
 export interface GuardSettings {
   /** For messages: `source "syslog"`. */
@@ -28,6 +28,8 @@ export interface GuardSettings {
   frameTimeoutMs: number;
   maxPerPeer: number;
   log: Logger;
+  /** Run sweeps on a timer (default); tests drive `sweep(now)` themselves. */
+  timer?: boolean;
 }
 
 /** What the guard needs to know about one connection. */
@@ -64,7 +66,7 @@ export function formatDuration(ms: number): string {
 
 export class ConnectionGuard {
   /** Connections closed or refused, by reason (for `/metrics` and the sources API). */
-  readonly closed: Record<CloseReason, number> = { idle: 0, incomplete_frame: 0, per_peer_limit: 0, handshake: 0 };
+  readonly closed: Record<CloseReason, number> = { idle: 0, incomplete_frame: 0, per_peer_limit: 0, max_connections: 0, handshake: 0 };
   readonly #s: GuardSettings;
   readonly #perPeer = new Map<string, number>();
   readonly #tracked = new Map<Socket, Tracked>();
@@ -72,13 +74,18 @@ export class ConnectionGuard {
   #refusedInWindow = 0;
   #refusedWindowStart = 0;
   #refusedPeers = new Set<string>();
+  #lastFullLog = 0;
+  #lastTlsLog = 0;
+  #tlsSuppressed = 0;
 
   constructor(settings: GuardSettings) {
     this.#s = settings;
     const timeouts = [settings.idleTimeoutMs, settings.frameTimeoutMs].filter((t) => t > 0);
     const every = timeouts.length > 0 ? Math.min(5000, Math.max(50, Math.floor(Math.min(...timeouts) / 4))) : 5000;
-    this.#timer = setInterval(() => this.sweep(), every);
-    this.#timer.unref();
+    if (settings.timer !== false) {
+      this.#timer = setInterval(() => this.sweep(), every);
+      this.#timer.unref();
+    }
   }
 
   /** Open connections. */
@@ -107,6 +114,46 @@ export class ConnectionGuard {
       else this.#perPeer.set(ip, n);
     });
     return true;
+  }
+
+  /**
+   * Counts a connection the server refused at `max_connections` (its 'drop' event); logs the
+   * first of every 10 s, since it means real clients are being turned away.
+   */
+  noteFull(remote: string | undefined, max: number): void {
+    this.closed.max_connections++;
+    const now = Date.now();
+    if (now - this.#lastFullLog < WARN_WINDOW_MS) return;
+    this.#lastFullLog = now;
+    this.#s.log.warn(
+      { peer: remote, reason: 'max_connections', refused: this.closed.max_connections },
+      `${this.#s.who}: refused a connection from ${remote ?? 'a client'}: max_connections (${max}) are open (${this.closed.max_connections} refused so far); raise max_connections, or lower max_connections_per_peer / idle_timeout if a few peers hold them`,
+    );
+  }
+
+  /**
+   * A TLS handshake that failed (Node's tlsClientError): closes the socket — with a listener for
+   * that event Node leaves it open, so a silent client would hold its slot forever — counts a
+   * timeout, and logs at most one warning per 10 s. A client that hung up (or was refused by the
+   * per-peer limit) before finishing is only a debug line.
+   */
+  tlsFailed(error: Error & { code?: string }, socket: Socket): void {
+    socket.destroy();
+    if (/timed? ?out/i.test(error.message)) this.closed.handshake++;
+    const peer = socket.remoteAddress ?? 'a client';
+    if (error.code === 'ECONNRESET') {
+      this.#s.log.debug({ peer, err: error.message }, `${this.#s.who}: TLS client ${peer} went away during the handshake`);
+      return;
+    }
+    const now = Date.now();
+    if (now - this.#lastTlsLog < WARN_WINDOW_MS) {
+      this.#tlsSuppressed++;
+      return;
+    }
+    this.#lastTlsLog = now;
+    const more = this.#tlsSuppressed > 0 ? ` (${this.#tlsSuppressed} more failed handshakes not logged)` : '';
+    this.#tlsSuppressed = 0;
+    this.#s.log.warn({ peer, err: error.message }, `${this.#s.who}: TLS handshake with ${peer} failed: ${error.message}${more}`);
   }
 
   /** Watches an admitted connection for idleness and stuck frames. */

@@ -5,6 +5,7 @@ import { forwardSource } from './forward/forward.ts';
 import { generatorSource } from './generator.ts';
 import { httpSource } from './http/http.ts';
 import { kafkaSource } from './kafka.ts';
+import { otlpSource } from './otlp.ts';
 import { syslogSource } from './syslog/syslog.ts';
 import { tailSource } from './tail/tail.ts';
 
@@ -18,5 +19,6 @@ register(tailSource);
 register(generatorSource);
 register(kafkaSource);
 register(forwardSource);
+register(otlpSource);
 
 export { sources };

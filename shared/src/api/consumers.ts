@@ -140,7 +140,7 @@ export const ProduceEvent = Type.Object(
   {
     key: Type.Optional(Type.Union([Type.String({ maxLength: 65_536 }), Type.Null()])),
     headers: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.String())),
-    ts: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch; default: when the request arrived' })),
+    ts: Type.Optional(Type.Integer({ minimum: 0, maximum: 8.64e15, description: 'ms since the epoch (at most 8.64e15, the range of a date); default: when the request arrived' })),
     value: Type.Optional(Type.Unknown({ description: 'A JSON value, stored as its JSON text with content-type application/json' })),
     text: Type.Optional(Type.String({ description: 'Stored as UTF-8 bytes; content-type text/plain unless the headers give one' })),
     base64: Type.Optional(Type.String({ contentEncoding: 'base64', description: 'Stored as these bytes; content-type application/octet-stream unless the headers give one' })),

@@ -50,6 +50,10 @@ export function checkFrom(topic: string, from: number, info: TopicInfo, notes: s
 
 export const eventRoutes: FastifyPluginAsync = async (app) => {
   const collector = app.collector;
+  // Scans in flight end at their next chunk when the server closes, so shutdown does not wait
+  // out a search's max_scan_ms.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
 
   app.get<{ Params: TopicParams; Querystring: BrowseQuery }>(
     '/api/v1/topics/:topic/events',
@@ -95,8 +99,9 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
         limit,
         filter,
         bounds: scanBounds(collector, q),
-        signal: abortOnClose(reply.raw),
+        signal: AbortSignal.any([abortOnClose(reply.raw), closing.signal]),
       });
+      if (result.damaged) notes.push(`stopped at damaged offsets ${result.damaged.first}–${result.damaged.last}, which cannot be read; ${direction === 'forward' ? 'next' : 'prev'} continues past them (${result.damaged.message})`);
       return {
         topic,
         low: info.low,
@@ -160,7 +165,10 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
       if (q.until !== undefined) end = Math.min(end, collector.channel.offsetForTime(topic, parseTime(q.until, 'until')));
       const format = q.format ?? 'ndjson';
       const limit = q.limit ?? Number.MAX_SAFE_INTEGER;
-      const abort = abortOnClose(reply.raw);
+      // Damaged offsets at the start answer 410 now, before headers are sent; later ones are
+      // passed over by the scan (health and /metrics name them).
+      if (start < end) collector.channel.read(topic, start, { maxEvents: 1 });
+      const abort = AbortSignal.any([abortOnClose(reply.raw), closing.signal]);
       const lines = exportLines(collector, { topic, start, end, limit, filter, format, signal: abort });
       reply
         .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
@@ -208,7 +216,9 @@ async function* exportLines(
 
 function csvRow(e: ReturnType<typeof presentEvent>): string {
   const body = e.bodyEncoding === null ? '' : typeof e.body === 'string' ? e.body : JSON.stringify(e.body);
-  const cells = [String(e.offset), String(e.ts), new Date(e.ts).toISOString(), e.key ?? '', e.contentType, JSON.stringify(e.headers), body, e.raw ?? ''];
+  const time = new Date(e.ts);
+  // A stamp outside what a Date holds (stored by an older version) leaves the column empty, never the export.
+  const cells = [String(e.offset), String(e.ts), Number.isNaN(time.getTime()) ? '' : time.toISOString(), e.key ?? '', e.contentType, JSON.stringify(e.headers), body, e.raw ?? ''];
   return `${cells.map(csvCell).join(',')}\r\n`;
 }
 

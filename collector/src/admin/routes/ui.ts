@@ -12,6 +12,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UI_CSP } from '../../../../shared/src/csp.ts';
 
 /** The folder holding package.json above `from`: the checkout, or a release folder (which mirrors its layout). */
 function packageRoot(from: string): string {
@@ -28,18 +29,7 @@ function packageRoot(from: string): string {
 export const DEFAULT_UI_DIR = join(packageRoot(fileURLToPath(new URL('.', import.meta.url))), 'desktop/renderer/dist');
 
 /** The UI talks to its own origin and, when asked, to other collectors (their CORS decides). */
-export const UI_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "font-src 'self'",
-  "connect-src 'self' http: https: ws: wss:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export { UI_CSP };
 
 /**
  * Maps a URL path to a file under `root`, or null when it is not a safe path to a file there:
@@ -65,7 +55,7 @@ function notBuiltPage(dir: string): string {
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:720px;margin:60px auto;padding:0 20px;color:#1d2330}code{background:#f0f2f5;padding:2px 5px;border-radius:4px}</style></head>
 <body><h1>The web UI has not been built</h1>
 <p>This collector serves the UI from <code>${escapeHtml(dir)}</code>, which has no <code>index.html</code>.</p>
-<p>Build it once from the repository: <code>npm run build</code> (or <code>npx vite build --config desktop/renderer/vite.config.ts</code>), then reload this page.</p>
+<p>Build it once from the repository: <code>npm run build</code> (<code>npm start</code> builds it too; it needs the dev dependencies, which <code>npm ci --omit=dev</code> leaves out: run <code>npm ci</code>), then reload this page. Releases (<code>npm run dist:collector</code>) carry it built.</p>
 <p>The admin API works without it: <a href="/api/v1/health">/api/v1/health</a>, <a href="/api/v1/topics">/api/v1/topics</a>, <a href="/metrics">/metrics</a>.</p>
 </body></html>`;
 }

@@ -209,6 +209,31 @@ describe('forward sink', () => {
     expect(sink.describe().bodyAs).toBe(bodyAs === 'fields' ? 'fields' : 'bytes');
   });
 
+  it('body_as auto: a fluent server that is not Sluice (plain `{ack}`) only ever gets record fields', async () => {
+    const records: Record<string, unknown>[] = [];
+    const server = createServer((socket: Socket) => {
+      const decoder = createRequestDecoder();
+      socket.on('data', (chunk: Buffer) => {
+        for (const frame of decoder.push(chunk)) {
+          if (frame.kind === 'heartbeat' || frame.kind === 'ping') continue;
+          for (const entry of frame.entries) records.push(entry.record);
+          if (frame.option.chunk) socket.write(encodeAck(frame.option.chunk)); // as Fluent Bit and fluentd answer
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const edge = edgeChannel();
+    const events = await edgeEvents(edge, 'app', 1000);
+    const sink = makeSink({ servers: [`127.0.0.1:${(server.address() as { port: number }).port}`], chunk_max_events: 100, in_flight: 2 }, edge.channel);
+    await sink.send(events, 'app');
+    await sink.send(await edgeEvents(edge, 'app', 500, 1000), 'app');
+    expect(records).toHaveLength(1500);
+    expect(records.filter((r) => '_sluice_body' in r)).toEqual([]);
+    expect(records[1]).toMatchObject({ seq: 1, msg: 'hello' });
+    expect(sink.describe().bodyAs).toBe('fields');
+  });
+
   it('retries a batch whose acks were lost: the hub stores every event once', async () => {
     const hub = await startHub();
     const proxy = await TcpProxy.start({ host: '127.0.0.1', port: hub.port });

@@ -258,7 +258,7 @@ export class ForwardConnection {
     this.#socket.write(encodePong(createPong(ping, secret, result, sha512Hex)));
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     if (!result.ok) {
-      this.#refuse(`handshake failed for client "${ping.clientHostname}"${ping.username ? ` (user "${ping.username}")` : ''}: ${result.reason}`);
+      this.#refuse(`refused the shared_key handshake of client "${ping.clientHostname}"${ping.username ? ` (user "${ping.username}")` : ''}: ${result.reason}`);
       return false;
     }
     this.#helo = null;

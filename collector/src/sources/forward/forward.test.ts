@@ -286,7 +286,7 @@ describe('forward source: handshake and TLS', () => {
     expect(wrong.pong).toMatchObject({ kind: 'pong', authResult: false, reason: 'shared_key mismatch' });
     wrong.client.send(encodeMessageMode('t', { time: 1_700_000_000_000, record: { a: 2 } }, { chunk: 'h2' }));
     await waitUntil(() => wrong.client.closed, 5000, 'close');
-    expect(hub.logs.join('')).toContain('handshake failed for client \\"edge-2\\": shared_key mismatch');
+    expect(hub.logs.join('')).toContain('refused the shared_key handshake of client \\"edge-2\\": shared_key mismatch');
 
     const skipper = await Client.connect(hub.port);
     await skipper.next('helo');
@@ -331,7 +331,7 @@ describe('forward source: handshake and TLS', () => {
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const hub = await startHub({ tls: { cert, key } });
+    const hub = await startHub({ tls: { cert, key }, handshake_timeout: 300 });
     expect(hub.source.endpoints()[0]).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
     const socket = tlsConnect({ host: '127.0.0.1', port: hub.port, ca: readFileSync(cert) });
     await new Promise<void>((r, j) => socket.once('secureConnect', () => r()).once('error', j));
@@ -344,6 +344,10 @@ describe('forward source: handshake and TLS', () => {
     plain.send(encodeMessageMode('secure', { time: 1_700_000_000_000, record: {} }));
     await waitUntil(() => plain.closed, 5000, 'plaintext refused');
     expect(readAll(hub.t.channel, 'secure')).toHaveLength(1);
+    // A client that never starts its TLS handshake is closed after handshake_timeout.
+    const silent = await Client.connect(hub.port);
+    await waitUntil(() => silent.closed, 10_000, 'the silent client to be closed');
+    expect(hub.source.network().closed?.handshake).toBe(1);
   });
 });
 

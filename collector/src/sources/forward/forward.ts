@@ -165,14 +165,12 @@ export class ForwardSource implements Source {
       this.#accept(socket);
     };
     const server = this.#config.tls
-      ? createTlsServer({ ...tlsOptions(this.#config.tls), handshakeTimeout: toMs(this.#config.handshake_timeout) }, onSocket).on('tlsClientError', (error, socket) => {
-          if (/timed? ?out/i.test(error.message)) this.#guard.closed.handshake++;
-          this.#warn(`forward: TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${errorMessage(error)}`);
-        })
+      ? createTlsServer({ ...tlsOptions(this.#config.tls), handshakeTimeout: toMs(this.#config.handshake_timeout) }, onSocket).on('tlsClientError', (error, socket) => this.#guard.tlsFailed(error, socket))
       : createTcpServer(onSocket);
     // With TLS the per-peer limit is checked on the raw socket, before the handshake costs anything.
     if (this.#config.tls) server.on('connection', (socket: Socket) => this.#guard.admit(socket));
     server.maxConnections = this.#config.max_connections;
+    server.on('drop', (data?: { remoteAddress?: string }) => this.#guard.noteFull(data?.remoteAddress, this.#config.max_connections));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(`sources.${this.#ctx.name}.listen`, this.#address, error)));
       server.listen({ host: this.#address.host, port: this.#address.port }, () => resolve());

@@ -135,6 +135,19 @@ describe('hostile JSON (issue #12 items 5 and 6)', () => {
     expect(decodeBody('json', Buffer.from(`{"s":"${'['.repeat(1000)}\\"${'{'.repeat(1000)}"}`)).bodies).toHaveLength(1);
   });
 
+  it('refuses msgpack nested deeper than max_depth, and msgpack too deep to decode, with a 400-class error', () => {
+    const nested = (n: number): unknown => {
+      let v: unknown = 1;
+      for (let i = 1; i < n; i++) v = [v];
+      return { a: v };
+    };
+    expect(decodeBody('msgpack', pack(nested(128))).bodies).toHaveLength(1);
+    expect(badInput(() => decodeBody('msgpack', pack([{ ok: 1 }, nested(129)])))).toMatch(/^msgpack record 1 \(byte \d+\) nests deeper than 128 levels \(max_depth\): flatten the event, or raise the source's max_depth$/);
+    // 200,000 nested one-element arrays: too deep for any decoder's stack.
+    const bomb = Buffer.concat([Buffer.from([0x81, 0xa1, 0x61]), Buffer.alloc(200_000, 0x91), Buffer.from([0x01])]);
+    expect(badInput(() => decodeBody('msgpack', bomb))).toMatch(/^invalid msgpack in record 0 \(byte 0\): nested too deep to decode \(max_depth is 128\)$|nests deeper than 128 levels/);
+  });
+
   it('refuses bytes that are not UTF-8, naming the offset of the first bad byte', () => {
     const bad = Buffer.concat([Buffer.from('{"a":"é'), Buffer.from([0xff]), Buffer.from('"}')]);
     for (const format of ['json', 'sniff', 'ndjson'] as const) {

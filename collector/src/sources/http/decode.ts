@@ -77,7 +77,7 @@ export function decodeBody(format: BodyFormat, body: Buffer, options: DecodeOpti
     case 'ndjson':
       return { contentType: ContentTypes.json, bodies: decodeNdjson(body, maxDepth) };
     case 'msgpack':
-      return { contentType: ContentTypes.msgpack, bodies: decodeMsgpack(body) };
+      return { contentType: ContentTypes.msgpack, bodies: decodeMsgpack(body, maxDepth) };
     case 'text':
       return { contentType: ContentTypes.text, bodies: options.textWhole ? (body.length > 0 ? [body] : []) : splitLines(body) };
     case 'binary':
@@ -382,7 +382,23 @@ function isMapByte(b: number): boolean {
   return (b >= 0x80 && b <= 0x8f) || b === 0xde || b === 0xdf;
 }
 
-function decodeMsgpack(body: Buffer): Uint8Array[] {
+/**
+ * Whether a decoded value nests deeper than `limit` (maps and arrays; the record itself is level
+ * 1). Iterative, so any depth msgpackr could decode is measured without recursion.
+ */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v) || v instanceof Date) continue;
+    if (depth > limit) return true;
+    const children = Array.isArray(v) ? v : v instanceof Map ? [...v.values()] : Object.values(v);
+    for (const c of children) if (c !== null && typeof c === 'object') stack.push([c, depth + 1]);
+  }
+  return false;
+}
+
+function decodeMsgpack(body: Buffer, maxDepth: number): Uint8Array[] {
   if (body.length === 0) return [];
   const first = body[0];
   let start = 0;
@@ -403,18 +419,22 @@ function decodeMsgpack(body: Buffer): Uint8Array[] {
   const out: Uint8Array[] = [];
   let lastEnd = 0;
   try {
-    unpackMultiple(items, (_value: unknown, s?: number, e?: number) => {
+    unpackMultiple(items, (value: unknown, s?: number, e?: number) => {
       const from = s ?? lastEnd;
       const to = e ?? items.length;
       if (!isMapByte(items[from])) {
         throw badInput(`msgpack record ${out.length} (byte ${start + from}) is not a map`);
+      }
+      if (nestsDeeperThan(value, maxDepth)) {
+        throw badInput(`msgpack record ${out.length} (byte ${start + from}) nests deeper than ${maxDepth} levels (max_depth): flatten the event, or raise the source's max_depth`);
       }
       out.push(items.subarray(from, to));
       lastEnd = to;
     });
   } catch (error) {
     if (error instanceof SluiceError) throw error;
-    throw badInput(`invalid msgpack in record ${out.length} (byte ${start + lastEnd}): ${(error as Error).message}`);
+    const why = error instanceof RangeError && /call stack/.test(error.message) ? `nested too deep to decode (max_depth is ${maxDepth})` : (error as Error).message;
+    throw badInput(`invalid msgpack in record ${out.length} (byte ${start + lastEnd}): ${why}`);
   }
   if (expected !== -1 && out.length !== expected) {
     throw badInput(`msgpack array header says ${expected} elements, the body holds ${out.length}`);

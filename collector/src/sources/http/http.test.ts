@@ -121,6 +121,10 @@ describe('http source', () => {
     expect(utf8.json.error.message).toMatch(/^invalid UTF-8 at byte 6 \(0xc3\)/);
     expect(t.channel.topic('deep')).toBeUndefined();
     expect((await post(`${url}/deep`, `{"a":${'['.repeat(63)}${']'.repeat(63)}}`, json)).status).toBe(200);
+    // A time stamp no date can hold would break every reader that shows it.
+    const far = await post(`${url}/deep`, '{"a":1}', { ...json, 'x-sluice-ts': '999999999999999999999' });
+    expect(far.status).toBe(400);
+    expect(far.json.error.message).toBe('x-sluice-ts: "999999999999999999999" is out of range (0 to 8640000000000000 ms since the epoch, 1970 to 275760)');
   });
 
   it('refuses bodies over max_body_bytes with 413, declared or streamed, and after gunzip', async () => {

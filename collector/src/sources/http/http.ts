@@ -15,17 +15,16 @@
  * measurably faster — see docs/sources.md.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { Server as NetServer, type Socket } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
+import { bearerCheck } from '../../bearer.ts';
 import { ErrorCodes, errorMessage, httpStatusFor, isRetriable, isSluiceError, retryAfterSeconds } from '../../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
 import { DEFAULT_JSON_MAX_DEPTH } from '../../../../shared/src/json-limits.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceSpec } from '../../components.ts';
-import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions } from '../../net.ts';
+import { checkPortFree, checkTlsFiles, ConnectionTracker, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions } from '../../net.ts';
 import { bodyFormat, decodeBody, SUPPORTED_CONTENT_TYPES } from './decode.ts';
 
 const HttpConfig = Type.Object(
@@ -41,7 +40,7 @@ const HttpConfig = Type.Object(
       minimum: 1,
       maximum: 1000,
       default: DEFAULT_JSON_MAX_DEPTH,
-      description: 'Deepest JSON nesting accepted (objects and arrays); deeper bodies get 400 naming the limit, before anything is stored',
+      description: 'Deepest nesting accepted in JSON and msgpack bodies (objects/maps and arrays); deeper bodies get 400 naming the limit, and nothing is stored',
     }),
     text: Type.Union([Type.Literal('lines'), Type.Literal('whole')], {
       default: 'lines',
@@ -75,9 +74,9 @@ export class HttpSource implements Source {
   readonly #config: HttpSourceConfig;
   readonly #ctx: SourceContext;
   readonly #address: ReturnType<typeof parseListen>;
-  readonly #token: Buffer | null;
+  readonly #tokenOk: ((authorization: string | undefined) => boolean) | null;
   readonly #inFlight = new Set<Promise<void>>();
-  readonly #sockets = new Set<Socket>();
+  #connections: ConnectionTracker | null = null;
   #server: Server | null = null;
   #stopping = false;
   #port = 0;
@@ -86,7 +85,7 @@ export class HttpSource implements Source {
     this.#config = config;
     this.#ctx = ctx;
     this.#address = parseListen(config.listen);
-    this.#token = config.token ? Buffer.from(`Bearer ${config.token}`) : null;
+    this.#tokenOk = config.token ? bearerCheck(config.token) : null;
   }
 
   /** The bound port (useful with `:0`). */
@@ -102,10 +101,7 @@ export class HttpSource implements Source {
     };
     const server = this.#config.tls ? createHttpsServer(tlsOptions(this.#config.tls), handler) : createHttpServer(handler);
     server.keepAliveTimeout = 65_000;
-    server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
-    });
+    this.#connections = new ConnectionTracker(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(`sources.${this.#ctx.name}.listen`, this.#address, error)));
       server.listen({ host: this.#address.host, port: this.#address.port }, () => resolve());
@@ -117,25 +113,22 @@ export class HttpSource implements Source {
   }
 
   /**
-   * Stops so that every request a client sent gets an answer (issue #12 item 13): the listener
-   * closes (new connections are refused, so nothing is sent on them); requests in flight finish
-   * (200 if stored); requests arriving on open keep-alive connections during a grace period get
-   * 503 + Retry-After, and every answer from now on carries `Connection: close`, so clients leave
-   * after it. Only connections still idle after the grace period are closed by us — closing an
-   * idle keep-alive connection at once (what http.Server#close does since Node 19) resets the
-   * requests clients are sending on it at that moment.
+   * Stops so that every request a client sent gets an answer (ConnectionTracker): the listener
+   * closes (new connections are refused); requests in flight finish (200 if stored); requests
+   * arriving on open keep-alive connections during the grace period get 503 + Retry-After; every
+   * answer from now on carries `Connection: close`, so clients leave after it. Only connections
+   * still idle after the grace period are closed by us.
    */
   async stop(): Promise<void> {
     const server = this.#server;
     if (!server) return;
     this.#stopping = true;
     this.#server = null;
-    // net.Server#close: stop listening without http.Server#close's closeIdleConnections().
-    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
-    const graceEnd = Date.now() + SHUTDOWN_GRACE_MS;
-    while (this.#sockets.size > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 20));
+    const connections = this.#connections!;
+    const closed = connections.stopAccepting();
+    await connections.drain(SHUTDOWN_GRACE_MS);
     await Promise.allSettled([...this.#inFlight]);
-    server.closeIdleConnections();
+    server.close(); // now http.Server#close: closes what is still idle and clears its timers
     const timer = setTimeout(() => server.closeAllConnections(), 2000);
     await closed;
     clearTimeout(timer);
@@ -172,9 +165,8 @@ export class HttpSource implements Source {
     if (req.method !== 'POST') {
       throw new HttpError(405, ErrorCodes.NOT_FOUND, `${req.method} is not supported; POST events to /<topic>`, { allow: 'POST' });
     }
-    if (this.#token) {
-      const given = Buffer.from(req.headers.authorization ?? '');
-      if (given.length !== this.#token.length || !timingSafeEqual(given, this.#token)) {
+    if (this.#tokenOk) {
+      if (!this.#tokenOk(req.headers.authorization)) {
         throw new HttpError(401, ErrorCodes.UNAUTHORIZED, 'missing or wrong bearer token (send Authorization: Bearer TOKEN)', { 'www-authenticate': 'Bearer' });
       }
     }
@@ -295,9 +287,13 @@ function headerValue(v: string | string[] | undefined): string {
   return Array.isArray(v) ? v.join(', ') : (v ?? '');
 }
 
+/** The latest time a JavaScript Date can hold (ms): later stamps could not be shown or exported. */
+const MAX_TS = 8.64e15;
+
 function parseTs(value: string): number {
   const n = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(n)) throw new HttpError(400, ErrorCodes.BAD_INPUT, `${TS_HEADER}: "${value}" is neither milliseconds since the epoch nor an ISO 8601 date`);
+  if (n < 0 || n > MAX_TS) throw new HttpError(400, ErrorCodes.BAD_INPUT, `${TS_HEADER}: "${value}" is out of range (0 to ${MAX_TS} ms since the epoch, 1970 to 275760)`);
   return n;
 }
 

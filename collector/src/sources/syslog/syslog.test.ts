@@ -145,9 +145,9 @@ describe('syslog source transports and back-pressure', () => {
     expect(events(t)[0].ts).toBe(Date.parse('2024-01-01T00:00:00Z'));
   });
 
-  it('pauses a TCP sender while the channel is full and loses nothing', async () => {
+  it('pauses a TCP sender while the channel is full and loses nothing (frame and idle timeouts do not count a pause of ours)', async () => {
     const maxBytes = 256 * 1024;
-    const { t, source } = await start({ protocols: ['tcp'] }, { maxBytes });
+    const { t, source } = await start({ protocols: ['tcp'], frame_timeout: 50, idle_timeout: 100 }, { maxBytes });
     const release = t.channel.protect('sink', ['*']);
     cleanups.push(release);
     const total = 3000;
@@ -161,6 +161,7 @@ describe('syslog source transports and back-pressure', () => {
     await waitUntil(() => (t.channel.topic('syslog')?.count ?? 0) > 0 && t.channel.stats().rejectedFull > 0, 10_000, 'the channel to refuse');
     const stuck = t.channel.topic('syslog')!.count;
     expect(stuck).toBeLessThan(total);
+    await new Promise((r) => setTimeout(r, 500)); // stalled far longer than both timeouts
     // A sink drains: reads, commits its cursor and lets retention free the space, until everything arrived.
     const got: string[] = [];
     let next = 0;
@@ -177,6 +178,46 @@ describe('syslog source transports and back-pressure', () => {
       'all messages after draining',
     );
     expect(got).toEqual(payload.trimEnd().split('\n').map((line) => line.slice('<13>1 - h app - - - '.length)));
+    expect(source.network().closed).toEqual({ idle: 0, incomplete_frame: 0, per_peer_limit: 0, max_connections: 0, handshake: 0 });
+  });
+
+  it('counts connections refused at max_connections, and one peer cannot reach it alone', async () => {
+    const { source } = await start({ protocols: ['tcp'], max_connections: 3, max_connections_per_peer: 2 });
+    const clients: { closed: boolean }[] = [];
+    const open = async (localAddress?: string) => {
+      const socket = netConnect({ host: '127.0.0.1', port: source.tcpPort, localAddress });
+      const c = { closed: false };
+      socket.on('error', () => {});
+      socket.on('close', () => (c.closed = true));
+      cleanups.push(() => socket.destroy());
+      await new Promise<void>((r) => socket.once('connect', () => r()).once('close', () => r()));
+      clients.push(c);
+      return c;
+    };
+    await open();
+    await open();
+    const third = await open(); // the same peer, over max_connections_per_peer
+    await waitUntil(() => third.closed, 5000, 'the third connection from one peer to be refused');
+    expect(source.network().closed).toMatchObject({ per_peer_limit: 1, max_connections: 0 });
+    await open('127.0.0.2');
+    const fifth = await open('127.0.0.3'); // a fourth open connection: over max_connections
+    await waitUntil(() => fifth.closed, 5000, 'the connection over max_connections to be refused');
+    expect(source.network().closed).toMatchObject({ per_peer_limit: 1, max_connections: 1 });
+  });
+
+  it('closes a TLS connection whose handshake does not finish within handshake_timeout', async () => {
+    const dir = tempDir();
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const { source } = await start({ protocols: ['tcp'], tls: { cert, key }, handshake_timeout: 200 });
+    const silent = netConnect({ host: '127.0.0.1', port: source.tcpPort });
+    let closed = false;
+    silent.on('error', () => {});
+    silent.on('close', () => (closed = true));
+    cleanups.push(() => silent.destroy());
+    await waitUntil(() => closed, 10_000, 'the silent TLS client to be closed');
+    expect(source.network().closed?.handshake).toBe(1);
   });
 
   it('counts UDP datagrams the channel refuses', async () => {

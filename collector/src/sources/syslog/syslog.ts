@@ -59,7 +59,7 @@ const SyslogConfig = Type.Object(
       description: "Event time: the message's own timestamp (arrival time when it has none), or arrival time",
     }),
     udp_receive_buffer_bytes: Size(
-      'SO_RCVBUF asked for the UDP socket: a burst larger than this is dropped by the kernel (counted). Linux caps it at net.core.rmem_max; what was granted is logged at start and shown in /metrics',
+      'SO_RCVBUF asked for the UDP socket: a burst larger than this is dropped by the kernel (counted). Linux caps it at net.core.rmem_max; what was granted is logged at start and shown in /metrics (0: the kernel default)',
       '8MiB',
     ),
   },
@@ -180,14 +180,12 @@ export class SyslogSource implements Source {
       this.#accept(socket);
     };
     const server = this.#config.tls
-      ? createTlsServer({ ...tlsOptions(this.#config.tls), handshakeTimeout: toMs(this.#config.handshake_timeout) }, onSocket).on('tlsClientError', (error, socket) => {
-          if (/timed? ?out/i.test(error.message)) this.#guard.closed.handshake++;
-          this.#ctx.log.warn({ err: errorMessage(error), peer: socket.remoteAddress }, `source "${this.#ctx.name}": TLS handshake with ${socket.remoteAddress ?? 'a client'} failed: ${errorMessage(error)}`);
-        })
+      ? createTlsServer({ ...tlsOptions(this.#config.tls), handshakeTimeout: toMs(this.#config.handshake_timeout) }, onSocket).on('tlsClientError', (error, socket) => this.#guard.tlsFailed(error, socket))
       : createTcpServer(onSocket);
     // With TLS the per-peer limit is checked on the raw socket, before the handshake costs anything.
     if (this.#config.tls) server.on('connection', (socket: Socket) => this.#guard.admit(socket));
     server.maxConnections = this.#config.max_connections;
+    server.on('drop', (data?: { remoteAddress?: string }) => this.#guard.noteFull(data?.remoteAddress, this.#config.max_connections));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(where, this.#address, error)));
       server.listen({ host: this.#address.host, port: this.#address.port }, () => resolve());

@@ -11,7 +11,7 @@
  * (127.0.0.1 reads 0100007F on little-endian machines), then the port in hex.
  */
 import { readFileSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 
 export type ReadText = (file: string) => string;
 
@@ -26,13 +26,31 @@ function ipv4Hex(host: string): string {
     .join('');
 }
 
+/** ::1 → 00000000000000000000000001000000 (four 32-bit words, each in little-endian host order). */
+function ipv6Hex(host: string): string | null {
+  const [head, tail] = host.includes('::') ? host.split('::') : [host, null];
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  const left = groups(head);
+  const right = tail === null ? [] : groups(tail);
+  const words = tail === null ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  if (words.length !== 8 || words.some((w) => !/^[0-9a-fA-F]{1,4}$/.test(w))) return null; // e.g. an IPv4-mapped tail: match by port
+  const bytes = words.flatMap((w) => {
+    const n = parseInt(w, 16);
+    return [n >> 8, n & 0xff];
+  });
+  let out = '';
+  for (let i = 0; i < 16; i += 4) for (let j = 3; j >= 0; j--) out += bytes[i + j].toString(16).padStart(2, '0').toUpperCase();
+  return out;
+}
+
 /**
  * Kernel drops of the UDP socket bound to host:port, or null when unknown (not Linux, or no such
  * socket). With several sockets on the port, the one on exactly `host` counts.
  */
 export function udpKernelDrops(host: string, port: number, read: ReadText = readText): number | null {
   const portHex = port.toString(16).toUpperCase().padStart(4, '0');
-  const wantV4 = isIPv4(host) ? `${ipv4Hex(host)}:${portHex}` : null;
+  const hex = isIPv4(host) ? ipv4Hex(host) : isIPv6(host) ? ipv6Hex(host) : null;
+  const want = hex === null ? null : `${hex}:${portHex}`;
   let fallback: number | null = null;
   for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
     let text: string;
@@ -49,7 +67,7 @@ export function udpKernelDrops(host: string, port: number, read: ReadText = read
       if (!local.endsWith(`:${portHex}`)) continue;
       const drops = Number(cols[cols.length - 1]);
       if (!Number.isFinite(drops)) continue;
-      if (wantV4 !== null && local === wantV4) return drops;
+      if (want !== null && local === want) return drops;
       fallback ??= drops;
     }
   }

@@ -4,17 +4,7 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return '—';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
-}
+export { formatBytes } from '../../../../shared/src/format.ts';
 
 export function formatRate(perSec: number): string {
   if (perSec >= 1e6) return `${(perSec / 1e6).toFixed(2)}M/s`;

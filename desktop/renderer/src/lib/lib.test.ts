@@ -44,7 +44,7 @@ describe('inputs', () => {
     expect(formatTime(Date.UTC(2025, 10, 25, 14, 3, 7, 9), 'utc')).toBe('2025-11-25 14:03:07.009');
     expect(formatTimeZoned(Date.UTC(2025, 10, 25, 14, 3), 'utc')).toBe('2025-11-25 14:03:00.000 UTC');
     expect(zoneLabel(now, 'local')).toMatch(/^UTC[+-]\d\d:\d\d$/);
-    expect(formatBytes(1536)).toBe('1.50 KiB');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
   });
 
   it('turns the filter bar into API filters and catches a bad header filter', () => {

@@ -43,6 +43,11 @@ export function OverviewView({ history, navigate }: { history: Sample[]; navigat
         title={<>Overview <span className="muted">{h.collectorId}</span></>}
         subtitle={<>Sluice {h.version} · up {formatDuration(h.uptimeMs)}{h.readonly ? ' · read-only (inspect)' : ''} · <StatusDot status={h.status} /></>}
       />
+      {(h.problems?.length ?? 0) > 0 && (
+        <div className="error-box compact health-problems" role="alert">
+          {h.problems!.map((p) => <div key={p} className="warn-text">{p}</div>)}
+        </div>
+      )}
       <section className="stats-row">
         <Stat label="Channel" value={formatBytes(h.channel.bytes)} detail={<>of {formatBytes(h.channel.maxBytes)} · {formatPercent(h.channel.fill)} full<FillBar ratio={h.channel.fill} /></>} />
         <Stat label="Ingest" value={formatRate(totalRate)} detail={`${sources.data?.sources.length ?? 0} sources`} />

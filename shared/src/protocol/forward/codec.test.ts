@@ -9,6 +9,7 @@ import {
   checkPing,
   checkPong,
   createPing,
+  createSalt,
   createPong,
   createRequestDecoder,
   createResponseDecoder,
@@ -419,6 +420,32 @@ describe('handshake', () => {
     expect(checkPing(bad, secret, sha512Hex)).toEqual({ ok: false, reason: 'username/password mismatch' });
     const unknown = createPing(authHelo, { hostname: 'edge', sharedKey: 's3cret', salt, username: 'bob', password: 'pw' }, sha512Hex);
     expect(checkPing(unknown, secret, sha512Hex).ok).toBe(false);
+  });
+
+  it('writes every PING element as a msgpack str, the salt too (Fluent Bit in_forward refuses bin)', () => {
+    const printable = createSalt(Uint8Array.from({ length: 16 }, (_, i) => i * 37));
+    expect(Buffer.from(printable).toString('latin1')).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    for (const saltBytes of [printable, salt]) {
+      const ping = createPing(helo, { hostname: 'edge.example', sharedKey: 's3cret', salt: saltBytes }, sha512Hex);
+      const bytes = Buffer.from(encodePing(ping));
+      expect(bytes[0]).toBe(0x96); // fixarray of 6
+      const types: string[] = [];
+      const values: Buffer[] = [];
+      for (let pos = 1; pos < bytes.length; ) {
+        const h = bytes[pos];
+        const [kind, start, length] =
+          h >= 0xa0 && h <= 0xbf ? ['str', pos + 1, h & 0x1f] : h === 0xd9 ? ['str', pos + 2, bytes[pos + 1]] : h === 0xda ? ['str', pos + 3, bytes.readUInt16BE(pos + 1)] : ['not str', pos + 1, 0];
+        types.push(kind);
+        values.push(bytes.subarray(start, start + length));
+        pos = start + length;
+        if (kind !== 'str') break;
+      }
+      expect(types).toEqual(['str', 'str', 'str', 'str', 'str', 'str']);
+      expect(values.map((v) => v.length)).toEqual([4, 12, 16, 128, 0, 0]);
+      expect(Buffer.compare(values[2], Buffer.from(saltBytes))).toBe(0); // the salt's bytes as sent, hashed as sent
+      const [decoded] = decodeRequests(bytes);
+      expect(decoded).toEqual(ping);
+    }
   });
 
   it('refuses a client that uses the server hostname', () => {

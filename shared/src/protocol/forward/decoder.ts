@@ -4,9 +4,10 @@
  * decoder refuses further input: a byte stream cannot be resynchronised, so the caller closes the
  * connection.
  */
+import { formatBytes } from '../../format.ts';
 import { ErrorCodes, SluiceError } from '../../errors.ts';
 import { decodeRequest, decodeResponse, plain, type FrameContext } from './frames.ts';
-import { FrameScanner, Header, Kind, describe, formatBytes, kindOf, protocolError, readHeader } from './msgpack.ts';
+import { FrameScanner, Header, Kind, describe, kindOf, protocolError, readHeader } from './msgpack.ts';
 import {
   DEFAULT_MAX_DECOMPRESSED_BYTES,
   DEFAULT_MAX_DEPTH,

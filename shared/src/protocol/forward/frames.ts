@@ -15,8 +15,9 @@
  * A frame is walked with Reader; records and metadata are validated by skipValue and only then
  * decoded by msgpackr. Any problem throws a SluiceError: PROTOCOL, or TOO_LARGE for size limits.
  */
+import { formatBytes } from '../../format.ts';
 import { ErrorCodes, SluiceError } from '../../errors.ts';
-import { Kind, Reader, describe, formatBytes, protocolError, viewUnpackr } from './msgpack.ts';
+import { Kind, Reader, describe, protocolError, viewUnpackr } from './msgpack.ts';
 import { GROUP_MARKER, TIME_UNSET, readTime } from './time.ts';
 import type { EventFrame, FluentRecord, ForwardEntry, ForwardOption, Gunzip, RequestFrame, ResponseFrame } from './types.ts';
 

@@ -9,6 +9,7 @@
  * able to trigger). Everything here is iterative with an explicit depth limit: no recursion on
  * untrusted input, no allocation proportional to a declared (rather than received) length.
  */
+import { formatBytes } from '../../format.ts';
 import { Packr, Unpackr } from 'msgpackr';
 import { ErrorCodes, SluiceError } from '../../errors.ts';
 
@@ -307,12 +308,6 @@ export function readFloat(buf: Uint8Array, pos: number): number {
   return buf[pos] === 0xca ? view.getFloat32(0) : view.getFloat64(0);
 }
 
-export function formatBytes(n: number): string {
-  const MiB = 1024 * 1024;
-  if (n >= MiB) return `${+(n / MiB).toFixed(1)} MiB`;
-  if (n >= 1024) return `${+(n / 1024).toFixed(1)} KiB`;
-  return `${n} bytes`;
-}
 
 /**
  * Finds where the msgpack value at the start of a stream buffer ends, across pushes: when the value
