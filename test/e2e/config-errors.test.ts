@@ -6,6 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sources } from '../../collector/src/components.ts';
+import '../../collector/src/config/load.ts'; // registers the built-in components
 import { scaled, SLUICE, spawnTracked, tempDir } from '../helpers/process.ts';
 
 function sluice(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -48,7 +50,7 @@ const EXPECTED = [
   'line 8: channel.retention.max_age: expected a duration such as 30s, 5m or 7d, or null; got "a week"',
   'line 10: log.level: expected one of "trace", "debug", "info", "warn", "error", "fatal", "silent"; got "loud"',
   'line 14: sources.web.listen: expected host:port with port 1–65535, such as 127.0.0.1:9880 or [::1]:9880; got "localhost"',
-  'line 16: sources.logs.type: unknown source type "sylsog"; did you mean "syslog"? one of: forward, generator, http, kafka, syslog, tail',
+  `line 16: sources.logs.type: unknown source type "sylsog"; did you mean "syslog"? one of: ${sources.names().join(', ')}`,
   'line 21: sinks.out.batch.max_events: expected a whole number from 1 to 100000; got 0',
 ];
 

@@ -33,7 +33,7 @@ function parseApiVersions(out: string): Map<number, { name: string; min: number;
  * UNKNOWN_TOPIC_OR_PARTITION for a topic the controller has just created.
  */
 async function createTopicReady(admin: Admin, topic: string, numPartitions: number, configEntries?: Array<{ name: string; value: string }>) {
-  expect(await admin.createTopics({ topics: [{ topic, numPartitions, configEntries }] })).toBe(true);
+  expect(await admin.createTopics({ topics: [{ topic, numPartitions, configEntries }], waitForLeaders: false })).toBe(true);
   for (let i = 0; i < 300; i++) {
     try {
       const parts = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions;
