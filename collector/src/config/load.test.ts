@@ -90,7 +90,7 @@ admin:
     ['an unknown key near a known one', 'admin:\n  tokn: abcdefghijklmnopq\n', 'line 2: admin.tokn: unknown key "tokn"; did you mean "token"?'],
     ['an unknown key far from any', 'channel:\n  retention:\n    forever: true\n', 'line 3: channel.retention.forever: unknown key "forever"; known keys: max_age, max_bytes'],
     ['a misspelt section', 'chanel:\n  path: ./data\n', 'line 1: chanel: unknown section "chanel"; did you mean "channel"?'],
-    ['a misspelt source type', 'sources:\n  s:\n    type: sylsog\n', 'line 3: sources.s.type: unknown source type "sylsog"; did you mean "syslog"? one of: forward, generator, http, kafka, syslog, tail'],
+    ['a misspelt source type', 'sources:\n  s:\n    type: sylsog\n', 'line 3: sources.s.type: unknown source type "sylsog"; did you mean "syslog"? one of: forward, generator, http, kafka, otlp, syslog, tail'],
     ['a free-space guard', 'channel:\n  min_free_space: plenty\n', 'line 2: channel.min_free_space: expected a size such as 512MiB, a share of the filesystem such as 5%, auto, or 0 (off); got "plenty"'],
     ['a topic name', 'sources:\n  web:\n    type: http\n    topic: "bad topic!"\n', 'line 4: sources.web.topic: expected a topic name: 1 to 249 letters, digits, ".", "_" or "-"; got "bad topic!"'],
     ['a URL', 'sinks:\n  up:\n    type: http\n    url: hub.example.com/in\n', 'line 4: sinks.up.url: expected an http:// or https:// URL such as https://hub.example.com:9880/{topic}; got "hub.example.com/in"'],
