@@ -48,7 +48,7 @@ const EXPECTED = [
   'line 8: channel.retention.max_age: expected a duration such as 30s, 5m or 7d, or null; got "a week"',
   'line 10: log.level: expected one of "trace", "debug", "info", "warn", "error", "fatal", "silent"; got "loud"',
   'line 14: sources.web.listen: expected host:port with port 1–65535, such as 127.0.0.1:9880 or [::1]:9880; got "localhost"',
-  'line 16: sources.logs.type: unknown source type "sylsog"; did you mean "syslog"? one of: forward, generator, http, kafka, syslog, tail',
+  'line 16: sources.logs.type: unknown source type "sylsog"; did you mean "syslog"? one of: forward, generator, http, kafka, otlp, syslog, tail',
   'line 21: sinks.out.batch.max_events: expected a whole number from 1 to 100000; got 0',
 ];
 
