@@ -14,7 +14,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeStatusProto } from '../../collector/src/otlp/proto.ts';
+import { decodeStatusProto, encodeRequestProto } from '../../collector/src/otlp/proto.ts';
 import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 interface ApiEvent {
@@ -241,5 +241,45 @@ sinks:
     const stored = await count('tiny');
     expect((await fetch(fullUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big(2) })).status).toBe(503);
     expect(await count('tiny')).toBe(stored);
+  });
+});
+
+describe('otlp source and kill -9', () => {
+  it('every record of every 200 OK survives a SIGKILL of the collector mid-stream', async () => {
+    const ports = { admin: await freePort(), otlp: await freePort() };
+    const crashDir = tempDir('sluice-otlp-kill-');
+    const config = `admin:
+  listen: 127.0.0.1:${ports.admin}
+sources:
+  otel:
+    type: otlp
+    listen: 127.0.0.1:${ports.otlp}
+    topic: crash
+`;
+    const first = await startCollector({ dir: crashDir, config, adminPort: ports.admin });
+    running.push(first);
+    const url = `http://127.0.0.1:${ports.otlp}/v1/logs`;
+    const acked = new Set<number>();
+    let stop = false;
+    const sender = (async () => {
+      for (let req = 0; !stop && req < 150; req++) {
+        // ≤ 150 × 50 records: within one events page (10,000)
+        const body = Buffer.from(encodeRequestProto({ resourceLogs: [{ scopeLogs: [{ logRecords: Array.from({ length: 50 }, (_, i) => ({ body: { stringValue: `${req}:${i}` } })) }] }] }));
+        try {
+          const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
+          if (r.status === 200) acked.add(req);
+        } catch {
+          return; // the collector is gone: this request was never acknowledged
+        }
+      }
+    })();
+    await until(() => acked.size >= 20, { what: '20 acknowledged requests' });
+    await first.kill();
+    stop = true;
+    await sender;
+    const again = await startCollector({ dir: crashDir, config, adminPort: ports.admin });
+    running.push(again);
+    const stored = new Set((await events('crash', 10_000, again)).map((e) => String(e.body)));
+    for (const req of acked) for (let i = 0; i < 50; i++) expect(stored.has(`${req}:${i}`), `record ${req}:${i} was acknowledged`).toBe(true);
   });
 });
