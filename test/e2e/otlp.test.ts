@@ -12,6 +12,8 @@ import { OTLPLogExporter as HttpJsonExporter } from '@opentelemetry/exporter-log
 import { OTLPLogExporter as ProtoExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStatusProto, encodeRequestProto } from '../../collector/src/otlp/proto.ts';
@@ -241,6 +243,26 @@ sinks:
     const stored = await count('tiny');
     expect((await fetch(fullUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big(2) })).status).toBe(503);
     expect(await count('tiny')).toBe(stored);
+  });
+});
+
+// Python's exporter where it is installed (pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http);
+// SLUICE_OTEL_PYTHON names the interpreter (a venv's python), default python3.
+const PYTHON = process.env.SLUICE_OTEL_PYTHON ?? 'python3';
+const HAS_PYTHON_OTEL = spawnSync(PYTHON, ['-c', 'import opentelemetry.exporter.otlp.proto.http._log_exporter, opentelemetry.sdk._logs'], { stdio: 'ignore' }).status === 0;
+if (!HAS_PYTHON_OTEL) console.log(`otlp e2e: the Python exporter case is skipped (${PYTHON} has no opentelemetry-exporter-otlp-proto-http; set SLUICE_OTEL_PYTHON)`);
+
+describe('otlp source with the OpenTelemetry Python SDK', () => {
+  it.runIf(HAS_PYTHON_OTEL)('python logging through the OTLP/HTTP exporter: every record once, in order', async () => {
+    const n = 300;
+    const r = spawnSync(PYTHON, [join(import.meta.dirname, 'otlp/python_exporter.py'), otlpUrl, String(n)], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const got = await until(async () => {
+      const e = await events('pyapp');
+      return e.length >= n ? e : null;
+    }, { what: `${n} records from Python` });
+    expect(got.map((e) => e.body)).toEqual(Array.from({ length: n }, (_, i) => `py record ${i}`));
+    expect(got[0].headers).toMatchObject({ 'otel.severity_number': '13', 'otel.severity_text': 'WARN', 'otel.resource.service.name': 'pyapp' });
   });
 });
 
