@@ -30,9 +30,10 @@ const UI_INPUTS = [join(UI_DIR), join(ROOT, 'desktop/bridge.ts'), join(ROOT, 'sh
 /**
  * Packages left outside the bundle, loaded from node_modules at run time: native addons, the
  * packages that load native addons or worker files by path, and the ones loaded only when the
- * config names them (kafkajs, through createRequire in kafka-client.ts).
+ * config names them (kafkajs, through createRequire in kafka-client.ts) or the admin API first
+ * needs them (fastify's schema compilers, admin/lazy-validation.ts; re2js for regex filters).
  */
-export const EXTERNAL = ['better-sqlite3', 'msgpackr', 'msgpackr-extract', 'pino', 'thread-stream', 'pino-pretty', 'kafkajs'];
+export const EXTERNAL = ['better-sqlite3', 'msgpackr', 'msgpackr-extract', 'pino', 'thread-stream', 'pino-pretty', 'kafkajs', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 're2js'];
 
 /**
  * CommonJS packages whose default export is a function, loaded on its first call instead of at
@@ -126,6 +127,16 @@ export async function buildCollector({ force = false } = {}) {
   const isEntry = (f) => relative(COLLECTOR_OUT, f.path) === 'main.js';
   for (const f of files.filter((f) => !isEntry(f))) writeAtomically(f.path, f.contents);
   for (const f of files.filter(isEntry)) writeAtomically(f.path, f.contents);
+  // Chunks of earlier builds (hashed names) pile up in a checkout: remove those an hour old, long
+  // after any process started from that build has imported what it needs.
+  const current = new Set(files.map((f) => f.path));
+  const chunks = join(COLLECTOR_OUT, 'chunks');
+  for (const name of existsSync(chunks) ? readdirSync(chunks) : []) {
+    const file = join(chunks, name);
+    try {
+      if (!current.has(file) && Date.now() - statSync(file).mtimeMs > 3_600_000) rmSync(file, { force: true });
+    } catch {}
+  }
   say(`collector → ${relative(ROOT, COLLECTOR_OUT)}/ (${files.length} files) in ${Math.round(performance.now() - started)} ms`);
   return true;
 }

@@ -13,8 +13,9 @@
 // launcher that uses only that node), systemd/sluice.service, etc/sluice.yaml.
 //
 // Slow parts are cached in .cache/release/, keyed by what they are made of: the Node tarball by
-// version, the production node_modules by (package-lock.json, Node version). A second run only
-// rebuilds the bundle and packs (tens of seconds). Options: --no-deb, --no-tar (the folder only),
+// version, better-sqlite3's compiled addon by (its version, Node version), the production
+// node_modules by (package-lock.json, Node version). A second run only rebuilds the bundle and
+// packs (about a minute on a busy 2-core machine). Options: --no-deb, --no-tar (the folder only),
 // --if-stale (do nothing when the tarball and the .deb are newer than everything they are made
 // of: what the release tests use, so CI builds the release once).
 import { createHash } from 'node:crypto';

@@ -11,7 +11,7 @@
  *   forward.catchup_ingest / forward.catchup_forward  a 1,000,000-event backlog drains while the
  *                        same load runs: both the ingest and the catch-up must make progress
  * `SLUICE_BENCH_CPU_PROF=1` writes .cpuprofile files of the edge and hub processes of forward.e2e
- * (to bench/profiles/).
+ * and forward.catchup (to bench/profiles/).
  *   forward.sustained    events/s arriving at a hub process while an edge process generates and
  *                        forwards them at full speed (baseline: Channel.append in this process)
  *   forward.catchup      events/s draining an edge's 1,000,000-event backlog into a hub that was
@@ -221,13 +221,13 @@ async function sustained(b: BenchContext, total: number): Promise<void> {
 
 async function catchup(b: BenchContext, total: number): Promise<void> {
   const ports = { hubAdmin: await freePort(), hubForward: await freePort(), edgeAdmin: await freePort() };
-  const edge = await startIn(b, 'edge', (dir) => edgeYaml(dir, ports.edgeAdmin, ports.hubForward, { generator: { rate: 0, count: total } }, ''));
+  const edge = await startIn(b, 'edge', (dir) => edgeYaml(dir, ports.edgeAdmin, ports.hubForward, { generator: { rate: 0, count: total } }, ''), profileArgs('catchup-edge'));
   let hub: CollectorProcess | null = null;
   try {
     const built = performance.now();
     await until(async () => (await high(edge.adminUrl, TOPIC)) >= total, { timeoutMs: 600_000, intervalMs: 250, what: 'the edge backlog' });
     b.log(`catchup: ${total.toLocaleString('en-US')}-event backlog on the edge in ${((performance.now() - built) / 1000).toFixed(1)} s (hub away)`);
-    hub = await startIn(b, 'hub', (dir) => hubYaml(dir, ports.hubAdmin, ports.hubForward));
+    hub = await startIn(b, 'hub', (dir) => hubYaml(dir, ports.hubAdmin, ports.hubForward), profileArgs('catchup-hub'));
     const { firstAt, firstCount, doneAt } = await watchArrival(hub.adminUrl, total, 600_000, (n) => b.log(`catchup: ${n.toLocaleString('en-US')} events on the hub`));
     const rate = (total - firstCount) / ((doneAt - firstAt) / 1000);
     b.figure('forward.catchup', {

@@ -13,11 +13,16 @@
  */
 import jsonata from 'jsonata';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 import type { FilterQuery } from '../../../shared/src/api/events.ts';
 import { contentTypeOf, type StoredEvent } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { bodyText, decodeBody, isMsgpackType } from './present.ts';
+
+const load = createRequire(import.meta.url);
+/** re2js (~270 KB of source) is required when a regex filter is first compiled, not at start-up. */
+const re2 = (): typeof RE2JS => (load('re2js') as typeof import('re2js')).RE2JS;
 
 export interface EventFilter {
   /** Whether any filter was given. */
@@ -67,10 +72,11 @@ export function parseRegex(value: string, param: string): SearchRegex {
     if (bad) throw badInput(`${param}: flag(s) "${bad}" not supported (use i, m, s, u)`);
   }
   // RE2 matches Unicode code points always: `u` needs no flag of its own.
-  const bits = (flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0) | (flags.includes('m') ? RE2JS.MULTILINE : 0) | (flags.includes('s') ? RE2JS.DOTALL : 0);
+  const RE2 = re2();
+  const bits = (flags.includes('i') ? RE2.CASE_INSENSITIVE : 0) | (flags.includes('m') ? RE2.MULTILINE : 0) | (flags.includes('s') ? RE2.DOTALL : 0);
   let re: RE2JS;
   try {
-    re = RE2JS.compile(source, bits);
+    re = RE2.compile(source, bits);
   } catch (error) {
     const why = (error as Error).message;
     const hint = /\(\?[=!<]|\\[1-9]/.test(source) ? ' (RE2 syntax: lookaround and backreferences are not supported)' : '';

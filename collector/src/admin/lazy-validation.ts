@@ -8,8 +8,15 @@
  * later. Our routes have no header schemas, the one thing fastify prepares differently for a
  * validator compiler it did not build (it lower-cases them).
  */
-import AjvCompiler from '@fastify/ajv-compiler';
-import SerializerSelector from '@fastify/fast-json-stringify-compiler';
+import type AjvCompilerModule from '@fastify/ajv-compiler';
+import type SerializerSelectorModule from '@fastify/fast-json-stringify-compiler';
+import { createRequire } from 'node:module';
+
+// Required on first use, not imported: the compilers (Ajv, fast-json-stringify; ~0.5 MB of source)
+// stay outside the bundle and are not even parsed until a route is first called.
+const load = createRequire(import.meta.url);
+const AjvCompiler = (): ReturnType<typeof AjvCompilerModule> => (load('@fastify/ajv-compiler') as typeof AjvCompilerModule)();
+const SerializerSelector = (): ReturnType<typeof SerializerSelectorModule> => (load('@fastify/fast-json-stringify-compiler') as typeof SerializerSelectorModule)();
 
 interface RouteSchema {
   schema: unknown;

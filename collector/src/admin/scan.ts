@@ -14,11 +14,12 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { StoredEvent } from '../../../shared/src/event.ts';
+import { ErrorCodes, isSluiceError } from '../../../shared/src/errors.ts';
 import type { Channel } from '../channel/channel.ts';
 import type { EventFilter } from './filters.ts';
 
 export type Direction = 'forward' | 'backward';
-export type StopReason = 'limit' | 'rows' | 'time' | 'end';
+export type StopReason = 'limit' | 'rows' | 'time' | 'end' | 'damaged';
 
 export interface ScanBounds {
   maxRows: number;
@@ -54,6 +55,8 @@ export interface ScanResult {
   prev: number;
   filterErrors: number;
   firstFilterError?: string;
+  /** With `stopped: 'damaged'`: the damaged range the scan stopped at (next/prev continue past it). */
+  damaged?: { first: number; last: number; message: string };
 }
 
 /** Events read per chunk when filtering; between chunks the scan yields and checks its bounds. */
@@ -72,6 +75,7 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
   let lo = o.start;
   let hi = o.start;
   let stopped: StopReason | null = null;
+  let damaged: ScanResult['damaged'];
   let first = true;
 
   const { test, predicate } = o.filter;
@@ -141,9 +145,23 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
       stopped = 'rows';
       break;
     }
+    // A damaged range ends the page after what came before it; next/prev continue past it and
+    // the answer says so. A scan starting in the damage fails with its error (410).
+    const readOrDamage = (read: () => StoredEvent[], at: number): StoredEvent[] | null => {
+      try {
+        return read();
+      } catch (error) {
+        const range = isSluiceError(error) && error.code === ErrorCodes.CHANNEL_CORRUPT ? channel.damagedAt(o.topic, at) : undefined;
+        if (!range || scanned === 0) throw error;
+        damaged = { first: range.first, last: range.last, message: (error as Error).message };
+        stopped = 'damaged';
+        return null;
+      }
+    };
     if (forward) {
       const want = Math.min(chunkSize, rowsLeft, o.end - hi);
-      const chunk = want > 0 ? channel.read(o.topic, hi, { maxEvents: want }) : [];
+      const chunk = want > 0 ? readOrDamage(() => channel.read(o.topic, hi, { maxEvents: want }), hi) : [];
+      if (chunk === null) break;
       const inRange = chunk.length > 0 && chunk[chunk.length - 1].offset >= o.end ? chunk.filter((e) => e.offset < o.end) : chunk;
       if (inRange.length === 0) {
         stopped = 'end';
@@ -156,7 +174,8 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
       if (stopped === null && hi >= o.end) stopped = 'end';
     } else {
       const want = Math.min(chunkSize, rowsLeft, lo - o.end);
-      const chunk = want > 0 ? channel.readBefore(o.topic, lo, want) : [];
+      const chunk = want > 0 ? readOrDamage(() => channel.readBefore(o.topic, lo, want), lo - 1) : [];
+      if (chunk === null) break;
       const inRange = chunk.length > 0 && chunk[0].offset < o.end ? chunk.filter((e) => e.offset >= o.end) : chunk;
       if (inRange.length === 0) {
         stopped = 'end';
@@ -180,9 +199,10 @@ export async function scan(channel: Channel, o: ScanOptions): Promise<ScanResult
     scannedFrom: scanned === 0 ? o.start : lo,
     scannedTo: scanned === 0 ? o.start - 1 : hi - 1,
     stopped: stopped as StopReason,
-    next: scanned === 0 ? o.start : hi,
-    prev: scanned === 0 ? o.start : lo,
+    next: scanned === 0 ? o.start : damaged && forward ? damaged.last + 1 : hi,
+    prev: scanned === 0 ? o.start : damaged && !forward ? damaged.first : lo,
     filterErrors,
     ...(firstFilterError === undefined ? {} : { firstFilterError }),
+    ...(damaged === undefined ? {} : { damaged }),
   };
 }

@@ -38,7 +38,7 @@ describe('DiskGuard', () => {
     env.t += 1000;
     expect(g.refuses(() => 100 * MiB)).toBe(false); // 200 + 100 reusable ≥ 256
     expect(g.refuses(() => 0)).toBe(true);
-    expect(g.state()).toMatchObject({ full: true, requiredBytes: 256 * MiB, episodes: 1, reason: '200.0 MiB free on the filesystem of /data, below channel.min_free_space (256.0 MiB)' });
+    expect(g.state()).toMatchObject({ full: true, requiredBytes: 256 * MiB, episodes: 1, reason: '200 MiB free on the filesystem of /data, below channel.min_free_space (256 MiB)' });
     expect(g.shortfall()).toBe(56 * MiB);
   });
 

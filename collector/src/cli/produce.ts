@@ -139,7 +139,8 @@ async function produce(topic: string, o: ProduceOptions): Promise<void> {
         batch.push(queue.shift()!);
         bytes += size;
       }
-      if (queue.length < QUEUE_HIGH / 2) lines.resume();
+      // After stdin ended the interface is closed, and Node ≥ 24 throws on resume() of a closed one.
+      if (!ended && queue.length < QUEUE_HIGH / 2) lines.resume();
       await send(batch);
     }
   } catch (error) {

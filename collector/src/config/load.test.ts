@@ -37,6 +37,16 @@ sinks:
     batch: { max_events: 500 }
   out:
     type: stdout
+  hubs:
+    type: failover
+    sinks:
+      a: { type: forward, servers: [127.0.0.1:24224], priority: 2 }
+      b: { type: forward, servers: [127.0.0.1:24225], priority: 1 }
+  mixed:
+    type: failover
+    sinks:
+      a: { type: forward, servers: [127.0.0.1:24224] }
+      b: { type: stdout }
 `,
       null,
       { preflight: false },
@@ -45,6 +55,9 @@ sinks:
     expect(batch('plain')).toMatchObject({ maxEvents: 20_000, maxBytes: 32 * 1024 ** 2 });
     expect(batch('small')).toMatchObject({ maxEvents: 500, maxBytes: 32 * 1024 ** 2 });
     expect(batch('out')).toMatchObject({ maxEvents: 1000, maxBytes: 4 * 1024 ** 2 });
+    // a group of forward members reads forward-sized batches; a mixed group keeps the general defaults
+    expect(batch('hubs')).toMatchObject({ maxEvents: 20_000, maxBytes: 32 * 1024 ** 2 });
+    expect(batch('mixed')).toMatchObject({ maxEvents: 1000, maxBytes: 4 * 1024 ** 2 });
   });
 
   it('reports every mistake in one pass, in line order, each with its path and line', async () => {

@@ -18,7 +18,7 @@ import { sinks as sinkRegistry, sources as sourceRegistry, type SinkSpec, type S
 import { checkPortFree, checkTlsFiles, isLoopback, parseListen } from '../net.ts';
 import '../sinks/index.ts';
 import '../sources/index.ts';
-import { AdminSection, ChannelSection, CollectorSection, LogSection, SinkRunnerKeys, SinkRunnerSchema, TOP_LEVEL_KEYS, toBytes, toMinFreeSpace, toMs } from './schema.ts';
+import { AdminSection, ChannelSection, CollectorSection, FleetSection, LogSection, SinkRunnerKeys, SinkRunnerSchema, TOP_LEVEL_KEYS, toBytes, toMinFreeSpace, toMs } from './schema.ts';
 
 export interface ResolvedSource {
   name: string;
@@ -48,6 +48,12 @@ export interface ResolvedAdmin extends Omit<Static<typeof AdminSection>, 'max_bo
   maxBodyBytes: number;
 }
 
+export interface ResolvedFleet {
+  report: boolean;
+  reportIntervalMs: number;
+  staleAfter: number;
+}
+
 export interface ResolvedConfig {
   /** The file it came from, if any (interceptor changes are written back there). */
   file: string | null;
@@ -55,6 +61,7 @@ export interface ResolvedConfig {
   logLevel: string;
   channel: ChannelOptions;
   admin: ResolvedAdmin;
+  fleet: ResolvedFleet;
   sources: readonly ResolvedSource[];
   sinks: readonly ResolvedSink[];
 }
@@ -198,6 +205,7 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
   const log = section(LogSection, 'log');
   const channel = section(ChannelSection, 'channel');
   const admin = section(AdminSection, 'admin');
+  const fleet = section(FleetSection, 'fleet');
   if (admin && !admin.token && !isLoopback(parseListen(admin.listen).host)) {
     problems.push({ path: 'admin.token', message: `required because admin.listen (${admin.listen}) is not a loopback address` });
   }
@@ -215,7 +223,7 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
   checkDuplicateListeners(sources, admin?.listen, problems);
 
   const checked: ValidParts = { admin, channelPath: channel?.path, sources, sinks };
-  if (problems.length > 0 || !collector || !log || !channel || !admin) return { problems, checked };
+  if (problems.length > 0 || !collector || !log || !channel || !admin || !fleet) return { problems, checked };
   return {
     problems,
     checked,
@@ -245,6 +253,11 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
         ),
       },
       admin: { ...withoutKey(admin, 'max_body_bytes'), maxBodyBytes: toBytes(admin.max_body_bytes) },
+      fleet: {
+        report: fleet.report === 'auto' ? sinks.some((s) => s.spec.name === 'forward') : fleet.report,
+        reportIntervalMs: toMs(fleet.report_interval),
+        staleAfter: fleet.stale_after,
+      },
       sources,
       sinks,
     },
@@ -335,7 +348,7 @@ export function validateSink(name: string, value: Record<string, unknown>, path:
     if (k in SinkRunnerKeys && !nested) runnerRaw[k] = v;
     else own[k] = v;
   }
-  const batchDefaults = spec.runnerDefaults?.batch;
+  const batchDefaults = spec.runnerDefaults?.batch ?? groupBatchDefaults(own.sinks);
   if (batchDefaults && (runnerRaw.batch === undefined || (typeof runnerRaw.batch === 'object' && runnerRaw.batch !== null && !Array.isArray(runnerRaw.batch)))) {
     runnerRaw.batch = { ...batchDefaults, ...(runnerRaw.batch as Record<string, unknown> | undefined) };
   }
@@ -487,4 +500,15 @@ function lineOf(path: string, doc: Document, lines: LineCounter): number | undef
     } else break;
   }
   return offset === undefined ? undefined : lines.linePos(offset).line;
+}
+
+/** A group whose members all bring the same runner batch defaults (e.g. failover between forward hubs) reads batches that size. */
+function groupBatchDefaults(members: unknown): { max_events?: number; max_bytes?: string } | undefined {
+  if (!members || typeof members !== 'object' || Array.isArray(members)) return undefined;
+  const found = Object.values(members as Record<string, unknown>).map((m) => {
+    const type = m && typeof m === 'object' ? (m as { type?: unknown }).type : undefined;
+    return typeof type === 'string' ? sinkRegistry.get(type)?.runnerDefaults?.batch : undefined;
+  });
+  if (found.length === 0 || found.some((d) => d === undefined)) return undefined;
+  return found.every((d) => JSON.stringify(d) === JSON.stringify(found[0])) ? found[0] : undefined;
 }

@@ -70,6 +70,18 @@ export const CollectorSection = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const FleetSection = Type.Object(
+  {
+    report: Type.Union([Type.Literal('auto'), Type.Boolean()], {
+      default: 'auto',
+      description: 'Report this collector\'s state to its hubs: an event on the reserved topic `_sluice.fleet` every `report_interval`, which forward sinks deliver with the rest (auto: when a forward sink is configured)',
+    }),
+    report_interval: Duration('How often this collector reports its state', '30s'),
+    stale_after: Type.Number({ minimum: 1, default: 3, description: 'On a hub: an edge silent for this many of its report intervals is shown as stale' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const LogSection = Type.Object(
   {
     level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('fatal'), Type.Literal('silent')], {
@@ -177,4 +189,4 @@ export const SinkRunnerKeys = {
 export const SinkRunnerSchema = Type.Object(SinkRunnerKeys, { additionalProperties: false });
 export type SinkRunnerConfig = Static<typeof SinkRunnerSchema>;
 
-export const TOP_LEVEL_KEYS = ['collector', 'log', 'channel', 'admin', 'sources', 'sinks'] as const;
+export const TOP_LEVEL_KEYS = ['collector', 'log', 'channel', 'admin', 'fleet', 'sources', 'sinks'] as const;

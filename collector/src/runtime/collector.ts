@@ -23,6 +23,9 @@ import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
 import { ConnectionTracker, parseListen } from '../net.ts';
 import { SinkRunner } from '../sinks/runner.ts';
+import { FleetRegistry } from '../fleet/registry.ts';
+import { startReporter } from '../fleet/reporter.ts';
+import { FLEET_TOPIC } from '../../../shared/src/api/fleet.ts';
 
 export interface SourceHandle {
   name: string;
@@ -56,6 +59,9 @@ export class Collector {
   readonly sources = new Map<string, SourceHandle>();
   readonly sinks = new Map<string, SinkRunner>();
   readonly startedAt = Date.now();
+  /** The edges this collector has heard from (fleet/registry.ts); null for an inspection. */
+  fleet: FleetRegistry | null = null;
+  #stopReporter: (() => void) | null = null;
   readonly inspect: boolean;
   readonly interceptorContext: InterceptorContext;
   admin: FastifyInstance | null = null;
@@ -85,6 +91,9 @@ export class Collector {
 
   async start(buildAdmin?: AdminBuilder): Promise<void> {
     if (!this.inspect) {
+      this.fleet = new FleetRegistry(this.channel, { staleAfter: this.config.fleet.staleAfter, log: this.log });
+      this.fleet.start();
+      if (this.config.fleet.report) this.#stopReporter = startReporter(this, this.config.fleet.reportIntervalMs);
       for (const s of this.config.sinks) this.#startSink(s);
       try {
         for (const s of this.config.sources) await this.#startSource(s);
@@ -234,7 +243,8 @@ export class Collector {
       channel: this.channel,
       log: this.log.child({ sink: resolved.name }),
       metrics: this.metrics,
-      topics: resolved.runner.topics,
+      // A forward sink also carries this collector's fleet reports to the hub (fleet/reporter.ts).
+      topics: resolved.spec.name === 'forward' && this.config.fleet.report ? [...resolved.runner.topics, FLEET_TOPIC] : resolved.runner.topics,
       batch: resolved.runner.batch,
       retry: resolved.runner.retry,
       startFrom: resolved.runner.startFrom,
@@ -327,6 +337,8 @@ export class Collector {
       await h.source.stop();
       h.abort.abort();
     }));
+    this.#stopReporter?.();
+    this.fleet?.stop();
     // 2. In-flight ingests settle (their producers get their acks or errors).
     await Promise.allSettled([...this.#inflight]);
     // 3. Sinks finish the batch in flight and commit cursors.
@@ -405,6 +417,22 @@ export class Collector {
         const n = h.source.network?.().udpReceiveBufferBytes;
         if (n !== undefined) set({ source: h.name }, n);
       }
+    });
+    m.gauge('sluice_edge_backlog_events', 'Fleet (on a hub): events an edge has not delivered yet, per edge and topic, from its latest report', ['edge', 'topic'], (set) => {
+      for (const e of this.fleet?.edges() ?? []) for (const t of e.latest.topics) set({ edge: e.id, topic: t.topic }, t.backlogEvents);
+    });
+    m.gauge('sluice_edge_oldest_undelivered_seconds', 'Fleet: age of the oldest event an edge has not delivered, per edge and topic', ['edge', 'topic'], (set) => {
+      for (const e of this.fleet?.edges() ?? []) for (const t of e.latest.topics) set({ edge: e.id, topic: t.topic }, t.oldestUndeliveredSeconds);
+    });
+    m.gauge('sluice_edge_last_seen_seconds', 'Fleet: seconds since the hub last received a report from the edge', ['edge'], (set) => {
+      const now = Date.now();
+      for (const e of this.fleet?.edges() ?? []) set({ edge: e.id }, Math.max(0, (now - e.lastSeen) / 1000));
+    });
+    m.gauge('sluice_edge_stale', 'Fleet: 1 when the edge has been silent for longer than fleet.stale_after of its report intervals', ['edge'], (set) => {
+      for (const e of this.fleet?.edges() ?? []) set({ edge: e.id }, e.stale ? 1 : 0);
+    });
+    m.gauge('sluice_edge_channel_fill_ratio', 'Fleet: an edge\'s channel fill, from its latest report', ['edge'], (set) => {
+      for (const e of this.fleet?.edges() ?? []) set({ edge: e.id }, e.latest.channel.fill);
     });
     m.gauge('sluice_sink_state', 'Sink state: 1 for the current state', ['sink', 'state'], (set) => {
       for (const r of this.sinks.values()) for (const s of ['running', 'backing_off', 'failed', 'stopped', 'starting']) set({ sink: r.name, state: s }, r.state === s ? 1 : 0);

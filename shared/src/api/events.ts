@@ -94,8 +94,9 @@ export const BrowseQuery = Type.Object(
 );
 export type BrowseQuery = Static<typeof BrowseQuery>;
 
-export const StopReason = Type.Union([Type.Literal('limit'), Type.Literal('rows'), Type.Literal('time'), Type.Literal('end')], {
-  description: 'Why the scan stopped: `limit` (enough events), `rows` (scanned max rows), `time` (ran max ms), `end` (reached the end of the range)',
+export const StopReason = Type.Union([Type.Literal('limit'), Type.Literal('rows'), Type.Literal('time'), Type.Literal('end'), Type.Literal('damaged')], {
+  description:
+    'Why the scan stopped: `limit` (enough events), `rows` (scanned max rows), `time` (ran max ms), `end` (reached the end of the range), `damaged` (reached offsets damaged on disk; `next`/`prev` continue past them and `notes` names them)',
 });
 
 export const BrowseResponse = Type.Object(

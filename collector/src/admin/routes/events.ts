@@ -101,6 +101,7 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
         bounds: scanBounds(collector, q),
         signal: AbortSignal.any([abortOnClose(reply.raw), closing.signal]),
       });
+      if (result.damaged) notes.push(`stopped at damaged offsets ${result.damaged.first}–${result.damaged.last}, which cannot be read; ${direction === 'forward' ? 'next' : 'prev'} continues past them (${result.damaged.message})`);
       return {
         topic,
         low: info.low,
@@ -164,6 +165,9 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
       if (q.until !== undefined) end = Math.min(end, collector.channel.offsetForTime(topic, parseTime(q.until, 'until')));
       const format = q.format ?? 'ndjson';
       const limit = q.limit ?? Number.MAX_SAFE_INTEGER;
+      // Damaged offsets at the start answer 410 now, before headers are sent; later ones are
+      // passed over by the scan (health and /metrics name them).
+      if (start < end) collector.channel.read(topic, start, { maxEvents: 1 });
       const abort = AbortSignal.any([abortOnClose(reply.raw), closing.signal]);
       const lines = exportLines(collector, { topic, start, end, limit, filter, format, signal: abort });
       reply

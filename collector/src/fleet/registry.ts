@@ -1,0 +1,155 @@
+/**
+ * The hub side of the fleet view: reads the reports edges forwarded into `_sluice.fleet` (its own
+ * cursor, which does not hold back retention), keeps the latest report per edge and a short
+ * history durably in the channel's state store (namespace `fleet`, committed with the cursor), and
+ * says which edges are stale: silent for `stale_after` of their own report intervals.
+ */
+import { FLEET_TOPIC, type EdgeHistoryPoint, type EdgeReport, type EdgeSummary } from '../../../shared/src/api/fleet.ts';
+import { fromUtf8 } from '../../../shared/src/event.ts';
+import type { Channel } from '../channel/channel.ts';
+import type { Logger } from '../log.ts';
+
+const CONSUMER = 'fleet:registry';
+const NAMESPACE = 'fleet';
+const HISTORY = 120;
+
+interface EdgeRecord {
+  latest: EdgeReport;
+  lastSeen: number;
+  reports: number;
+  history: EdgeHistoryPoint[];
+}
+
+function isReport(value: unknown): value is EdgeReport {
+  const r = value as EdgeReport | null;
+  return typeof r === 'object' && r !== null && r.kind === 'sluice.fleet.report' && typeof r.edge?.id === 'string' && typeof r.at === 'number' && Array.isArray(r.topics) && Array.isArray(r.sinks);
+}
+
+function backlogOf(r: EdgeReport): { events: number; oldest: number } {
+  return { events: r.topics.reduce((a, t) => a + t.backlogEvents, 0), oldest: r.topics.reduce((a, t) => Math.max(a, t.oldestUndeliveredSeconds), 0) };
+}
+
+export class FleetRegistry {
+  readonly #edges = new Map<string, EdgeRecord>();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly channel: Channel,
+    private readonly options: { staleAfter: number; log?: Logger; now?: () => number },
+  ) {
+    for (const { key, value } of channel.listState(NAMESPACE)) {
+      try {
+        const record = JSON.parse(value) as EdgeRecord;
+        if (isReport(record.latest)) this.#edges.set(key, record);
+      } catch {
+        // a record this version cannot read: the edge's next report replaces it
+      }
+    }
+  }
+
+  /** Reads new reports every `intervalMs` (and once now). */
+  start(intervalMs = 1000): void {
+    this.poll();
+    this.#timer = setInterval(() => {
+      try {
+        this.poll();
+      } catch (error) {
+        this.options.log?.warn({ err: (error as Error).message }, 'fleet: reading reports failed; trying again');
+      }
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Takes in every report stored since the last call; returns how many. */
+  poll(): number {
+    if (this.channel.readonly) return 0;
+    let next = this.channel.getCursor(CONSUMER, FLEET_TOPIC) ?? 0;
+    let taken = 0;
+    for (;;) {
+      const events = this.channel.read(FLEET_TOPIC, next, { maxEvents: 500 });
+      if (events.length === 0) break;
+      const now = this.#now();
+      const touched = new Set<string>();
+      for (const e of events) {
+        let report: unknown;
+        try {
+          report = JSON.parse(fromUtf8(e.body));
+        } catch {
+          continue;
+        }
+        if (!isReport(report)) continue;
+        this.#take(report, now);
+        touched.add(report.edge.id);
+        taken++;
+      }
+      next = events[events.length - 1].offset + 1;
+      this.channel.commit(
+        [{ consumer: CONSUMER, topic: FLEET_TOPIC, next, protects: false }],
+        [...touched].map((id) => ({ namespace: NAMESPACE, key: id, value: JSON.stringify(this.#edges.get(id)) })),
+      );
+    }
+    return taken;
+  }
+
+  #take(report: EdgeReport, now: number): void {
+    const id = report.edge.id;
+    const record = this.#edges.get(id);
+    const b = backlogOf(report);
+    const point = { at: report.at, backlogEvents: b.events, oldestUndeliveredSeconds: b.oldest };
+    if (!record) {
+      this.#edges.set(id, { latest: report, lastSeen: now, reports: 1, history: [point] });
+      return;
+    }
+    record.reports++;
+    record.lastSeen = now;
+    // Reports of an edge that was cut off arrive late and in order; the newest one is the state.
+    if (report.at >= record.latest.at) record.latest = report;
+    record.history = [...record.history, point].sort((x, y) => x.at - y.at).slice(-HISTORY);
+  }
+
+  #now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  /** Every edge, worst first: stale, failing, behind (by backlog age), then ok. */
+  edges(): EdgeSummary[] {
+    const now = this.#now();
+    const rank = { stale: 0, failing: 1, behind: 2, ok: 3 } as const;
+    return [...this.#edges.entries()]
+      .map(([id, r]) => this.#summary(id, r, now))
+      .sort((a, b) => rank[a.state] - rank[b.state] || b.oldestUndeliveredSeconds - a.oldestUndeliveredSeconds || b.backlogEvents - a.backlogEvents || a.id.localeCompare(b.id));
+  }
+
+  edge(id: string): EdgeSummary | undefined {
+    const r = this.#edges.get(id);
+    return r ? this.#summary(id, r, this.#now()) : undefined;
+  }
+
+  #summary(id: string, r: EdgeRecord, now: number): EdgeSummary {
+    const l = r.latest;
+    const b = backlogOf(l);
+    const stale = now - r.lastSeen > this.options.staleAfter * Math.max(1000, l.intervalMs);
+    const failing = l.sinks.some((s) => s.state === 'failed' || s.state === 'backing_off') || l.channel.refusing;
+    return {
+      id,
+      host: l.edge.host,
+      version: l.edge.version,
+      configHash: l.edge.configHash,
+      startedAt: l.edge.startedAt,
+      lastSeen: r.lastSeen,
+      reportedAt: l.at,
+      stale,
+      state: stale ? 'stale' : failing ? 'failing' : b.events > 0 ? 'behind' : 'ok',
+      backlogEvents: b.events,
+      oldestUndeliveredSeconds: b.oldest,
+      reports: r.reports,
+      latest: l,
+      history: r.history,
+    };
+  }
+}
