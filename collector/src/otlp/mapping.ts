@@ -226,6 +226,12 @@ function typesOf(headers: Headers): Record<string, string> | null {
   }
 }
 
+/** Whether an event came in through the otlp source (it has otel.* headers). */
+function hasOtelHeader(headers: Headers): boolean {
+  for (const name in headers) if (name.startsWith('otel.')) return true;
+  return false;
+}
+
 /**
  * An ExportLogsServiceRequest for a batch: events that came in through the otlp source get
  * their record back (grouped by resource and scope headers); other events become records with
@@ -236,7 +242,7 @@ export function eventsToRequest(events: readonly StoredEvent[]): ExportLogsServi
   const scopes = new Map<string, { scope: { name?: string; version?: string; attributes: KeyValue[] }; logRecords: LogRecord[] }>();
   for (const event of events) {
     const h = event.headers;
-    const fromOtlp = H.bodyType in h || H.severityNumber in h || H.time in h || H.traceId in h || Object.keys(h).some((k) => k.startsWith('otel.'));
+    const fromOtlp = hasOtelHeader(h);
     const record: LogRecord = {};
     const resourceAttrs: KeyValue[] = [];
     const scopeAttrs: KeyValue[] = [];
