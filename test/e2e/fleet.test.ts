@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EdgeSummary, EdgesResponse } from '../../shared/src/api/fleet.ts';
 import { post } from '../helpers/forward.ts';
+import { ensureRendererBuilt, hasChromium, openBrowser, screenshot, visit } from './desktop/harness.ts';
 import { freePort, removeDir, scaled, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const dir = tempDir('sluice-fleet-');
@@ -51,10 +52,11 @@ async function relay(target: number): Promise<{ port: number; cut(): Promise<voi
   return { port, cut: shut, restore: open, close: shut };
 }
 
-function edgeConfig(id: string, data: string, admin: number, http: number, hubPort: number): string {
+function edgeConfig(id: string, data: string, admin: number, http: number, hubPort: number, hubAdmin: number): string {
   return [
     'collector:', `  id: ${id}`,
-    'admin:', `  listen: 127.0.0.1:${admin}`,
+    // The hub's web UI may open this edge's admin API (Fleet → Open).
+    'admin:', `  listen: 127.0.0.1:${admin}`, `  cors_origins: [http://127.0.0.1:${hubAdmin}]`,
     'channel:', `  path: ${data}`,
     'fleet:', '  report_interval: 1s',
     'sources:', '  web:', '    type: http', `    listen: 127.0.0.1:${http}`,
@@ -74,9 +76,11 @@ describe('fleet: a hub and three edges', () => {
   let hub: CollectorProcess;
   const edges: Record<string, { c: CollectorProcess; http: number }> = {};
   let cutOff: Awaited<ReturnType<typeof relay>>;
+  let hubForward = 0;
 
   beforeAll(async () => {
     const hubPorts = { admin: await freePort(), forward: await freePort() };
+    hubForward = hubPorts.forward;
     mkdirSync(join(dir, 'hub'));
     hub = await startCollector({
       dir: join(dir, 'hub'),
@@ -88,7 +92,7 @@ describe('fleet: a hub and three edges', () => {
       const ports = { admin: await freePort(), http: await freePort() };
       mkdirSync(join(dir, id));
       // edge-b reaches the hub through a relay the test can cut.
-      const c = await startCollector({ dir: join(dir, id), config: edgeConfig(id, join(dir, id, 'data'), ports.admin, ports.http, id === 'edge-b' ? cutOff.port : hubPorts.forward) });
+      const c = await startCollector({ dir: join(dir, id), config: edgeConfig(id, join(dir, id, 'data'), ports.admin, ports.http, id === 'edge-b' ? cutOff.port : hubPorts.forward, hubPorts.admin) });
       running.push(c);
       edges[id] = { c, http: ports.http };
     }
@@ -114,8 +118,9 @@ describe('fleet: a hub and three edges', () => {
     expect(a.latest.edge).toMatchObject({ id: 'edge-a', configHash: expect.stringMatching(/^[0-9a-f]{16}$/) });
     expect(a.latest.sinks).toEqual([expect.objectContaining({ name: 'hub', type: 'forward', state: 'running' })]);
     expect(a.latest.topics).toEqual([expect.objectContaining({ topic: 'logs-edge-a', backlogEvents: 0 })]);
-    // No secrets: a report holds states and counts, never config values such as server addresses.
-    expect(JSON.stringify(a.latest)).not.toContain('127.0.0.1');
+    // No secrets: a report holds states and counts, never config values such as the hub's address.
+    expect(JSON.stringify(a.latest)).not.toContain(`:${hubForward}`);
+    expect(a.adminUrl).toBe(edges['edge-a'].c.adminUrl);
     // The events themselves arrived too.
     expect((await hub.api<{ high: number }>('/api/v1/topics/logs-edge-a')).high).toBe(500);
   });
@@ -163,4 +168,29 @@ describe('fleet: a hub and three edges', () => {
     const missing = await hub.api<EdgeSummary | { error: { code: string } }>('/api/v1/edges/nope').catch((e: Error) => e);
     expect(String(missing)).toMatch(/404|no report/);
   });
+
+  it.runIf(hasChromium)('the Fleet view in the browser: worst first, an edge\'s history, and Open switches to its admin API', async () => {
+    await ensureRendererBuilt();
+    const browser = await openBrowser();
+    try {
+      const { page } = browser;
+      await visit(page, `${hub.adminUrl}/#/fleet`);
+      const rows = page.locator('.fleet-table tbody tr');
+      await until(async () => (await rows.count()) === 3, { what: 'three edges in the Fleet view' });
+      expect(await rows.first().getAttribute('data-edge')).toBe('edge-c');
+      expect(await rows.first().textContent()).toContain('stale');
+      await page.locator('tr[data-edge="edge-b"]').click();
+      const detail = page.getByRole('region', { name: 'Edge edge-b' });
+      await detail.getByText('logs-edge-b').waitFor();
+      await detail.locator('canvas').first().waitFor(); // the backlog history chart
+      await screenshot(page, 'desktop-fleet');
+      await page.locator('tr[data-edge="edge-a"]').getByRole('button', { name: 'Open' }).click();
+      // The overview now is edge-a's own, read from its admin API.
+      await page.getByRole('heading', { name: /Overview\s*edge-a/ }).waitFor();
+      expect(await page.locator('#active-connection').inputValue()).toBe('edge-edge-a');
+      expect(browser.problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, scaled(180_000));
 });

@@ -141,6 +141,7 @@ export class FleetRegistry {
       version: l.edge.version,
       configHash: l.edge.configHash,
       startedAt: l.edge.startedAt,
+      adminUrl: l.edge.adminUrl ?? null,
       lastSeen: r.lastSeen,
       reportedAt: l.at,
       stale,

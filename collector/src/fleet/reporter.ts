@@ -22,6 +22,15 @@ export function configHash(file: string | null): string | null {
   }
 }
 
+/** The admin API's URL as others would use it: a wildcard listen address becomes the host name. */
+function adminUrl(collector: Collector): string | null {
+  const address = collector.adminAddress;
+  if (!address) return null;
+  const url = new URL(address);
+  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = hostname();
+  return url.origin;
+}
+
 /** The report of a collector's state now. */
 export function buildReport(collector: Collector, intervalMs: number, now = Date.now()): EdgeReport {
   const statuses = [...collector.sinks.values()].map((r) => ({ runner: r, status: r.status() }));
@@ -54,6 +63,7 @@ export function buildReport(collector: Collector, intervalMs: number, now = Date
       version: process.env.SLUICE_VERSION ?? process.env.npm_package_version ?? '0.1.0',
       configHash: configHash(collector.config.file),
       startedAt: collector.startedAt,
+      adminUrl: adminUrl(collector),
     },
     at: now,
     intervalMs,

@@ -22,6 +22,7 @@ import { TailView } from './views/Tail.tsx';
 import { TopicPicker } from './views/TopicPicker.tsx';
 import { TopicsView } from './views/Topics.tsx';
 import { TopicView } from './views/Topic.tsx';
+import { FleetView } from './views/Fleet.tsx';
 
 const NAV: { view: ViewName; label: string; key: string }[] = [
   { view: 'overview', label: 'Overview', key: '1' },
@@ -31,7 +32,8 @@ const NAV: { view: ViewName; label: string; key: string }[] = [
   { view: 'replay', label: 'Replay', key: '5' },
   { view: 'interceptors', label: 'Interceptors', key: '6' },
   { view: 'groups', label: 'Consumer groups', key: '7' },
-  { view: 'connections', label: 'Connections', key: '8' },
+  { view: 'fleet', label: 'Fleet', key: '8' },
+  { view: 'connections', label: 'Connections', key: '9' },
 ];
 
 type Navigate = (r: { view: Route['view']; arg?: string | null; params?: Record<string, string> }, options?: { replace?: boolean }) => void;
@@ -49,7 +51,7 @@ export function App() {
     if ((route.view === 'messages' || route.view === 'tail' || route.view === 'topic') && route.arg) setLastTopic(route.arg);
   }, [route.view, route.arg]);
 
-  // Alt+1…8 switch views.
+  // Alt+1…9 switch views.
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (!e.altKey || e.ctrlKey || e.metaKey) return;
@@ -154,6 +156,8 @@ function ActiveView({ route, navigate }: { route: Route; navigate: Navigate }) {
       return <InterceptorsView source={route.arg} onSource={(s) => navigate({ view: 'interceptors', arg: s }, { replace: true })} />;
     case 'groups':
       return <GroupsView navigate={navigate} />;
+    case 'fleet':
+      return <FleetView navigate={navigate} selected={route.arg} onSelect={(id) => navigate({ view: 'fleet', arg: id }, { replace: true })} />;
     default:
       return null;
   }

@@ -13,6 +13,8 @@ export interface EdgeIdentity {
   /** sha256 of the config file's text (first 16 hex digits): tells when an edge's config changed. */
   configHash: string | null;
   startedAt: number;
+  /** Where the edge's admin API listens, as a URL (a wildcard address becomes the host name). */
+  adminUrl: string | null;
 }
 
 export interface EdgeTopicBacklog {
@@ -62,6 +64,7 @@ export interface EdgeSummary {
   version: string;
   configHash: string | null;
   startedAt: number;
+  adminUrl: string | null;
   /** When the hub last received a report (its clock), ms since the epoch. */
   lastSeen: number;
   /** When the newest report was made (the edge's clock). */

@@ -13,6 +13,7 @@ import type {
   TopicDetailResponse,
   TopicsResponse,
 } from '../../../../shared/src/api/core.ts';
+import type { EdgesResponse } from '../../../../shared/src/api/fleet.ts';
 import type { GroupsResponse, ProduceRequest, ProduceResponse, TruncateResponse } from '../../../../shared/src/api/consumers.ts';
 import type { BrowseQuery, BrowseResponse, ExportQuery, TailMessage, TailQuery } from '../../../../shared/src/api/events.ts';
 import type { ApplyRequest, ApplyResponse, ChainResponse, ComponentsResponse, PreviewRequest, PreviewResponse, ValidateResponse } from '../../../../shared/src/api/interceptors.ts';
@@ -216,6 +217,11 @@ export class AdminClient {
 
   replayGroup(group: string, request: ReplayRequest): Promise<ReplayResponse> {
     return this.request(`${request.execute ? 'Replaying' : 'Planning a replay of'} group "${group}"`, `/api/v1/groups/${encodeURIComponent(group)}/replay`, { method: 'POST', body: request });
+  }
+
+  /** On a hub: the edges that report to it, worst first (docs/fleet.md). */
+  edges(signal?: AbortSignal): Promise<EdgesResponse> {
+    return this.request('Loading the fleet', '/api/v1/edges', { signal });
   }
 
   /** Consumer groups with committed offsets and lag per topic (the consumer API's groups). */

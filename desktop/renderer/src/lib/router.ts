@@ -4,7 +4,7 @@
  */
 import { useCallback, useEffect, useState } from 'react';
 
-export const VIEWS = ['overview', 'topics', 'topic', 'messages', 'tail', 'replay', 'interceptors', 'groups', 'connections'] as const;
+export const VIEWS = ['overview', 'topics', 'topic', 'messages', 'tail', 'replay', 'interceptors', 'groups', 'fleet', 'connections'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export interface Route {
