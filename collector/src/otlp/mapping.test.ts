@@ -95,6 +95,21 @@ describe('OTLP log records → events', () => {
     expect(Buffer.from(a.traceId!).toString('hex')).toBe(TRACE);
     expect(Buffer.from(a.spanId!).toString('hex')).toBe(SPAN);
     expect(b.body).toEqual({ kvlistValue: { values: [{ key: 'n', value: { intValue: '3' } }] } });
+    // Attribute types come back too: host.cpus was an int.
+    expect(r0.resource!.attributes!.find((kv) => kv.key === 'host.cpus')!.value).toEqual({ intValue: '4' });
+  });
+
+  it('records non-string attribute kinds in otel.attr_types', () => {
+    const [a] = events(decodeRequestProto(encodeRequestProto(request)));
+    expect(JSON.parse(a.headers['otel.attr_types'])).toEqual({ 'otel.resource.host.cpus': 'int' });
+    const typed = recordToEvent('t', {}, { attributes: [{ key: 'ok', value: { boolValue: true } }, { key: 'r', value: { doubleValue: 0.5 } }, { key: 's', value: { stringValue: 'x' } }] }, 1);
+    expect(JSON.parse(typed.headers['otel.attr_types'])).toEqual({ 'otel.attr.ok': 'bool', 'otel.attr.r': 'double' });
+    const back = eventsToRequest([{ ...typed, offset: 0 }]).resourceLogs![0].scopeLogs![0].logRecords![0].attributes;
+    expect(back).toEqual([
+      { key: 'ok', value: { boolValue: true } },
+      { key: 'r', value: { doubleValue: 0.5 } },
+      { key: 's', value: { stringValue: 'x' } },
+    ]);
   });
 
   it('other events become records with body = text and headers as attributes', () => {

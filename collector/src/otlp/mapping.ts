@@ -12,6 +12,8 @@
  *                                                        values as JSON (bytes as base64)
  *   otel.body_type: the body's AnyValue kind when it is not a string (int, double, bool, kvlist,
  *                   array, bytes, empty), so the otlp sink restores it
+ *   otel.attr_types: {"<header>":"<kind>", …} for the attributes whose values are not strings,
+ *                   so the otlp sink sends them with their types again
  * Event → record (the otlp sink) reverses this; an event with no otel.* headers becomes a record
  * whose body is its body as text and whose attributes are its headers (plus sluice.topic,
  * sluice.offset and sluice.key).
@@ -31,6 +33,7 @@ export const H = {
   scopeName: 'otel.scope.name',
   scopeVersion: 'otel.scope.version',
   bodyType: 'otel.body_type',
+  attrTypes: 'otel.attr_types',
   resource: 'otel.resource.',
   scope: 'otel.scope.',
   attr: 'otel.attr.',
@@ -76,9 +79,23 @@ function attrToHeader(v: AnyValue | undefined): string {
   return JSON.stringify(anyToJs(v));
 }
 
-function putAttributes(headers: Headers, prefix: string, attrs: KeyValue[] | undefined): void {
-  if (!attrs) return;
-  for (const kv of attrs) headers[prefix + kv.key] = attrToHeader(kv.value);
+/** Writes attributes as headers; returns `"header":"kind"` pairs (JSON) for the values that are not strings. */
+function putAttributes(headers: Headers, prefix: string, attrs: KeyValue[] | undefined): string {
+  if (!attrs) return '';
+  let types = '';
+  for (const kv of attrs) {
+    const name = prefix + kv.key;
+    headers[name] = attrToHeader(kv.value);
+    if (kv.value?.stringValue === undefined) types += `${types ? ',' : ''}${JSON.stringify(name)}:"${anyKind(kv.value)}"`;
+  }
+  return types;
+}
+
+/** Adds pairs to the otel.attr_types header (a JSON object). */
+function addTypes(headers: Headers, pairs: string): void {
+  if (!pairs) return;
+  const existing = headers[H.attrTypes];
+  headers[H.attrTypes] = existing ? `${existing.slice(0, -1)},${pairs}}` : `{${pairs}}`;
 }
 
 /** Attribute value (string) of a resource, for topic routing. */
@@ -132,7 +149,7 @@ export function recordToEvent(topic: string, base: Headers, r: LogRecord, now: n
   if (traceId) headers[H.traceId] = traceId;
   const spanId = hex(r.spanId);
   if (spanId) headers[H.spanId] = spanId;
-  putAttributes(headers, H.attr, r.attributes);
+  addTypes(headers, putAttributes(headers, H.attr, r.attributes));
   const ts = nanosToMs(r.timeUnixNano) || nanosToMs(r.observedTimeUnixNano) || now;
   return { topic, ts, key: null, headers, body };
 }
@@ -140,9 +157,9 @@ export function recordToEvent(topic: string, base: Headers, r: LogRecord, now: n
 /** Resource and scope headers shared by a scope's records. */
 export function scopeHeaders(rl: ResourceLogs, scope: { name?: string; version?: string; attributes?: KeyValue[] } | undefined): Headers {
   const headers: Headers = {};
-  putAttributes(headers, H.resource, rl.resource?.attributes);
+  addTypes(headers, putAttributes(headers, H.resource, rl.resource?.attributes));
   if (scope) {
-    putAttributes(headers, H.scope, scope.attributes);
+    addTypes(headers, putAttributes(headers, H.scope, scope.attributes));
     if (scope.name) headers[H.scopeName] = scope.name;
     if (scope.version) headers[H.scopeVersion] = scope.version;
   }
@@ -161,8 +178,18 @@ export function jsToAny(v: unknown): AnyValue {
   return {};
 }
 
-function headerToAny(value: string): AnyValue {
-  return { stringValue: value };
+/** An attribute's AnyValue from its header, by its kind in otel.attr_types (absent: a string). */
+function headerToAny(value: string, kind?: string): AnyValue {
+  if (kind === undefined || kind === 'string') return { stringValue: value };
+  try {
+    if (kind === 'empty') return {};
+    if (kind === 'bytes') return { bytesValue: Buffer.from(JSON.parse(value) as string, 'base64') };
+    const any = jsToAny(JSON.parse(value));
+    if (kind === 'double' && any.intValue !== undefined) return { doubleValue: Number(any.intValue) };
+    return any;
+  } catch {
+    return { stringValue: value }; // changed by an interceptor: keep the text
+  }
 }
 
 function bodyOf(event: StoredEvent, bodyType: string | undefined): AnyValue | undefined {
@@ -181,12 +208,28 @@ function bodyOf(event: StoredEvent, bodyType: string | undefined): AnyValue | un
   return { stringValue: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8') };
 }
 
-function attrsFrom(headers: Headers, prefix: string): KeyValue[] {
+function attrsFrom(headers: Headers, prefix: string, types: Record<string, string> | null): KeyValue[] {
   const out: KeyValue[] = [];
   for (const name in headers) {
-    if (name.startsWith(prefix)) out.push({ key: name.slice(prefix.length), value: headerToAny(headers[name]) });
+    if (name.startsWith(prefix)) out.push({ key: name.slice(prefix.length), value: headerToAny(headers[name], types?.[name]) });
   }
   return out;
+}
+
+function typesOf(headers: Headers): Record<string, string> | null {
+  const raw = headers[H.attrTypes];
+  if (!raw) return null;
+  try {
+    return JSON.parse(raw) as Record<string, string>;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether an event came in through the otlp source (it has otel.* headers). */
+function hasOtelHeader(headers: Headers): boolean {
+  for (const name in headers) if (name.startsWith('otel.')) return true;
+  return false;
 }
 
 /**
@@ -199,7 +242,7 @@ export function eventsToRequest(events: readonly StoredEvent[]): ExportLogsServi
   const scopes = new Map<string, { scope: { name?: string; version?: string; attributes: KeyValue[] }; logRecords: LogRecord[] }>();
   for (const event of events) {
     const h = event.headers;
-    const fromOtlp = H.bodyType in h || H.severityNumber in h || H.time in h || H.traceId in h || Object.keys(h).some((k) => k.startsWith('otel.'));
+    const fromOtlp = hasOtelHeader(h);
     const record: LogRecord = {};
     const resourceAttrs: KeyValue[] = [];
     const scopeAttrs: KeyValue[] = [];
@@ -215,11 +258,12 @@ export function eventsToRequest(events: readonly StoredEvent[]): ExportLogsServi
       if (h[H.flags]) record.flags = Number(h[H.flags]);
       if (h[H.traceId]) record.traceId = Buffer.from(h[H.traceId], 'hex');
       if (h[H.spanId]) record.spanId = Buffer.from(h[H.spanId], 'hex');
-      record.attributes = attrsFrom(h, H.attr);
-      resourceAttrs.push(...attrsFrom(h, H.resource));
+      const types = typesOf(h);
+      record.attributes = attrsFrom(h, H.attr, types);
+      resourceAttrs.push(...attrsFrom(h, H.resource, types));
       scopeName = h[H.scopeName] ?? '';
       scopeVersion = h[H.scopeVersion] ?? '';
-      for (const kv of attrsFrom(h, H.scope)) if (kv.key !== 'name' && kv.key !== 'version') scopeAttrs.push(kv);
+      for (const kv of attrsFrom(h, H.scope, types)) if (kv.key !== 'name' && kv.key !== 'version') scopeAttrs.push(kv);
     } else {
       record.body = bodyOf(event, undefined);
       record.timeUnixNano = String(BigInt(event.ts) * 1_000_000n);
@@ -228,16 +272,16 @@ export function eventsToRequest(events: readonly StoredEvent[]): ExportLogsServi
         { key: 'sluice.offset', value: { intValue: event.offset } },
       ];
       if (event.key !== null) attrs.push({ key: 'sluice.key', value: { stringValue: event.key } });
-      for (const name in h) if (name !== 'content-type') attrs.push({ key: name, value: headerToAny(h[name]) });
+      for (const name in h) if (name !== 'content-type') attrs.push({ key: name, value: { stringValue: h[name] } });
       record.attributes = attrs;
     }
-    const rKey = JSON.stringify(resourceAttrs.map((kv) => [kv.key, kv.value?.stringValue]));
+    const rKey = JSON.stringify(resourceAttrs.map((kv) => [kv.key, kv.value]));
     let rl = groups.get(rKey);
     if (!rl) {
       rl = { resource: { attributes: resourceAttrs }, scopeLogs: [] };
       groups.set(rKey, rl);
     }
-    const sKey = `${rKey}\u0000${scopeName}\u0000${scopeVersion}\u0000${JSON.stringify(scopeAttrs.map((kv) => [kv.key, kv.value?.stringValue]))}`;
+    const sKey = `${rKey}\u0000${scopeName}\u0000${scopeVersion}\u0000${JSON.stringify(scopeAttrs.map((kv) => [kv.key, kv.value]))}`;
     let sl = scopes.get(sKey);
     if (!sl) {
       sl = { scope: { name: scopeName, version: scopeVersion, attributes: scopeAttrs }, logRecords: [] };
