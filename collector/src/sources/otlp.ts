@@ -13,15 +13,15 @@
  * OTLP exporters retry 429/502/503/504 honouring Retry-After and drop on other codes.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { bearerCheck } from '../bearer.ts';
 import { errorMessage, httpStatusFor, isRetriable, isSluiceError, retryAfterSeconds } from '../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN, type EventDraft } from '../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceSpec } from '../components.ts';
-import { checkPortFree, checkTlsFiles, ConnectionTracker, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions } from '../net.ts';
+import { HttpListener } from './http-listener.ts';
+import { checkPortFree, checkTlsFiles, ListenSchema, parseListen, TlsSchema } from '../net.ts';
 import { recordToEvent, resourceAttribute, scopeHeaders } from '../otlp/mapping.ts';
 import { decodeRequestJson, decodeRequestProto, encodeResponse, encodeStatus, type ExportLogsServiceRequest } from '../otlp/proto.ts';
 
@@ -46,7 +46,6 @@ const OtlpConfig = Type.Object(
 export type OtlpSourceConfig = Static<typeof OtlpConfig>;
 
 const LOGS_PATH = '/v1/logs';
-const SHUTDOWN_GRACE_MS = 1000;
 /** gRPC status codes carried in google.rpc.Status bodies. */
 const GRPC = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNAUTHENTICATED: 16, UNAVAILABLE: 14, INTERNAL: 13, UNIMPLEMENTED: 12 } as const;
 
@@ -64,63 +63,34 @@ class OtlpHttpError extends Error {
 export class OtlpSource implements Source {
   readonly #config: OtlpSourceConfig;
   readonly #ctx: SourceContext;
-  readonly #address: ReturnType<typeof parseListen>;
   readonly #tokenOk: ((authorization: string | undefined) => boolean) | null;
-  readonly #inFlight = new Set<Promise<void>>();
-  #connections: ConnectionTracker | null = null;
-  #server: Server | null = null;
-  #stopping = false;
-  #port = 0;
+  readonly #listener: HttpListener;
 
   constructor(config: OtlpSourceConfig, ctx: SourceContext) {
     this.#config = config;
     this.#ctx = ctx;
-    this.#address = parseListen(config.listen);
+    this.#listener = new HttpListener({ listen: config.listen, tls: config.tls, ctx, handle: (req, res) => this.#handle(req, res) });
     this.#tokenOk = config.token ? bearerCheck(config.token) : null;
   }
 
   get port(): number {
-    return this.#port;
+    return this.#listener.port;
   }
 
-  async start(): Promise<void> {
-    const handler = (req: IncomingMessage, res: ServerResponse) => {
-      const p = this.#handle(req, res);
-      this.#inFlight.add(p);
-      void p.finally(() => this.#inFlight.delete(p));
-    };
-    const server = this.#config.tls ? createHttpsServer(tlsOptions(this.#config.tls), handler) : createHttpServer(handler);
-    server.keepAliveTimeout = 65_000;
-    this.#connections = new ConnectionTracker(server);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(`sources.${this.#ctx.name}.listen`, this.#address, error)));
-      server.listen({ host: this.#address.host, port: this.#address.port }, () => resolve());
-    });
-    server.on('error', (error) => this.#ctx.log.error({ err: error }, `source "${this.#ctx.name}": server error`));
-    const addr = server.address();
-    this.#port = typeof addr === 'object' && addr ? addr.port : this.#address.port;
-    this.#server = server;
+  start(): Promise<void> {
+    return this.#listener.start();
   }
 
-  /** As the http source: requests in flight get their answers; late ones on open connections get 503. */
-  async stop(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    this.#stopping = true;
-    this.#server = null;
-    const connections = this.#connections!;
-    const closed = connections.stopAccepting();
-    await connections.drain(SHUTDOWN_GRACE_MS);
-    await Promise.allSettled([...this.#inFlight]);
-    server.close(); // now http.Server#close: closes what is still idle and clears its timers
-    const timer = setTimeout(() => server.closeAllConnections(), 2000);
-    await closed;
-    clearTimeout(timer);
+  /**
+   * Stops so that every request a client sent gets an answer (http-listener.ts): requests in flight
+   * finish (200 if stored); requests arriving on open connections meanwhile get 503 + Retry-After.
+   */
+  stop(): Promise<void> {
+    return this.#listener.stop();
   }
 
   endpoints(): string[] {
-    const host = this.#address.host.includes(':') ? `[${this.#address.host}]` : this.#address.host;
-    return [`${this.#config.tls ? 'https' : 'http'}://${host}:${this.#port || this.#address.port}${LOGS_PATH}`];
+    return [this.#listener.endpoint(`${LOGS_PATH}`)];
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -130,10 +100,10 @@ export class OtlpSource implements Source {
       const raw = await this.#readBody(req);
       const request = this.#decode(req, raw, json);
       const { events, rejected, reasons } = this.#events(request);
-      if (this.#stopping) throw new OtlpHttpError(503, GRPC.UNAVAILABLE, 'the source is shutting down; retry', { 'retry-after': '1' });
+      if (this.#listener.stopping) throw new OtlpHttpError(503, GRPC.UNAVAILABLE, 'the source is shutting down; retry', { 'retry-after': '1' });
       if (events.length > 0) await this.#ctx.ingest(events);
       const body = encodeResponse(json, rejected > 0 ? { rejectedLogRecords: rejected, errorMessage: reasons } : null);
-      if (this.#stopping) res.setHeader('connection', 'close');
+      if (this.#listener.stopping) res.setHeader('connection', 'close');
       res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     } catch (error) {
@@ -255,7 +225,7 @@ export class OtlpSource implements Source {
     if (!req.complete) {
       extra = { ...extra, connection: 'close' };
       res.once('finish', () => req.destroy());
-    } else if (this.#stopping) {
+    } else if (this.#listener.stopping) {
       extra = { ...extra, connection: 'close' };
     }
     if (res.headersSent) {

@@ -15,8 +15,7 @@
  * measurably faster — see docs/sources.md.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { bearerCheck } from '../../bearer.ts';
 import { ErrorCodes, errorMessage, httpStatusFor, isRetriable, isSluiceError, retryAfterSeconds } from '../../../../shared/src/errors.ts';
@@ -24,7 +23,8 @@ import { isValidTopic, TOPIC_PATTERN, type EventDraft, type Headers } from '../.
 import { DEFAULT_JSON_MAX_DEPTH } from '../../../../shared/src/json-limits.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceSpec } from '../../components.ts';
-import { checkPortFree, checkTlsFiles, ConnectionTracker, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions } from '../../net.ts';
+import { HttpListener } from '../http-listener.ts';
+import { checkPortFree, checkTlsFiles, ListenSchema, parseListen, TlsSchema } from '../../net.ts';
 import { bodyFormat, decodeBody, SUPPORTED_CONTENT_TYPES } from './decode.ts';
 
 const HttpConfig = Type.Object(
@@ -53,7 +53,6 @@ const HttpConfig = Type.Object(
 export type HttpSourceConfig = Static<typeof HttpConfig>;
 
 /** On stop, how long open keep-alive connections may still send a request (answered 503 + close). */
-const SHUTDOWN_GRACE_MS = 1000;
 
 const KEY_HEADER = 'x-sluice-key';
 const TS_HEADER = 'x-sluice-ts';
@@ -73,70 +72,35 @@ class HttpError extends Error {
 export class HttpSource implements Source {
   readonly #config: HttpSourceConfig;
   readonly #ctx: SourceContext;
-  readonly #address: ReturnType<typeof parseListen>;
   readonly #tokenOk: ((authorization: string | undefined) => boolean) | null;
-  readonly #inFlight = new Set<Promise<void>>();
-  #connections: ConnectionTracker | null = null;
-  #server: Server | null = null;
-  #stopping = false;
-  #port = 0;
+  readonly #listener: HttpListener;
 
   constructor(config: HttpSourceConfig, ctx: SourceContext) {
     this.#config = config;
     this.#ctx = ctx;
-    this.#address = parseListen(config.listen);
+    this.#listener = new HttpListener({ listen: config.listen, tls: config.tls, ctx, handle: (req, res) => this.#handle(req, res) });
     this.#tokenOk = config.token ? bearerCheck(config.token) : null;
   }
 
   /** The bound port (useful with `:0`). */
   get port(): number {
-    return this.#port;
+    return this.#listener.port;
   }
 
-  async start(): Promise<void> {
-    const handler = (req: IncomingMessage, res: ServerResponse) => {
-      const p = this.#handle(req, res);
-      this.#inFlight.add(p);
-      void p.finally(() => this.#inFlight.delete(p));
-    };
-    const server = this.#config.tls ? createHttpsServer(tlsOptions(this.#config.tls), handler) : createHttpServer(handler);
-    server.keepAliveTimeout = 65_000;
-    this.#connections = new ConnectionTracker(server);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(`sources.${this.#ctx.name}.listen`, this.#address, error)));
-      server.listen({ host: this.#address.host, port: this.#address.port }, () => resolve());
-    });
-    server.on('error', (error) => this.#ctx.log.error({ err: error }, `source "${this.#ctx.name}": server error`));
-    const addr = server.address();
-    this.#port = typeof addr === 'object' && addr ? addr.port : this.#address.port;
-    this.#server = server;
+  start(): Promise<void> {
+    return this.#listener.start();
   }
 
   /**
-   * Stops so that every request a client sent gets an answer (ConnectionTracker): the listener
-   * closes (new connections are refused); requests in flight finish (200 if stored); requests
-   * arriving on open keep-alive connections during the grace period get 503 + Retry-After; every
-   * answer from now on carries `Connection: close`, so clients leave after it. Only connections
-   * still idle after the grace period are closed by us.
+   * Stops so that every request a client sent gets an answer (http-listener.ts): requests in flight
+   * finish (200 if stored); requests arriving on open connections meanwhile get 503 + Retry-After.
    */
-  async stop(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    this.#stopping = true;
-    this.#server = null;
-    const connections = this.#connections!;
-    const closed = connections.stopAccepting();
-    await connections.drain(SHUTDOWN_GRACE_MS);
-    await Promise.allSettled([...this.#inFlight]);
-    server.close(); // now http.Server#close: closes what is still idle and clears its timers
-    const timer = setTimeout(() => server.closeAllConnections(), 2000);
-    await closed;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return this.#listener.stop();
   }
 
   endpoints(): string[] {
-    const host = this.#address.host.includes(':') ? `[${this.#address.host}]` : this.#address.host;
-    return [`${this.#config.tls ? 'https' : 'http'}://${host}:${this.#port || this.#address.port}/<topic>`];
+    return [this.#listener.endpoint('/<topic>')];
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -144,7 +108,7 @@ export class HttpSource implements Source {
       const topic = this.#route(req);
       const raw = await this.#readBody(req);
       const events = this.#events(req, topic, raw);
-      if (this.#stopping) throw new HttpError(503, ErrorCodes.CHANNEL_CLOSED, 'the source is shutting down; retry', { 'retry-after': '1' });
+      if (this.#listener.stopping) throw new HttpError(503, ErrorCodes.CHANNEL_CLOSED, 'the source is shutting down; retry', { 'retry-after': '1' });
       let accepted = 0;
       let dropped = 0;
       if (events.length > 0) {
@@ -153,7 +117,7 @@ export class HttpSource implements Source {
         dropped = result.dropped;
       }
       const body = `{"accepted":${accepted},"dropped":${dropped}}`;
-      if (this.#stopping) res.setHeader('connection', 'close');
+      if (this.#listener.stopping) res.setHeader('connection', 'close');
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     } catch (error) {
@@ -267,7 +231,7 @@ export class HttpSource implements Source {
       // The body was not read to its end (413, or an early error): close rather than drain it.
       extra = { ...extra, connection: 'close' };
       res.once('finish', () => req.destroy());
-    } else if (this.#stopping) {
+    } else if (this.#listener.stopping) {
       extra = { ...extra, connection: 'close' };
     }
     if (res.headersSent) {
