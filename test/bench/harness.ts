@@ -221,14 +221,4 @@ export function percentile(xs: readonly number[], p: number): number {
   return sorted[rank];
 }
 
-/** mulberry32: seeded, so every run picks the same random offsets and times. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../helpers/random.ts';

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EventDraft } from '../../shared/src/event.ts';
+import { prng } from '../helpers/random.ts';
 
 export const TOPICS = ['orders', 'logs.app', 'metrics.cpu', 'audit'] as const;
 export const PRODUCERS = 8;
@@ -35,17 +36,7 @@ export interface EventId {
   j: number;
 }
 
-/** mulberry32: a small, fast, seedable PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../helpers/random.ts';
 
 function mix(...parts: number[]): number {
   let h = 0x811c9dc5;

@@ -14,23 +14,13 @@ import { afterAll, expect, it } from 'vitest';
 import { checkTopic, edgeConfig, high, hubConfig, post } from '../helpers/forward.ts';
 import { freePort, removeDir, scaled, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
+import { prng } from '../helpers/random.ts';
 
 const SEED = Number(process.env.SLUICE_CRASH_SEED ?? 4_242);
 const ROUNDS = 6; // kills: even rounds while an ack is swallowed, odd rounds at a random moment
 const TOPICS = ['orders', 'clicks'];
 const PER_TOPIC = 40_000;
 const POST_EVENTS = 1000;
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const dir = join(process.env.TMPDIR ?? '/tmp', `sluice-forward-crash-${process.pid}`);
 const running: CollectorProcess[] = [];

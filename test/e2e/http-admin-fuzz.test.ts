@@ -13,25 +13,13 @@ import { gzipSync } from 'node:zlib';
 import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, removeDir, scaled, startCollector, type CollectorProcess } from '../helpers/process.ts';
+import { int, pick, prng, type Rand } from '../helpers/random.ts';
 
 const SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 0x5eed12);
 const CASES = Number(process.env.SLUICE_FUZZ_CASES ?? 600);
 const WORKERS = 4;
 const TOKEN = 'fuzz-token-0123456789abcdef';
 
-type Rand = () => number;
-function mulberry32(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const int = (rand: Rand, n: number) => Math.floor(rand() * n);
-const pick = <T>(rand: Rand, xs: readonly T[]): T => xs[int(rand, xs.length)];
 
 interface RawRequest {
   method: string;
@@ -219,7 +207,7 @@ async function healthy(): Promise<void> {
 
 describe('fuzz', () => {
   it(`HTTP source: ${CASES} random and mutated requests, seed ${SEED}`, async () => {
-    const rand = mulberry32(SEED);
+    const rand = prng(SEED);
     const acked = new Map<string, number>();
     const failures: string[] = [];
     await inParallel(CASES, (i) => httpCase(rand, i), async (k) => {
@@ -244,7 +232,7 @@ describe('fuzz', () => {
   }, scaled(600_000));
 
   it(`admin API: ${CASES} random and mutated requests, seed ${SEED + 1}`, async () => {
-    const rand = mulberry32(SEED + 1);
+    const rand = prng(SEED + 1);
     const doc = await c.api<{ paths: Record<string, Record<string, unknown>> }>('/api/v1/openapi.json');
     const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path })));
     routes.push({ method: 'GET', path: '/metrics' }, { method: 'GET', path: '/' }, { method: 'GET', path: '/index.html' });

@@ -21,6 +21,7 @@ import { SyslogFramer, type FramingMode } from '../../collector/src/sources/sysl
 import type { SourcesResponse } from '../../shared/src/api/core.ts';
 import { fromUtf8 } from '../../shared/src/event.ts';
 import { freePort, removeDir, scaled, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { int, pick, prng, type Rand } from '../helpers/random.ts';
 
 const SEED = Number(process.env.SLUICE_FUZZ_SEED ?? 0x5e5106);
 const CASES = Number(process.env.SLUICE_FUZZ_CASES ?? 1200);
@@ -28,19 +29,6 @@ const WORKERS = 6;
 const MAX = 512; // max_message_bytes: over-long cases are common
 const GOOD = 2000;
 
-type Rand = () => number;
-function mulberry32(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const int = (rand: Rand, n: number) => Math.floor(rand() * n);
-const pick = <T>(rand: Rand, xs: readonly T[]): T => xs[int(rand, xs.length)];
 
 function validLine(rand: Rand): string {
   const pri = `<${int(rand, 192)}>`;
@@ -139,7 +127,7 @@ function topicBodies(file: string, topic: string): string[] {
 }
 
 it(`syslog: ${CASES} hostile TCP cases (auto and newline framing) and ${CASES} UDP datagrams while a good client streams — nothing crashes, nothing is lost or invented`, async () => {
-  const rand = mulberry32(SEED);
+  const rand = prng(SEED);
   const autoCases = Array.from({ length: CASES }, () => tcpCase(rand));
   const lineCases = Array.from({ length: Math.floor(CASES / 3) }, () => tcpCase(rand));
   const datagrams = Array.from({ length: CASES }, () => message(rand));
@@ -208,7 +196,7 @@ ${common}`,
   const queue: [number, Buffer][] = [...autoCases.map((b) => [ports.auto, b] as [number, Buffer]), ...lineCases.map((b) => [ports.lines, b] as [number, Buffer])];
   let next = 0;
   const worker = async (w: number) => {
-    const local = mulberry32(SEED ^ (w + 1));
+    const local = prng(SEED ^ (w + 1));
     while (next < queue.length) {
       const [port, bytes] = queue[next++];
       await throwAt(port, bytes, local);

@@ -15,20 +15,10 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { Channel } from '../../collector/src/channel/channel.ts';
 import { freePort, removeDir, scaled, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { prng } from '../helpers/random.ts';
 
 const SEED = Number(process.env.SLUICE_CRASH_SEED ?? 7_331);
 const KILLS = 8;
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const dir = tempDir('sluice-tail-crash-');
 const running: CollectorProcess[] = [];
