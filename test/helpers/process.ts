@@ -125,9 +125,11 @@ export async function startCollector(options: StartOptions): Promise<CollectorPr
     early.catch(() => undefined);
     try {
       const ready = async () => {
-        // The admin port accepting (tcp-port-used polls it), then /health answering.
-        await tcpPortUsed.waitUntilUsedOnHost(adminPort, '127.0.0.1', 20, scaled(30_000)).catch(() => {
-          throw new Error(`timed out waiting for the collector's admin port ${adminPort}:\n${err}`);
+        // The admin port accepting (tcp-port-used checks it), then /health answering. A check that
+        // errors (a connection reset while the port is being bound) is a "not yet", not a failure:
+        // tcp-port-used's own wait gives up on the first such error.
+        await until(() => tcpPortUsed.check(adminPort, '127.0.0.1').catch(() => false), { timeoutMs: 30_000, intervalMs: 20, what: `the collector's admin port ${adminPort}` }).catch((error: Error) => {
+          throw new Error(`${error.message}:\n${err}`);
         });
         await until(() => fetch(`${adminUrl}/api/v1/health`, { headers }).then((r) => r.ok), { timeoutMs: 30_000, what: `collector admin API at ${adminUrl}` });
       };
