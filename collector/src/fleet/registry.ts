@@ -136,11 +136,8 @@ export class FleetRegistry {
     const stale = now - r.lastSeen > this.options.staleAfter * Math.max(1000, l.intervalMs);
     const failing = l.sinks.some((s) => s.state === 'failed' || s.state === 'backing_off') || l.channel.refusing;
     return {
+      ...l.edge,
       id,
-      host: l.edge.host,
-      version: l.edge.version,
-      configHash: l.edge.configHash,
-      startedAt: l.edge.startedAt,
       adminUrl: l.edge.adminUrl ?? null,
       lastSeen: r.lastSeen,
       reportedAt: l.at,

@@ -57,14 +57,8 @@ export interface EdgeHistoryPoint {
   oldestUndeliveredSeconds: number;
 }
 
-/** A hub's view of one edge. */
-export interface EdgeSummary {
-  id: string;
-  host: string;
-  version: string;
-  configHash: string | null;
-  startedAt: number;
-  adminUrl: string | null;
+/** A hub's view of one edge: its identity (from its latest report) and its state. */
+export interface EdgeSummary extends EdgeIdentity {
   /** When the hub last received a report (its clock), ms since the epoch. */
   lastSeen: number;
   /** When the newest report was made (the edge's clock). */
