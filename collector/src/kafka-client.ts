@@ -18,7 +18,7 @@ import type { Kafka, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import { createRequire } from 'node:module';
 import { ErrorCodes, SluiceError } from '../../shared/src/errors.ts';
 import { EXPECTED, type ConfigProblem } from '../../shared/src/spec.ts';
-import { ADDRESS_EXPECTED, ADDRESS_PATTERN, Duration, toMs } from './config/schema.ts';
+import { ADDRESS_EXPECTED, ADDRESS_PATTERN, Duration, toMs } from './units.ts';
 import type { Logger } from './log.ts';
 
 export const KafkaConnectionKeys = {

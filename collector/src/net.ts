@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { BlockList, createServer, isIP, Server as NetServer, type Socket } from 'node:net';
 import tcpPortUsed from 'tcp-port-used';
 import { EXPECTED, type ConfigProblem } from '../../shared/src/spec.ts';
-import { LISTEN_EXPECTED, LISTEN_PATTERN } from './config/schema.ts';
+import { LISTEN_EXPECTED, LISTEN_PATTERN } from './units.ts';
 
 export interface ListenAddress {
   host: string;

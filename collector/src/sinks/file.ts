@@ -26,7 +26,7 @@ import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import type { StoredEvent } from '../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../shared/src/spec.ts';
 import type { Sink, SinkSpec } from '../components.ts';
-import { Duration, Size, toBytes, toMs } from '../config/schema.ts';
+import { Duration, Size, toBytes, toMs } from '../units.ts';
 import type { Logger } from '../log.ts';
 import { ndjson } from './record.ts';
 

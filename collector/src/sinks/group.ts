@@ -24,7 +24,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { errorMessage, ErrorCodes, isRetriable, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
 import type { StoredEvent } from '../../../shared/src/event.ts';
 import type { Sink, SinkContext, SinkSpec } from '../components.ts';
-import { Duration, toMs } from '../config/schema.ts';
+import { Duration, toMs } from '../units.ts';
 import { Backoff } from '../retry.ts';
 
 /** A member's config as the config layer should validate it: against `sinks.get(type)`, at `path`. */

@@ -28,7 +28,7 @@ import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import type { StoredEvent } from '../../../shared/src/event.ts';
 import { EXPECTED, type ConfigProblem } from '../../../shared/src/spec.ts';
 import type { Sink, SinkSpec } from '../components.ts';
-import { Duration, toMs } from '../config/schema.ts';
+import { Duration, toMs } from '../units.ts';
 import { bodyOnlyJson, jsonArray, ndjson, recordJson } from './record.ts';
 
 const gzip = promisify(gzipCallback);

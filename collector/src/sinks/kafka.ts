@@ -24,7 +24,7 @@ import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { isValidTopic, type StoredEvent } from '../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../shared/src/spec.ts';
 import type { Sink, SinkSpec } from '../components.ts';
-import { Size, toBytes } from '../config/schema.ts';
+import { Size, toBytes } from '../units.ts';
 import { classifyKafkaError, connectionProblems, createKafka, kafkaError, kafkajs, KafkaConnectionKeys } from '../kafka-client.ts';
 import type { Logger } from '../log.ts';
 

@@ -30,7 +30,7 @@ import { isValidTopic, type EventDraft, type Headers } from '../../../shared/src
 import type { ConfigProblem } from '../../../shared/src/spec.ts';
 import type { StateWrite } from '../channel/channel.ts';
 import type { Source, SourceContext, SourceSpec } from '../components.ts';
-import { Duration, toMs } from '../config/schema.ts';
+import { Duration, toMs } from '../units.ts';
 import { connectionProblems, createKafka, kafkaError, KafkaConnectionKeys } from '../kafka-client.ts';
 import { Backoff, sleep } from '../retry.ts';
 

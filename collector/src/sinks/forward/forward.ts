@@ -35,7 +35,7 @@ import { chunkId, encodePackedForward, eventToEntry, type ForwardEntry } from '.
 import { EXPECTED, type ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Channel } from '../../channel/channel.ts';
 import type { Sink, SinkContext, SinkSpec } from '../../components.ts';
-import { ADDRESS_EXPECTED, ADDRESS_PATTERN, Duration, Size, toBytes, toMs } from '../../config/schema.ts';
+import { ADDRESS_EXPECTED, ADDRESS_PATTERN, Duration, Size, toBytes, toMs } from '../../units.ts';
 import { parseListen } from '../../net.ts';
 import { cursorConsumer } from '../runner.ts';
 import { bytesPackedForward } from './bytes-frame.ts';

@@ -23,7 +23,7 @@ import { errorMessage } from '../../../../shared/src/errors.ts';
 import { isValidTopic, TOPIC_PATTERN } from '../../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceNetworkStats, SourceSpec } from '../../components.ts';
-import { Duration, Size, toBytes, toMs } from '../../config/schema.ts';
+import { Duration, Size, toBytes, toMs } from '../../units.ts';
 import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions, type ListenAddress } from '../../net.ts';
 import { ConnectionGuard } from '../connection-guard.ts';
 import { CHUNK_NAMESPACE, ForwardConnection, type ConnectionSettings, type ForwardStats, type HandshakeSettings } from './connection.ts';

@@ -21,7 +21,7 @@ import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../.
 import { ContentTypes, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceNetworkStats, SourceSpec } from '../../components.ts';
-import { Duration, Size, toBytes, toMs } from '../../config/schema.ts';
+import { Duration, Size, toBytes, toMs } from '../../units.ts';
 import { checkPortFree, checkTlsFiles, ListenSchema, listenError, parseListen, TlsSchema, tlsOptions, type ListenAddress } from '../../net.ts';
 import { Backoff, sleep } from '../../retry.ts';
 import { ConnectionGuard } from '../connection-guard.ts';
