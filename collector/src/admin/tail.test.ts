@@ -83,13 +83,13 @@ describe('live tail', () => {
     const { f, url } = await listening();
     const channel = f.collector.channel;
     await channel.append({ events: events('logs', 0, 10) });
-    const baseline = channel.events.listenerCount('append');
+    const baseline = channel.subscribers('append');
     expect(tailHubOf(f.collector)!.listening).toBe(false);
 
     const c = await connect(`${url}/api/v1/topics/logs/tail`);
     const hello = await c.next('hello');
     expect(hello).toMatchObject({ type: 'hello', topic: 'logs', from: 10, high: 10, exists: true, filtered: false });
-    expect(channel.events.listenerCount('append')).toBe(baseline + 1);
+    expect(channel.subscribers('append')).toBe(baseline + 1);
     for (let i = 10; i < 1010; i += 100) await channel.append({ events: events('logs', i, 100) });
     await until(() => c.received().length >= 1000, 'the tail to deliver 1000 events');
     expect(c.received().map((e) => e.offset)).toEqual(Array.from({ length: 1000 }, (_, i) => 10 + i));
@@ -97,7 +97,7 @@ describe('live tail', () => {
 
     c.ws.close();
     await c.closed;
-    await until(() => channel.events.listenerCount('append') === baseline, 'the hub to stop listening');
+    await until(() => channel.subscribers('append') === baseline, 'the hub to stop listening');
     expect(tailHubOf(f.collector)!.listening).toBe(false);
   });
 

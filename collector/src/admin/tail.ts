@@ -230,7 +230,7 @@ export class TailHub {
   readonly pingMs: number;
   readonly #topics = new Map<string, Set<TailClient>>();
   readonly #cache = new Map<string, CachedChunk>();
-  #listening = false;
+  #unsubscribe: (() => void) | null = null;
   #onAppend = (topic: string) => {
     const clients = this.#topics.get(topic);
     if (clients) for (const c of clients) c.wake();
@@ -255,7 +255,7 @@ export class TailHub {
 
   /** Whether the hub is listening to the channel (only while someone tails). */
   get listening(): boolean {
-    return this.#listening;
+    return this.#unsubscribe !== null;
   }
 
   add(topic: string, socket: WebSocket, filter: EventFilter, from: number): TailClient {
@@ -263,10 +263,7 @@ export class TailHub {
     let set = this.#topics.get(topic);
     if (!set) this.#topics.set(topic, (set = new Set()));
     set.add(client);
-    if (!this.#listening) {
-      this.channel.events.on('append', this.#onAppend);
-      this.#listening = true;
-    }
+    if (!this.#unsubscribe) this.#unsubscribe = this.channel.onAppend(this.#onAppend);
     socket.on('close', () => client.close());
     socket.on('error', () => client.close());
     client.startPing(this.pingMs);
@@ -278,9 +275,9 @@ export class TailHub {
     if (!set) return;
     set.delete(client);
     if (set.size === 0) this.#topics.delete(client.topic);
-    if (this.#topics.size === 0 && this.#listening) {
-      this.channel.events.off('append', this.#onAppend);
-      this.#listening = false;
+    if (this.#topics.size === 0 && this.#unsubscribe) {
+      this.#unsubscribe();
+      this.#unsubscribe = null;
       this.#cache.clear();
     }
   }

@@ -207,7 +207,7 @@ describe('readers', () => {
   it('MUST tell waiting readers about new events only once they are committed', async () => {
     const channel = openChannel({ commitWindowMs: 20 });
     const seen: [string, number][] = [];
-    channel.events.on('append', (topic: string, high: number) => seen.push([topic, high]));
+    channel.onAppend((topic, high) => seen.push([topic, high]));
     const waiting = channel.waitFor('t', 0, 10_000);
     const appended = channel.append({ events: [ev('t', 'x')] });
     expect(seen).toEqual([]); // pending, not committed: nobody is told yet
@@ -444,7 +444,7 @@ describe('disk space (min_free_space)', () => {
     const { channel } = onDisk(5 * MiB);
     expect(channel.stats().disk).toMatchObject({ full: true, freeBytes: 5 * MiB });
     const reported: unknown[] = [];
-    channel.events.on('disk', (state) => reported.push(state));
+    channel.onDisk((state) => reported.push(state));
     await expect(channel.append({ events: [ev('t', 'a')] })).rejects.toMatchObject({ code: ErrorCodes.CHANNEL_FULL });
     await expect(channel.append({ events: [ev('t', 'b')] })).rejects.toMatchObject({ code: ErrorCodes.CHANNEL_FULL });
     expect(reported).toEqual([expect.objectContaining({ full: true })]);

@@ -201,8 +201,8 @@ const DEFAULT_POLICY: TopicPolicy = { retentionMs: 7 * 24 * 3600_000, retentionB
 export class Channel {
   readonly file: string;
   readonly readonly: boolean;
-  /** Emits `append` (topic, high) after every commit, and `cursor` (consumer, topic, next). */
-  readonly events = new EventEmitter();
+  /** Subscribers, through the typed on…() methods below; as many as there are sinks and tails. */
+  readonly #events = new EventEmitter().setMaxListeners(0);
 
   readonly #db: Database.Database;
   readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe' | 'integrityScan'>>;
@@ -308,6 +308,40 @@ export class Channel {
 
   static open(options: ChannelOptions): Channel {
     return new Channel(options);
+  }
+
+  // ─── Subscriptions ────────────────────────────────────────────────────────────────────────
+  // Each returns the function that unsubscribes.
+
+  /** After every commit that appended to `topic`: its new high watermark. */
+  onAppend(listener: (topic: string, high: number) => void): () => void {
+    return this.#subscribe('append', listener);
+  }
+
+  /** After a cursor was committed or moved (a replay, a reset): the consumer, topic and next offset. */
+  onCursorMoved(listener: (consumer: string, topic: string, next: number) => void): () => void {
+    return this.#subscribe('cursor', listener);
+  }
+
+  /** When the disk guard starts or stops refusing events. */
+  onDisk(listener: (state: DiskState) => void): () => void {
+    return this.#subscribe('disk', listener);
+  }
+
+  /** A background task (retention, checkpoint, the integrity scan) failed; the channel goes on. */
+  onError(listener: (error: unknown) => void): () => void {
+    return this.#subscribe('error', listener);
+  }
+
+  /** How many subscribe to an event (tests check that subscribers leave). */
+  subscribers(event: 'append' | 'cursor' | 'disk' | 'error'): number {
+    return this.#events.listenerCount(event);
+  }
+
+  #subscribe<A extends unknown[]>(event: string, listener: (...args: A) => void): () => void {
+    const l = listener as (...args: unknown[]) => void;
+    this.#events.on(event, l);
+    return () => this.#events.off(event, l);
   }
 
   private prepare() {
@@ -557,7 +591,7 @@ export class Channel {
       }
     }
     for (const [topic, high] of highs) {
-      this.events.emit('append', topic, high);
+      this.#events.emit('append', topic, high);
       this.#wake(topic);
     }
     if (this.#bytesSinceCheckpoint >= this.#checkpointEvery()) setImmediate(() => this.#safeCheckpoint());
@@ -644,7 +678,7 @@ export class Channel {
     const full = this.#disk?.full ?? false;
     if (full !== this.#diskWasFull) {
       this.#diskWasFull = full;
-      this.events.emit('disk', this.#disk!.state());
+      this.#events.emit('disk', this.#disk!.state());
     }
   }
 
@@ -669,7 +703,7 @@ export class Channel {
       }
     } catch (error) {
       if (isSqliteFull(error)) this.#sqliteFull('housekeeping', error);
-      else this.events.emit('error', error);
+      else this.#events.emit('error', error);
     }
     this.#noteDiskTransition();
   }
@@ -971,7 +1005,7 @@ export class Channel {
       if (isSqliteFull(cause)) throw this.#sqliteFull('a cursor commit', cause);
       throw cause;
     }
-    for (const c of cursors) this.events.emit('cursor', c.consumer, c.topic, c.next);
+    for (const c of cursors) this.#events.emit('cursor', c.consumer, c.topic, c.next);
   }
 
   deleteCursor(consumer: string, topic: string): void {
@@ -1252,7 +1286,7 @@ export class Channel {
     try {
       this.runRetention();
     } catch (error) {
-      this.events.emit('error', error);
+      this.#events.emit('error', error);
     }
   }
 
@@ -1287,7 +1321,7 @@ export class Channel {
     try {
       this.checkpoint();
     } catch (error) {
-      this.events.emit('error', error);
+      this.#events.emit('error', error);
     }
   }
 

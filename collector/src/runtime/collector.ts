@@ -75,8 +75,8 @@ export class Collector {
     this.log = options.log;
     this.inspect = options.inspect ?? false;
     this.channel = Channel.open({ ...config.channel, readonly: this.inspect });
-    this.channel.events.on('error', (error) => this.log.error({ err: errorMessage(error) }, 'channel housekeeping failed'));
-    this.channel.events.on('disk', (disk: DiskState) => {
+    this.channel.onError((error) => this.log.error({ err: errorMessage(error) }, 'channel housekeeping failed'));
+    this.channel.onDisk((disk: DiskState) => {
       if (disk.full) this.log.error({ disk }, `channel refuses new events: ${disk.reason}; sinks keep delivering`);
       else this.log.info({ disk }, 'channel accepts events again: disk space is back above channel.min_free_space');
     });

@@ -103,6 +103,7 @@ export class SinkRunner {
   #lastSuccessAt: number | null = null;
   #loop: Promise<void> | null = null;
   #unprotect: (() => void) | null = null;
+  #unsubscribe: (() => void)[] = [];
   #wake: (() => void) | null = null;
   /** Set when something arrived since the current pass over the topics started. */
   #dirty = false;
@@ -144,8 +145,7 @@ export class SinkRunner {
   start(): void {
     if (this.#loop) return;
     this.#unprotect = this.#o.channel.protect(this.consumer, this.#o.topics);
-    this.#o.channel.events.on('append', this.#onAppend);
-    this.#o.channel.events.on('cursor', this.#onCursor);
+    this.#unsubscribe = [this.#o.channel.onAppend(this.#onAppend), this.#o.channel.onCursorMoved(this.#onCursor)];
     this.#state = 'running';
     this.#loop = this.#run().catch((error) => {
       this.#fail(error);
@@ -157,8 +157,7 @@ export class SinkRunner {
     if (this.#state === 'failed') {
       this.#loop = null;
       this.#state = 'starting';
-      this.#o.channel.events.off('append', this.#onAppend);
-      this.#o.channel.events.off('cursor', this.#onCursor);
+      for (const off of this.#unsubscribe.splice(0)) off();
       this.#unprotect?.();
       this.start();
     }
@@ -171,8 +170,7 @@ export class SinkRunner {
     if (this.#loop) {
       await Promise.race([this.#loop, sleep(timeoutMs)]);
     }
-    this.#o.channel.events.off('append', this.#onAppend);
-    this.#o.channel.events.off('cursor', this.#onCursor);
+    for (const off of this.#unsubscribe.splice(0)) off();
     this.#unprotect?.();
     this.#state = 'stopped';
     try {
