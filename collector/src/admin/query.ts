@@ -1,15 +1,8 @@
-/** Request helpers shared by the admin routes: times, unknown query parameters. */
+/** Request helpers shared by the admin routes: unknown query parameters (times: consumers/time.ts). */
 import type { FastifyRequest } from 'fastify';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 
-/** `ms since the epoch` or an ISO 8601 time; BAD_INPUT otherwise. */
-export function parseTime(value: string, param: string): number {
-  const v = value.trim();
-  if (/^-?\d+$/.test(v)) return Number(v);
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new SluiceError(ErrorCodes.BAD_INPUT, `${param}: "${value}" is neither ms since the epoch nor an ISO 8601 time`);
-  return t;
-}
+export { parseTime } from '../consumers/time.ts';
 
 /**
  * A preValidation hook refusing query parameters the route does not know. Fastify's Ajv

@@ -15,9 +15,9 @@ import type { WebSocket } from 'ws';
 import type { TailMessage } from '../../../shared/src/api/events.ts';
 import { ErrorCodes, errorMessage, isSluiceError } from '../../../shared/src/errors.ts';
 import type { Channel } from '../channel/channel.ts';
-import type { EventFilter } from './filters.ts';
-import { presentEvent } from './present.ts';
-import { scan } from './scan.ts';
+import type { EventFilter } from '../consumers/filters.ts';
+import { presentEvent } from '../consumers/present.ts';
+import { scan } from '../consumers/scan.ts';
 
 export interface TailHubOptions {
   /** Bytes queued on a socket above which nothing more is read for it. */

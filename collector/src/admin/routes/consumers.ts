@@ -26,7 +26,7 @@ import {
 } from '../../../../shared/src/api/consumers.ts';
 import { ApiError, TopicParams } from '../../../../shared/src/api/events.ts';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
-import { commitOffsets, deleteGroup, describeGroup, fetchEvents, listGroups, produceDrafts } from '../consumers.ts';
+import { commitOffsets, deleteGroup, describeGroup, fetchEvents, listGroups, produceDrafts } from '../../consumers/groups.ts';
 import { rejectUnknownBody, rejectUnknownQuery } from '../query.ts';
 import { abortOnClose } from './events.ts';
 

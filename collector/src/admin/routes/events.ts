@@ -10,10 +10,10 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ApiError, BrowseQuery, BrowseResponse, ExportQuery, TopicParams } from '../../../../shared/src/api/events.ts';
 import type { TopicInfo } from '../../channel/channel.ts';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
-import { compileFilter } from '../filters.ts';
+import { compileFilter } from '../../consumers/filters.ts';
 import { parseTime, rejectUnknownQuery } from '../query.ts';
-import { presentEvent } from '../present.ts';
-import { scan, type Direction, type ScanBounds } from '../scan.ts';
+import { presentEvent } from '../../consumers/present.ts';
+import { scan, type Direction, type ScanBounds } from '../../consumers/scan.ts';
 import type { Collector } from '../../runtime/collector.ts';
 
 export function topicOrThrow(collector: Collector, topic: string): TopicInfo {

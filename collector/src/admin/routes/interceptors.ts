@@ -32,7 +32,7 @@ import type { ComponentSpec } from '../../../../shared/src/spec.ts';
 import { sinks as sinkRegistry, sources as sourceRegistry } from '../../components.ts';
 import { ConfigError } from '../../config/load.ts';
 import type { Collector, SourceHandle } from '../../runtime/collector.ts';
-import { presentEvent } from '../present.ts';
+import { presentEvent } from '../../consumers/present.ts';
 import { rejectUnknownBody } from '../query.ts';
 
 const MAX_PREVIEW = 500;

@@ -9,14 +9,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { ApiError } from '../../../../shared/src/api/events.ts';
 import { ReplayRequest, ReplayResponse } from '../../../../shared/src/api/replay.ts';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
-import { cursorConsumer } from '../../sinks/runner.ts';
 import { rejectUnknownBody } from '../query.ts';
-import { replay, type ReplayConsumer } from '../replay.ts';
-
-/** The cursor consumer name of a consumer group; the consumer fetch/commit API uses the same. */
-export function groupConsumer(group: string): string {
-  return `group:${group}`;
-}
+import { groupConsumer } from '../../consumers/names.ts';
+import { replay, type ReplayConsumer } from '../../consumers/replay.ts';
 
 const SinkParams = Type.Object({ sink: Type.String({ minLength: 1, maxLength: 64 }) });
 const GroupParams = Type.Object({ group: Type.String({ minLength: 1, maxLength: 249, pattern: '^[A-Za-z0-9._-]+$' }) });
@@ -62,7 +57,7 @@ export const replayRoutes: FastifyPluginAsync = async (app) => {
       }
       const startFrom = collector.config.sinks.find((s) => s.name === runner.name)?.runner.startFrom ?? 'earliest';
       const consumer: ReplayConsumer = {
-        consumer: cursorConsumer(runner.name),
+        consumer: runner.consumer,
         protects: true,
         startOf: (_t, low, high) => (startFrom === 'latest' ? high : low),
       };

@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws';
 import { ApiError, TailQuery, TopicParams, type TailMessage } from '../../../../shared/src/api/events.ts';
 import { ErrorCodes, errorMessage, isSluiceError } from '../../../../shared/src/errors.ts';
 import type { Collector } from '../../runtime/collector.ts';
-import { compileFilter, type EventFilter } from '../filters.ts';
+import { compileFilter, type EventFilter } from '../../consumers/filters.ts';
 import { rejectUnknownQuery } from '../query.ts';
 import { TailHub, type TailHubOptions } from '../tail.ts';
 

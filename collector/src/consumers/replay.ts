@@ -14,7 +14,7 @@ import type { ReplayResponse, ReplayTarget, ReplayTopicPlan } from '../../../sha
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import type { Channel } from '../channel/channel.ts';
 import type { Logger } from '../log.ts';
-import { parseTime } from './query.ts';
+import { parseTime } from './time.ts';
 
 export interface ReplayConsumer {
   /** `sink:<name>` or `group:<name>`. */

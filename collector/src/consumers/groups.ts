@@ -16,11 +16,10 @@ import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { CONTENT_TYPE, ContentTypes, isValidTopic, utf8, type EventDraft } from '../../../shared/src/event.ts';
 import type { Channel, CursorInfo } from '../channel/channel.ts';
 import { presentEvent } from './present.ts';
-import { parseTime } from './query.ts';
-import { groupConsumer } from './routes/replay.ts';
+import { parseTime } from './time.ts';
+import { GROUP_PREFIX, groupConsumer } from './names.ts';
 
 /** `group:`: cursors of consumer groups are named as group replay names them. */
-const GROUP_PREFIX = groupConsumer('');
 
 export function checkTopicName(topic: string): void {
   if (!isValidTopic(topic)) {
