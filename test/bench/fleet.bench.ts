@@ -59,7 +59,7 @@ export default defineBench({
   async run(b) {
     if (!b.wants('fleet.report_cost')) return;
     const count = b.quick ? 100_000 : 1_000_000;
-    const rounds = b.quick ? 1 : 3;
+    const rounds = b.quick ? 1 : 5;
     const on: number[] = [];
     const off: number[] = [];
     for (let i = 0; i < rounds; i++) {
