@@ -12,6 +12,8 @@ import type { Logger } from '../log.ts';
 const CONSUMER = 'fleet:registry';
 const NAMESPACE = 'fleet';
 const HISTORY = 120;
+/** Bounds on what a report may make the hub keep: anyone who may forward to it can send one. */
+export const FLEET_LIMITS = { edges: 10_000, idLength: 256, reportBytes: 1024 * 1024, entries: 10_000 };
 
 interface EdgeRecord {
   latest: EdgeReport;
@@ -20,9 +22,29 @@ interface EdgeRecord {
   history: EdgeHistoryPoint[];
 }
 
+const finite = (n: unknown): boolean => typeof n === 'number' && Number.isFinite(n);
+
+/** A report this hub can keep: the expected shape, numbers that are numbers, within FLEET_LIMITS. */
 function isReport(value: unknown): value is EdgeReport {
   const r = value as EdgeReport | null;
-  return typeof r === 'object' && r !== null && r.kind === 'sluice.fleet.report' && typeof r.edge?.id === 'string' && typeof r.at === 'number' && Array.isArray(r.topics) && Array.isArray(r.sinks);
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    r.kind === 'sluice.fleet.report' &&
+    typeof r.edge?.id === 'string' &&
+    r.edge.id.length > 0 &&
+    r.edge.id.length <= FLEET_LIMITS.idLength &&
+    finite(r.at) &&
+    finite(r.intervalMs) &&
+    Array.isArray(r.topics) &&
+    Array.isArray(r.sinks) &&
+    r.topics.length <= FLEET_LIMITS.entries &&
+    r.sinks.length <= FLEET_LIMITS.entries &&
+    r.topics.every((t) => typeof t?.topic === 'string' && finite(t.backlogEvents) && finite(t.oldestUndeliveredSeconds)) &&
+    typeof r.channel === 'object' &&
+    r.channel !== null &&
+    finite(r.channel.fill)
+  );
 }
 
 function backlogOf(r: EdgeReport): { events: number; oldest: number } {
@@ -31,6 +53,8 @@ function backlogOf(r: EdgeReport): { events: number; oldest: number } {
 
 export class FleetRegistry {
   readonly #edges = new Map<string, EdgeRecord>();
+  /** Events on the fleet topic that were not reports this hub keeps (malformed, too large, past the edge limit). */
+  ignored = 0;
   #timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -78,11 +102,14 @@ export class FleetRegistry {
       for (const e of events) {
         let report: unknown;
         try {
-          report = JSON.parse(fromUtf8(e.body));
+          report = e.body.length <= FLEET_LIMITS.reportBytes ? JSON.parse(fromUtf8(e.body)) : null;
         } catch {
+          report = null;
+        }
+        if (!isReport(report) || (!this.#edges.has(report.edge.id) && this.#edges.size >= FLEET_LIMITS.edges)) {
+          this.ignored++;
           continue;
         }
-        if (!isReport(report)) continue;
         this.#take(report, now);
         touched.add(report.edge.id);
         taken++;

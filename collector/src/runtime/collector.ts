@@ -431,6 +431,7 @@ export class Collector {
     m.gauge('sluice_edge_stale', 'Fleet: 1 when the edge has been silent for longer than fleet.stale_after of its report intervals', ['edge'], (set) => {
       for (const e of this.fleet?.edges() ?? []) set({ edge: e.id }, e.stale ? 1 : 0);
     });
+    m.counter('sluice_edge_reports_ignored_total', 'Fleet: events on _sluice.fleet that were not reports this hub keeps (malformed, over the size limits, past the edge limit)', [], (set) => set({}, this.fleet?.ignored ?? 0));
     m.gauge('sluice_edge_channel_fill_ratio', 'Fleet: an edge\'s channel fill, from its latest report', ['edge'], (set) => {
       for (const e of this.fleet?.edges() ?? []) set({ edge: e.id }, e.latest.channel.fill);
     });

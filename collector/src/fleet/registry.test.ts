@@ -1,0 +1,82 @@
+/**
+ * The hub's fleet registry against a real channel file: whoever can forward to a hub can write to
+ * `_sluice.fleet`, so malformed, oversized and too many reports are ignored (counted), never kept;
+ * what it keeps survives a reopen of the channel (cursor and state are committed together).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FLEET_TOPIC, type EdgeReport } from '../../../shared/src/api/fleet.ts';
+import { Channel } from '../channel/channel.ts';
+import { FLEET_LIMITS, FleetRegistry } from './registry.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function report(id: string, over: Partial<EdgeReport> = {}): EdgeReport {
+  return {
+    kind: 'sluice.fleet.report',
+    edge: { id, host: 'h', version: '0.1.0', configHash: null, startedAt: 1, adminUrl: null },
+    at: Date.now(),
+    intervalMs: 30_000,
+    topics: [{ topic: 'logs', backlogEvents: 5, storedBytes: 100, oldestUndeliveredSeconds: 2 }],
+    sinks: [],
+    channel: { bytes: 0, maxBytes: 1, fill: 0, diskFreeBytes: null, refusing: false },
+    counters: { received: 0, accepted: 0, rejected: 0, dropped: 0 },
+    ...over,
+  };
+}
+
+const event = (body: string) => ({ topic: FLEET_TOPIC, ts: Date.now(), key: null, headers: { 'content-type': 'application/json' }, body: new TextEncoder().encode(body) });
+
+describe('FleetRegistry', () => {
+  it('ignores malformed, oversized and non-numeric reports, and edges past its limit; keeps the rest across a reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-fleet-'));
+    dirs.push(dir);
+    const file = join(dir, 'channel.db');
+    let channel = Channel.open({ file, retentionIntervalMs: 0, integrityScan: false });
+    const hostile = [
+      'not json',
+      JSON.stringify({ kind: 'sluice.fleet.report' }),
+      JSON.stringify(report('x'.repeat(FLEET_LIMITS.idLength + 1))),
+      JSON.stringify(report('nan', { topics: [{ topic: 'a', backlogEvents: 'lots' as unknown as number, storedBytes: 0, oldestUndeliveredSeconds: 0 }] })),
+      JSON.stringify(report('big', { sinks: [{ name: 'y'.repeat(FLEET_LIMITS.reportBytes), type: 't', state: 's', lag: 0, lagSeconds: 0, lastError: null }] })),
+    ];
+    await channel.append({ events: [event(JSON.stringify(report('edge-1'))), ...hostile.map(event)] });
+    let registry = new FleetRegistry(channel, { staleAfter: 3 });
+    expect(registry.poll()).toBe(1);
+    expect(registry.ignored).toBe(hostile.length);
+    expect(registry.edges().map((e) => e.id)).toEqual(['edge-1']);
+    expect(registry.edge('edge-1')).toMatchObject({ backlogEvents: 5, state: 'behind', reports: 1 });
+
+    // Reopened (as after a kill -9): the edge is known, and its report is not taken twice.
+    await channel.close();
+    channel = Channel.open({ file, retentionIntervalMs: 0, integrityScan: false });
+    registry = new FleetRegistry(channel, { staleAfter: 3 });
+    expect(registry.poll()).toBe(0);
+    expect(registry.edge('edge-1')).toMatchObject({ reports: 1, backlogEvents: 5 });
+    await channel.close();
+  });
+
+  it('keeps at most FLEET_LIMITS.edges edges; reports of known edges still count past it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-fleet-'));
+    dirs.push(dir);
+    const channel = Channel.open({ file: join(dir, 'channel.db'), retentionIntervalMs: 0, integrityScan: false });
+    const limit = FLEET_LIMITS.edges;
+    FLEET_LIMITS.edges = 3;
+    try {
+      await channel.append({ events: ['a', 'b', 'c', 'd', 'e', 'a'].map((id) => event(JSON.stringify(report(id)))) });
+      const registry = new FleetRegistry(channel, { staleAfter: 3 });
+      expect(registry.poll()).toBe(4);
+      expect(registry.ignored).toBe(2);
+      expect(registry.edges().map((e) => e.id).sort()).toEqual(['a', 'b', 'c']);
+      expect(registry.edge('a')?.reports).toBe(2);
+    } finally {
+      FLEET_LIMITS.edges = limit;
+      await channel.close();
+    }
+  });
+});
