@@ -52,8 +52,6 @@ const HttpConfig = Type.Object(
 
 export type HttpSourceConfig = Static<typeof HttpConfig>;
 
-/** On stop, how long open keep-alive connections may still send a request (answered 503 + close). */
-
 const KEY_HEADER = 'x-sluice-key';
 const TS_HEADER = 'x-sluice-ts';
 const HEADER_PREFIX = 'x-sluice-header-';
