@@ -214,6 +214,15 @@ export function encodeBatchReference(events: readonly EventDraft[], from = 0, to
   return { payload: packr.pack([baseTs, records]), count: to - from, minTs, maxTs };
 }
 
+/** Checked batches (checkBatches) as event drafts of `topic`, for a path that must touch each event. */
+export function decodeBatches(topic: string, batches: readonly EncodedBatch[]): EventDraft[] {
+  const out: EventDraft[] = [];
+  for (const b of batches) {
+    for (const e of decodeBatch(topic, 0, RECORD_FORMAT, b.payload)) out.push({ topic, ts: e.ts, key: e.key, headers: e.headers, body: e.body });
+  }
+  return out;
+}
+
 export function decodeBatch(topic: string, baseOffset: number, format: number, payload: Buffer): StoredEvent[] {
   if (format !== RECORD_FORMAT) {
     throw new SluiceError(
