@@ -79,7 +79,7 @@ const ForwardConfig = Type.Object(
     body_as: Type.Union([Type.Literal('auto'), Type.Literal('fields'), Type.Literal('bytes')], {
       default: 'auto',
       description:
-        '`fields`: JSON and msgpack objects travel as record fields and text as `message`, so any fluent server sees ordinary records. `bytes`: every body travels verbatim as the binary `_sluice_body` field — about 3× cheaper on both sides; for Sluice hubs (other servers see a binary field). `auto`: `fields` until the server\'s acks say it is a Sluice hub, then `bytes` (the hub stores the same events either way)',
+        '`fields`: JSON and msgpack objects travel as record fields and text as `message`, so any fluent server sees ordinary records. `bytes`: every body travels verbatim as the binary `_sluice_body` field — about 3× cheaper on both sides; for Sluice hubs (other servers see a binary field). `auto`: `fields` until the server\'s acks say it is a Sluice hub, then `bytes` (the hub stores the same events either way). With `auto` and `bytes`, a hub whose acks say `sluice: 2` gets the edge\'s stored record batches as they are (batch forwarding: no per-event work on either side)',
     }),
     json_fields: Type.Union([Type.Literal('exact'), Type.Literal('always')], {
       default: 'exact',
