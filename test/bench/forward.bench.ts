@@ -335,15 +335,30 @@ function rssMb(pid: number | undefined): number {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
+/** CPU seconds (user + system) a process has used so far, from /proc (0 when it is gone). */
+function cpuSeconds(pid: number | undefined, which: 'all' | 'system' = 'all'): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    // utime, stime in clock ticks (USER_HZ 100)
+    return (which === 'system' ? Number(fields[12]) : Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU µs per event: what a figure costs in CPU, which a busy machine disturbs far less than events/s. */
+const perEvent = (cpu: number, events: number) => (events > 0 ? (cpu * 1e6) / events : 0).toFixed(2);
+
 /** Single-node http ingest of the edge with no sink: the baseline of forward.e2e. */
 async function singleNodeIngest(b: BenchContext, seconds: number): Promise<number> {
   const ports = { admin: await freePort(), http: await freePort() };
   const single = await startIn(b, 'single', (dir) => defaultEdgeYaml(dir, ports.admin, ports.http, null));
   try {
+    const cpu0 = cpuSeconds(single.proc.pid);
     const load = loadFor(ports.http, seconds);
     await load.done;
     const rate = load.accepted / load.seconds;
-    b.log(`e2e: single-node http ingest (no sink) ${fmt(rate)} events/s (${load.refused} refused)`);
+    b.log(`e2e: single-node http ingest (no sink) ${fmt(rate)} events/s (${load.refused} refused); ${perEvent(cpuSeconds(single.proc.pid) - cpu0, load.accepted)} CPU µs per event`);
     return rate;
   } finally {
     await single.stop();
@@ -358,6 +373,7 @@ async function e2e(b: BenchContext, seconds: number): Promise<number> {
   try {
     edge = await startIn(b, 'edge', (dir) => defaultEdgeYaml(dir, ports.edgeAdmin, ports.edgeHttp, ports.hubForward), profileArgs('edge'));
     const pid = edge.proc.pid;
+    const cpu0 = { edge: cpuSeconds(pid), hub: cpuSeconds(hub.proc.pid), edgeSys: cpuSeconds(pid, 'system'), hubSys: cpuSeconds(hub.proc.pid, 'system') };
     let peakRss = 0;
     let peakBacklog = 0;
     const t0 = performance.now();
@@ -383,6 +399,10 @@ async function e2e(b: BenchContext, seconds: number): Promise<number> {
     const { doneAt } = await watchArrival(hub.adminUrl, total, 600_000, (n) => b.log(`e2e: ${fmt(n)} events on the hub`));
     const e2eRate = total / ((doneAt - t0) / 1000);
     const drain = doneAt - loadEnd > 50 ? (total - atHubAtEnd) / ((doneAt - loadEnd) / 1000) : during;
+    const sys = (p: number | undefined, at0: number) => perEvent(cpuSeconds(p, 'system') - at0, total);
+    b.log(
+      `e2e: CPU µs per event from the first POST to the last arrival: edge ${perEvent(cpuSeconds(pid) - cpu0.edge, total)} (system ${sys(pid, cpu0.edgeSys)}), hub ${perEvent(cpuSeconds(hub.proc.pid) - cpu0.hub, total)} (system ${sys(hub.proc.pid, cpu0.hubSys)})`,
+    );
     b.log(`e2e: ${fmt(e2eRate)} events/s end to end (${(e2eRate / baseline).toFixed(2)} × single-node ingest ${fmt(baseline)}); forward during load ${fmt(during)} (${(during / ingest).toFixed(2)} × ingest), drain ${fmt(drain)} events/s`);
     const load16 = `${E2E_CLIENTS} HTTP clients (keep-alive, in this process) post 1,000-event JSON arrays of 200-byte events back to back for ${seconds} s`;
     const setup = `into an edge process whose only sink is \`forward\` to a hub process on loopback, both on the embedded defaults apart from ports (the sink's settings all defaults, synchronous=FULL on both).`;
