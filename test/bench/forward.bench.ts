@@ -210,7 +210,7 @@ async function sustained(b: BenchContext, total: number): Promise<void> {
       goal: 0.4,
       notes:
         `${total.toLocaleString('en-US')} events (200-byte JSON bodies, content-type header) POSTed by this process to an edge process's http source (1,000-event JSON arrays, 8 requests in flight: producers outside the edge, as in production) and forwarded at the same time to a hub process on loopback; both channels synchronous=FULL. ` +
-        `Rate of arrival on the hub (its high watermark polled every 25 ms) from the first to the last event. Sink: the defaults (runner batches of 20,000 events, chunks of 2,000, 8 in flight, body_as auto: bytes to a Sluice hub, no gzip) with retry.max 500ms. ` +
+        `Rate of arrival on the hub (its high watermark polled every 25 ms) from the first to the last event. Sink: the defaults (runner batches of 20,000 events, chunks of 2,000, 8 in flight, body_as auto: the stored record batches as they are to a Sluice hub, no gzip) with retry.max 500ms. ` +
         `Baseline: Channel.append in the bench process, 64 producers of 100-event batches (as channel.append), same events.`,
     });
   } finally {
