@@ -214,6 +214,16 @@ export function encodeBatchReference(events: readonly EventDraft[], from = 0, to
   return { payload: packr.pack([baseTs, records]), count: to - from, minTs, maxTs };
 }
 
+/** The events of stored batches as read (channel `readStored`), within each batch's first … last. */
+export function storedEvents(topic: string, stored: readonly { baseOffset: number; first: number; last: number; format: number; payload: Buffer }[]): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  for (const b of stored) {
+    const events = decodeBatch(topic, b.baseOffset, b.format, b.payload);
+    for (let i = b.first - b.baseOffset; i <= b.last - b.baseOffset; i++) out.push(events[i]);
+  }
+  return out;
+}
+
 /** Checked batches (checkBatches) as event drafts of `topic`, for a path that must touch each event. */
 export function decodeBatches(topic: string, batches: readonly EncodedBatch[]): EventDraft[] {
   const out: EventDraft[] = [];

@@ -23,6 +23,8 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { errorMessage, ErrorCodes, isRetriable, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
 import type { StoredEvent } from '../../../shared/src/event.ts';
+import type { StoredBatch } from '../channel/channel.ts';
+import { storedEvents } from '../channel/format.ts';
 import type { Sink, SinkContext, SinkSpec } from '../components.ts';
 import { Duration, toMs } from '../units.ts';
 import { Backoff } from '../retry.ts';
@@ -152,7 +154,17 @@ export class SinkGroup implements Sink {
     }));
   }
 
-  async send(events: readonly StoredEvent[], topic: string): Promise<void> {
+  send(events: readonly StoredEvent[], topic: string): Promise<void> {
+    return this.#deliver((sink) => sink.send(events, topic));
+  }
+
+  /** Stored batches go to a member that takes them as they are (forward); others get the events. */
+  sendStored(batches: readonly StoredBatch[], topic: string): Promise<void> {
+    let events: StoredEvent[] | null = null;
+    return this.#deliver((sink) => (sink.sendStored ? sink.sendStored(batches, topic) : sink.send((events ??= storedEvents(topic, batches)), topic)));
+  }
+
+  async #deliver(send: (sink: Sink) => Promise<void>): Promise<void> {
     const tried: { member: Member; error: unknown }[] = [];
     let skipped = 0;
     for (const index of this.#order()) {
@@ -162,7 +174,7 @@ export class SinkGroup implements Sink {
         continue;
       }
       try {
-        await member.sink.send(events, topic);
+        await send(member.sink);
       } catch (error) {
         // A programmer error in a member is not a delivery failure: let the runner stop on it.
         if (!isSluiceError(error)) throw error;

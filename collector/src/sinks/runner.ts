@@ -19,7 +19,7 @@ import type { SinkError, SinkState, SinkStatus, SinkTopicStatus } from '../../..
 import type { StoredEvent } from '../../../shared/src/event.ts';
 import { ErrorCodes, errorMessage, isRetriable, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
 import type { Channel, StoredBatch } from '../channel/channel.ts';
-import { decodeBatch } from '../channel/format.ts';
+import { storedEvents } from '../channel/format.ts';
 import type { Sink } from '../components.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -458,16 +458,6 @@ interface RunnerBatch {
   last: number;
   stored: readonly StoredBatch[] | null;
   events: readonly StoredEvent[] | null;
-}
-
-/** The events of stored batches, within each batch's first … last. */
-function storedEvents(topic: string, stored: readonly StoredBatch[]): StoredEvent[] {
-  const out: StoredEvent[] = [];
-  for (const b of stored) {
-    const events = decodeBatch(topic, b.baseOffset, b.format, b.payload);
-    for (let i = b.first - b.baseOffset; i <= b.last - b.baseOffset; i++) out.push(events[i]);
-  }
-  return out;
 }
 
 function toSinkError(error: unknown): SinkError {
