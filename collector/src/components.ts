@@ -1,6 +1,6 @@
 /**
  * Source and sink specs and the contexts the runtime gives them. Interceptor specs live in
- * shared/src/interceptors (the desktop runs them too).
+ * interceptors/ (their own registry, interceptors/index.ts).
  *
  * A source turns input into EventDrafts and calls `ctx.ingest`, which runs the source's
  * interceptor chain and appends durably; it acknowledges its producer only after `ingest`

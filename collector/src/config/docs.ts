@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { interceptors } from '../../../shared/src/interceptors/index.ts';
+import { interceptors } from '../interceptors/index.ts';
 import type { ComponentSpec } from '../../../shared/src/spec.ts';
 import type { Registries } from '../components.ts';
 import { AdminSection, ChannelSection, CollectorSection, LogSection, SinkRunnerSchema } from './schema.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ConfigProblem } from '../../../shared/src/spec.ts';
-import { interceptors } from '../../../shared/src/interceptors/index.ts';
+import { interceptors } from '../interceptors/index.ts';
 import { builtinRegistries } from '../builtins.ts';
 import { staleReferenceFiles } from './docs.ts';
 import { ConfigError, EMBEDDED_DEFAULTS, loadConfigText, validateInterceptors, validateSink, validateSource } from './load.ts';

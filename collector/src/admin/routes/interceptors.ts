@@ -26,8 +26,8 @@ import {
 } from '../../../../shared/src/api/interceptors.ts';
 import type { StoredEvent } from '../../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
-import { buildChain, interceptors as interceptorRegistry } from '../../../../shared/src/interceptors/index.ts';
-import type { InterceptorConfig } from '../../../../shared/src/interceptors/types.ts';
+import { buildChain, interceptors as interceptorRegistry } from '../../interceptors/index.ts';
+import type { InterceptorConfig } from '../../interceptors/types.ts';
 import type { ComponentSpec } from '../../../../shared/src/spec.ts';
 import { ConfigError } from '../../config/load.ts';
 import type { Collector, SourceHandle } from '../../runtime/collector.ts';

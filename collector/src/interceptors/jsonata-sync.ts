@@ -15,7 +15,7 @@
  * per JSONata step per core. See docs/interceptors.md.
  */
 import jsonata from 'jsonata/jsonata-es5.js';
-import { ErrorCodes, SluiceError } from '../errors.ts';
+import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 
 const PENDING = 0;
 const FULFILLED = 1;
