@@ -51,6 +51,16 @@ describe('synchronous JSONata', () => {
     expect(order).toEqual(['sync', 'microtask']);
   });
 
+  it('leaves the global Promise alone, during an evaluation too, and sets no global', () => {
+    const realPromise = globalThis.Promise;
+    const seen: unknown[] = [];
+    const expression = compileJsonata('$map([1, 2], function($v) { $look($v) })');
+    expect([...(expression.evaluate({}, { look: (v: number) => (seen.push(globalThis.Promise), v) }) as number[])]).toEqual([1, 2]);
+    expect(seen).toEqual([realPromise, realPromise]);
+    expect(globalThis.Promise).toBe(realPromise);
+    expect('regeneratorRuntime' in globalThis).toBe(false);
+  });
+
   it('stops an evaluation that runs too long', () => {
     const slow = compileJsonata('($forever := function($n) { $forever($n + 1) }; $forever(0))', { timeoutMs: 20 });
     expect(() => slow.evaluate({})).toThrow(expect.objectContaining({ code: 'D1012' }));
