@@ -3,7 +3,7 @@
  * channel file): a Protobuf topic read decoded in browse, search, export and the live tail, the
  * raw bytes still there, bad bodies and hostile schemas refused or shown with a named error.
  */
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -11,6 +11,7 @@ import type { ApiEvent, BrowseResponse, TailMessage } from '../../../shared/src/
 import type { SchemaValidateResponse, TopicSchemaResponse } from '../../../shared/src/api/schemas.ts';
 import { makeEvent, type EventDraft } from '../../../shared/src/event.ts';
 import { adminFixture, type AdminFixture } from './testing.ts';
+import { encodeOrder, SHOP_PROTO, shopRoot } from '../../../test/helpers/schemas.ts';
 
 const fixtures: AdminFixture[] = [];
 const sockets: WebSocket[] = [];
@@ -25,34 +26,8 @@ async function fixture(options: Parameters<typeof adminFixture>[0] = {}): Promis
   return f;
 }
 
-export const SHOP_PROTO = `
-syntax = "proto3";
-package shop.v1;
-import "google/protobuf/timestamp.proto";
-message Order {
-  string order_id = 1;
-  int64 cents = 2;
-  Status status = 3;
-  repeated Item items = 4;
-  google.protobuf.Timestamp placed_at = 5;
-  uint64 big = 6;
-  bytes blob = 7;
-}
-message Item { string sku = 1; int32 qty = 2; }
-enum Status { UNKNOWN = 0; PAID = 1; SHIPPED = 2; }
-message Node { Node child = 1; string name = 2; }
-`;
-
-const root = new protobuf.Root();
-root.addJSON(protobuf.common.get('google/protobuf/timestamp.proto')!.nested!);
-protobuf.parse(SHOP_PROTO, root, { keepCase: true });
-const Order = root.lookupType('shop.v1.Order');
-
-function order(i: number): Uint8Array {
-  return Order.encode(
-    Order.create({ order_id: `o-${i}`, cents: 100 * i, status: i % 2 === 0 ? 1 : 2, items: [{ sku: `sku-${i}`, qty: i }], big: '18446744073709551615', blob: Buffer.from([1, 2, 3]) }),
-  ).finish();
-}
+const root = shopRoot;
+const order = encodeOrder;
 
 function binary(topic: string, body: Uint8Array, headers: Record<string, string> = {}): EventDraft {
   return makeEvent(topic, body, { headers: { 'content-type': 'application/octet-stream', ...headers } });

@@ -132,13 +132,32 @@ function compileProtobuf(request: TopicSchemaRequest): Compiled {
     decode(body) {
       const payload = confluent ? skipMessageIndexes(body) : body;
       try {
-        return type.toObject(type.decode(payload), convert);
+        return inDeclarationOrder(type, type.toObject(type.decode(payload), convert));
       } catch (error) {
         if (error instanceof RangeError) throw new Error('nested too deeply');
         throw new Error(`${(error as Error).message}${!confluent && body.length >= 5 && body[0] === 0 ? ' (the body starts with 0x00, as the Confluent wire format does: set framing "confluent")' : ''}`);
       }
     },
   };
+}
+
+/**
+ * protobufjs' toObject puts repeated and map fields first; a reader expects the .proto's order.
+ * Bounded: the value was decoded within protobufjs' recursion limit.
+ */
+function inDeclarationOrder(type: protobuf.Type, value: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of type.fieldsArray) {
+    if (!(field.name in value)) continue;
+    const v = value[field.name];
+    const nested = field.resolvedType instanceof protobuf.Type ? field.resolvedType : null;
+    if (!nested || v === null || typeof v !== 'object') out[field.name] = v;
+    else if (Array.isArray(v)) out[field.name] = v.map((x) => (x !== null && typeof x === 'object' ? inDeclarationOrder(nested, x as Record<string, unknown>) : x));
+    else if (field.map) out[field.name] = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x !== null && typeof x === 'object' ? inDeclarationOrder(nested, x as Record<string, unknown>) : x]));
+    else out[field.name] = inDeclarationOrder(nested, v as Record<string, unknown>);
+  }
+  for (const k of Object.keys(value)) if (!(k in out)) out[k] = value[k];
+  return out;
 }
 
 function list(types: string[]): string {
