@@ -6,8 +6,8 @@
  * as text); `$topic`, `$ts`, `$key` and `$headers` are bound too.
  */
 import { Type } from '@sinclair/typebox';
-import { ContentTypes, fromUtf8, isValidTopic, utf8, type EventDraft, type Headers } from '../event.ts';
-import { ErrorCodes, SluiceError } from '../errors.ts';
+import { ContentTypes, fromUtf8, isValidTopic, utf8, type EventDraft, type Headers } from '../../../shared/src/event.ts';
+import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { decodeStructured, encodeStructured, structuredKindOf } from './body.ts';
 import { ConfigChecks, interceptorConfig, stringEnum } from './config.ts';
 import { withHeader } from './headers.ts';

@@ -6,9 +6,9 @@
  */
 import { nestedRepetition } from './regex-safety.ts';
 import { Type, type TLiteral, type TProperties, type TUnion } from '@sinclair/typebox';
-import { ErrorCodes, SluiceError } from '../errors.ts';
-import { isValidTopic } from '../event.ts';
-import { joinPath, type ConfigProblem } from '../spec.ts';
+import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+import { isValidTopic } from '../../../shared/src/event.ts';
+import { joinPath, type ConfigProblem } from '../../../shared/src/spec.ts';
 import { parseFieldPath, type FieldPath } from './field-path.ts';
 
 /** What the chain does with an event when this step throws (see docs/interceptors.md). */

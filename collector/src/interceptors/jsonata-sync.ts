@@ -1,21 +1,31 @@
 /**
  * Synchronous JSONata. jsonata 2.x evaluates with async functions, but interceptors are
  * synchronous (DESIGN §4). Its published ES5 build (`jsonata-es5.js`) compiles those async
- * functions to generators that reach promises only through the global name `Promise`
- * (`new Promise`, `Promise.resolve`, `Promise.all`). While one evaluation runs, `globalThis.Promise`
- * is an InlinePromise, whose callbacks run at once instead of in a later microtask, so evaluate()
- * has finished when it returns. Nothing else can run meanwhile (JavaScript is single-threaded and
- * the evaluation never waits for I/O), and the real Promise is put back before returning, also when
- * the evaluation throws. Callbacks nested deeper than MAX_DEPTH are queued and drained in a loop, so
- * long sequences do not grow the call stack. Native async functions use the engine's own promises,
- * not the global name, so nothing outside jsonata is affected.
+ * functions to generators that reach promises only through the free name `Promise`
+ * (`new Promise`, `Promise.resolve`, `Promise.all`). This module compiles that file once, as a
+ * function whose `Promise` parameter is InlinePromise: a promise whose callbacks run at once
+ * instead of in a later microtask, so evaluate() has finished when it returns. The binding is
+ * jsonata's own scope — no global is touched, on the event path or at load (the build's
+ * `regeneratorRuntime` global is a parameter too) — and the evaluation never waits for I/O.
+ * Callbacks nested deeper than MAX_DEPTH are queued and drained in a loop, so long sequences do
+ * not grow the call stack.
+ *
+ * It used to swap `globalThis.Promise` for InlinePromise around every evaluation instead
+ * (docs/decisions/interceptors-in-collector.md has the before/after figures).
  *
  * Cost, measured on the 2-core CI machine: ~3–5x the time of the native async build per
  * evaluation (roughly 45–80 µs for a small expression instead of 15–20 µs), i.e. 12–20k events/s
- * per JSONata step per core. See docs/interceptors.md.
+ * per JSONata step per core; the scoped binding costs the same as the swap did. See
+ * docs/interceptors.md.
  */
-import jsonata from 'jsonata/jsonata-es5.js';
-import { ErrorCodes, SluiceError } from '../errors.ts';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { compileFunction } from 'node:vm';
+import type jsonataModule from 'jsonata';
+import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+
+type Jsonata = typeof jsonataModule;
 
 const PENDING = 0;
 const FULFILLED = 1;
@@ -208,22 +218,39 @@ export interface SyncExpression {
   evaluate(input: unknown, bindings?: Record<string, unknown>): unknown;
 }
 
+let inlineJsonata: Jsonata | undefined;
+
+/**
+ * jsonata's ES5 build (CommonJS), evaluated once the way Node's module loader would, with two more
+ * names bound in its scope: `Promise` (InlinePromise) and `regeneratorRuntime` (which the build
+ * would otherwise set as a global). Loaded on the first JSONata expression, so a collector without
+ * one never reads the file (~350 KB).
+ */
+function loadInlineJsonata(): Jsonata {
+  if (inlineJsonata) return inlineJsonata;
+  const require = createRequire(import.meta.url);
+  const file = require.resolve('jsonata/jsonata-es5.js');
+  const body = compileFunction(readFileSync(file, 'utf8'), ['exports', 'require', 'module', '__filename', '__dirname', 'Promise', 'regeneratorRuntime'], { filename: file });
+  const module = { exports: {} as unknown };
+  body.call(module.exports, module.exports, require, module, file, dirname(file), InlinePromise, undefined);
+  if (typeof module.exports !== 'function') throw new SluiceError(ErrorCodes.INTERNAL, `${file} did not export the jsonata function; is the jsonata package intact?`);
+  inlineJsonata = module.exports as Jsonata;
+  return inlineJsonata;
+}
+
 /** Parses `expression`; throws jsonata's error object (code, message, position) when it is malformed. */
 export function compileJsonata(expression: string, options: { timeoutMs?: number } = {}): SyncExpression {
-  const compiled = jsonata(expression, options.timeoutMs ? { timeout: options.timeoutMs } : undefined);
+  const compiled = loadInlineJsonata()(expression, options.timeoutMs ? { timeout: options.timeoutMs } : undefined);
   return { evaluate: (input, bindings) => evaluateSync(compiled, input, bindings) };
 }
 
-function evaluateSync(expression: jsonata.Expression, input: unknown, bindings?: Record<string, unknown>): unknown {
-  const realPromise = globalThis.Promise;
+function evaluateSync(expression: jsonataModule.Expression, input: unknown, bindings?: Record<string, unknown>): unknown {
   const outermost = depth === 0 && queued.length === 0;
-  globalThis.Promise = InlinePromise as unknown as PromiseConstructor;
   let result: InlinePromise;
   try {
     result = expression.evaluate(input, bindings) as unknown as InlinePromise;
     while (queued.length > 0) for (const r of queued.splice(0)) run(r);
   } finally {
-    globalThis.Promise = realPromise;
     if (outermost) {
       depth = 0;
       queued.length = 0;

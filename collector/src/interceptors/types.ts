@@ -1,19 +1,20 @@
 /**
  * Interceptors (DESIGN §4): pure and synchronous, `event → event | null` (null drops the event).
- * They live in shared/ so the desktop previews a chain with exactly the code the collector runs.
+ * They run in the collector only; the desktop previews a chain through the admin API, so on the
+ * collector's own code (docs/decisions/interceptors-in-collector.md).
  * An interceptor MUST NOT mutate its input; it returns the same object when nothing changes, or a
  * new one. Anything stateful (sample's counter) says so in its summary.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import type { EventDraft } from '../event.ts';
-import type { ComponentSpec } from '../spec.ts';
+import type { EventDraft } from '../../../shared/src/event.ts';
+import type { ComponentSpec } from '../../../shared/src/spec.ts';
 
 export type Interceptor = (event: EventDraft) => EventDraft | null;
 
 /**
- * What an interceptor may take from its surroundings, passed to its factory. shared/ cannot ask
- * the OS, so the collector passes the real ones (host name, clock, randomness), the desktop passes
- * the collector's host name, and cases run with a fixed one (EXAMPLE_CONTEXT in examples.ts).
+ * What an interceptor may take from its surroundings, passed to its factory, so a chain can be
+ * run deterministically: the collector passes the real ones (host name, clock, randomness), and
+ * cases run with a fixed one (EXAMPLE_CONTEXT in examples.ts).
  * A factory called without it uses `interceptorContext()` (context.ts).
  */
 export interface InterceptorContext {

@@ -2,7 +2,7 @@
  * How spec cases (types.ts `InterceptorCase`) become events and back. Cases run with a fixed
  * context so their outputs are reproducible, and the reference docs show the same values.
  */
-import { fromUtf8, utf8, type EventDraft } from '../event.ts';
+import { fromUtf8, utf8, type EventDraft } from '../../../shared/src/event.ts';
 import type { ExampleEvent, InterceptorContext } from './types.ts';
 
 /** What an example event is when it leaves a field out. */

@@ -5,7 +5,7 @@
  * every string in them is masked. Binary bodies (not UTF-8) pass unchanged.
  */
 import { Type } from '@sinclair/typebox';
-import { utf8, type EventDraft, type Headers } from '../event.ts';
+import { utf8, type EventDraft, type Headers } from '../../../shared/src/event.ts';
 import { bodyText, decodeStructured, encodeStructured, structuredKindOf } from './body.ts';
 import { ConfigChecks, interceptorConfig, stringEnum } from './config.ts';
 import { withHeader } from './headers.ts';

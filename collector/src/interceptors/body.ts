@@ -5,7 +5,7 @@
  * is not an error: the interceptor passes the event on unchanged.
  */
 import { C1, Packr } from 'msgpackr';
-import { contentTypeOf, ContentTypes, type EventDraft, type Headers } from '../event.ts';
+import { contentTypeOf, ContentTypes, type EventDraft, type Headers } from '../../../shared/src/event.ts';
 
 export type StructuredKind = 'json' | 'msgpack';
 

@@ -1,7 +1,7 @@
 // The regex-based interceptors: syntax errors are config problems with a path, never crashes.
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { fromUtf8, makeEvent } from '../event.ts';
+import { fromUtf8, makeEvent } from '../../../shared/src/event.ts';
 import { buildChain } from './index.ts';
 
 describe('regular expressions in configs', () => {

@@ -1,8 +1,8 @@
 // Every interceptor spec's examples and cases, run against the spec itself (STYLE: "a test runs
 // every spec's examples"). Inputs are frozen: an interceptor that mutates its input fails here.
 import { describe, expect, it } from 'vitest';
-import type { EventDraft } from '../event.ts';
-import { validateConfig } from '../spec.ts';
+import type { EventDraft } from '../../../shared/src/event.ts';
+import { validateConfig } from '../../../shared/src/spec.ts';
 import { completeExample, EXAMPLE_CONTEXT, eventFromExample, exampleFromEvent } from './examples.ts';
 import { buildChain, interceptors } from './index.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeEvent } from '../event.ts';
+import { makeEvent } from '../../../shared/src/event.ts';
 import { buildChain } from './index.ts';
 import { parseTime } from './time.ts';
 

@@ -2,7 +2,7 @@
  * Header access that only sees the event's own headers (`headers['constructor']` must not find
  * Object's). Names are matched exactly, as written; sources write them in lower case.
  */
-import type { Headers } from '../event.ts';
+import type { Headers } from '../../../shared/src/event.ts';
 
 export function getHeader(headers: Headers, name: string): string | undefined {
   return Object.hasOwn(headers, name) ? headers[name] : undefined;

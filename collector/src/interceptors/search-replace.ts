@@ -1,6 +1,6 @@
 /** search_replace: replaces text in the body (Flume's search_replace). */
 import { Type } from '@sinclair/typebox';
-import { utf8 } from '../event.ts';
+import { utf8 } from '../../../shared/src/event.ts';
 import { bodyText, structuredKindOf } from './body.ts';
 import { ConfigChecks, interceptorConfig } from './config.ts';
 import type { InterceptorSpec } from './types.ts';

@@ -1,7 +1,7 @@
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { fromUtf8, makeEvent } from '../event.ts';
-import { validateConfig } from '../spec.ts';
+import { fromUtf8, makeEvent } from '../../../shared/src/event.ts';
+import { validateConfig } from '../../../shared/src/spec.ts';
 import { redact } from './redact.ts';
 
 function masker(config: Record<string, unknown>) {

@@ -5,7 +5,7 @@
  * bytes). A body that does not decode passes unchanged.
  */
 import { Type } from '@sinclair/typebox';
-import type { Headers } from '../event.ts';
+import type { Headers } from '../../../shared/src/event.ts';
 import { decodeStructured, encodeStructured, headerValue } from './body.ts';
 import { ConfigChecks, interceptorConfig, stringEnum } from './config.ts';
 import { deleteField, getField, setField, type FieldPath } from './field-path.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeEvent } from '../event.ts';
+import { makeEvent } from '../../../shared/src/event.ts';
 import { EXAMPLE_CONTEXT } from './examples.ts';
 import { buildChain, validateChain } from './index.ts';
 import type { InterceptorConfig } from './types.ts';

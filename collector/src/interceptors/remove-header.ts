@@ -1,6 +1,6 @@
 /** remove_header: removes headers by name or by a pattern on their names (Flume's remove_header). */
 import { Type } from '@sinclair/typebox';
-import type { Headers } from '../event.ts';
+import type { Headers } from '../../../shared/src/event.ts';
 import { ConfigChecks, interceptorConfig } from './config.ts';
 import type { InterceptorSpec } from './types.ts';
 

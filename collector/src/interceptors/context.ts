@@ -4,7 +4,7 @@
  */
 import type { InterceptorContext } from './types.ts';
 
-/** Used when no host name is given: shared/ cannot ask the OS, and a browser's is not ours. */
+/** Used when no host name is given (the runtime always gives its own). */
 export const UNKNOWN_HOSTNAME = 'localhost';
 
 /** A full context: `overrides` where given, otherwise the clock, Math.random and crypto's UUIDs. */

@@ -1,6 +1,6 @@
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { makeEvent } from '../event.ts';
+import { makeEvent } from '../../../shared/src/event.ts';
 import { buildChain } from './index.ts';
 import type { InterceptorConfig } from './types.ts';
 

@@ -1,6 +1,6 @@
 /** route: sets the topic from a header or a body field, through an optional mapping table. */
 import { Type } from '@sinclair/typebox';
-import { isValidTopic, type EventDraft } from '../event.ts';
+import { isValidTopic, type EventDraft } from '../../../shared/src/event.ts';
 import { decodeStructured, headerValue } from './body.ts';
 import { ConfigChecks, interceptorConfig, stringEnum } from './config.ts';
 import { getField } from './field-path.ts';

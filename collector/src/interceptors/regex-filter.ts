@@ -1,6 +1,6 @@
 /** regex_filter: keeps (or drops) events whose body or a header matches a regular expression. */
 import { Type } from '@sinclair/typebox';
-import { fromUtf8 } from '../event.ts';
+import { fromUtf8 } from '../../../shared/src/event.ts';
 import { ConfigChecks, interceptorConfig } from './config.ts';
 import { getHeader } from './headers.ts';
 import type { InterceptorSpec } from './types.ts';

@@ -1,7 +1,7 @@
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { fromUtf8, makeEvent, type EventDraft } from '../event.ts';
-import { validateConfig } from '../spec.ts';
+import { fromUtf8, makeEvent, type EventDraft } from '../../../shared/src/event.ts';
+import { validateConfig } from '../../../shared/src/spec.ts';
 import { json } from './json.ts';
 
 function build(config: Record<string, unknown>) {

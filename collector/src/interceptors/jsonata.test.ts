@@ -1,7 +1,7 @@
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { fromUtf8, makeEvent, type EventDraft } from '../event.ts';
-import { validateConfig } from '../spec.ts';
+import { fromUtf8, makeEvent, type EventDraft } from '../../../shared/src/event.ts';
+import { validateConfig } from '../../../shared/src/spec.ts';
 import { jsonataSpec } from './jsonata.ts';
 import { compileJsonata } from './jsonata-sync.ts';
 
@@ -49,6 +49,16 @@ describe('synchronous JSONata', () => {
     order.push('sync');
     await pending;
     expect(order).toEqual(['sync', 'microtask']);
+  });
+
+  it('leaves the global Promise alone, during an evaluation too, and sets no global', () => {
+    const realPromise = globalThis.Promise;
+    const seen: unknown[] = [];
+    const expression = compileJsonata('$map([1, 2], function($v) { $look($v) })');
+    expect([...(expression.evaluate({}, { look: (v: number) => (seen.push(globalThis.Promise), v) }) as number[])]).toEqual([1, 2]);
+    expect(seen).toEqual([realPromise, realPromise]);
+    expect(globalThis.Promise).toBe(realPromise);
+    expect('regeneratorRuntime' in globalThis).toBe(false);
   });
 
   it('stops an evaluation that runs too long', () => {

@@ -6,9 +6,9 @@
  * on unchanged to the next step; either way the step's `failed` counter and `lastError` record it.
  * A step returning null drops the event and counts in `dropped`.
  */
-import { errorMessage, ErrorCodes, SluiceError } from '../errors.ts';
-import type { EventDraft } from '../event.ts';
-import { joinPath, SpecRegistry, validateConfig, type ConfigProblem } from '../spec.ts';
+import { errorMessage, ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
+import type { EventDraft } from '../../../shared/src/event.ts';
+import { joinPath, SpecRegistry, validateConfig, type ConfigProblem } from '../../../shared/src/spec.ts';
 import { InterceptorConfigError } from './config.ts';
 import { interceptorContext } from './context.ts';
 import { host } from './host.ts';

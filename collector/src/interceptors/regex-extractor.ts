@@ -3,7 +3,7 @@
  * regex_extractor and its serializers.
  */
 import { Type } from '@sinclair/typebox';
-import { fromUtf8, type Headers } from '../event.ts';
+import { fromUtf8, type Headers } from '../../../shared/src/event.ts';
 import { ConfigChecks, interceptorConfig, stringEnum } from './config.ts';
 import { getHeader, withHeader } from './headers.ts';
 import { parseTime } from './time.ts';

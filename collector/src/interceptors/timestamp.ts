@@ -1,6 +1,6 @@
 /** timestamp: sets the event time from the clock, a header or a body field. */
 import { Type } from '@sinclair/typebox';
-import type { EventDraft } from '../event.ts';
+import type { EventDraft } from '../../../shared/src/event.ts';
 import { decodeStructured } from './body.ts';
 import { ConfigChecks, interceptorConfig, stringEnum } from './config.ts';
 import { interceptorContext } from './context.ts';
