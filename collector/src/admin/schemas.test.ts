@@ -304,5 +304,10 @@ describe.skipIf(!HAS_AVSC)('avro topics', () => {
     expect(page.events[1].decodeError).toMatch(/values nested deeper than 100 levels/);
     expect(page.events[2].decodeError).toMatch(/1 bytes left over after the L value/);
     expect(page.events[3].body).toEqual({ xs: [1, 2], next: null });
+
+    // A union of two records (ambiguous as a plain value) is shown as Avro JSON does: {"Branch": value}.
+    await put(f, 'shapes', { kind: 'avro', schema: '{"type":"record","name":"S","fields":[{"name":"shape","type":[{"type":"record","name":"Circle","fields":[{"name":"r","type":"int"}]},{"type":"record","name":"Square","fields":[{"name":"side","type":"int"}]}]}]}' });
+    await f.collector.channel.append({ events: [binary('shapes', Buffer.from([0x02, 0x08]))] });
+    expect((await browse(f, 'shapes')).events[0]).toMatchObject({ bodyEncoding: 'avro', body: { shape: { Square: { side: 4 } } } });
   });
 });
