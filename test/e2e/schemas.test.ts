@@ -1,7 +1,8 @@
 /**
  * Viewer schemas end to end: a real `sluice start`, a Protobuf and an Avro topic produced
  * through its HTTP source as binary bodies, their schemas set with `sluice schema` from files,
- * then read decoded over HTTP, searched by a decoded field, exported by `sluice export`, and
+ * then read decoded over HTTP, searched by a decoded field, exported by `sluice export`, tailed
+ * by `sluice tail`, and
  * still decoded after the collector was killed with SIGKILL and started again on the same channel.
  */
 import { writeFileSync } from 'node:fs';
@@ -81,6 +82,11 @@ describe('viewer schemas with a real collector', () => {
     ]);
     const csv = await sluice(['export', 'pb-orders', '--to', '2', '--format', 'csv', '--no-progress', ...admin()]);
     expect(csv.stdout.split('\r\n')[2]).toContain('""order_id"":""o-1"",""cents"":100,""status"":""SHIPPED""');
+
+    // sluice tail reads through the consumer fetch API: decoded too.
+    const tailed = await sluice(['tail', 'pb-orders', '--last', '2', '--no-follow', ...admin()]);
+    expect(tailed.status, tailed.stderr).toBe(0);
+    expect(tailed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { body: { order_id: string } }).body.order_id)).toEqual(['o-28', 'o-29']);
 
     // kill -9 and start again on the same channel: the schemas were committed with it.
     await c.kill();
