@@ -11,7 +11,7 @@ import type { ApiEvent, BrowseResponse, TailMessage } from '../../../shared/src/
 import type { SchemaValidateResponse, TopicSchemaResponse } from '../../../shared/src/api/schemas.ts';
 import { makeEvent, type EventDraft } from '../../../shared/src/event.ts';
 import { adminFixture, type AdminFixture } from './testing.ts';
-import { encodeOrder, SHOP_PROTO, shopRoot } from '../../../test/helpers/schemas.ts';
+import { encodeAvroOrder, encodeOrder, HAS_AVSC, ORDER_AVSC, SHOP_PROTO, shopRoot } from '../../../test/helpers/schemas.ts';
 
 const fixtures: AdminFixture[] = [];
 const sockets: WebSocket[] = [];
@@ -248,5 +248,66 @@ describe('hostile and wrong schemas', () => {
     const r = await put(ro, 'orders', { kind: 'protobuf', proto: SHOP_PROTO, messageType: 'shop.v1.Node' });
     expect(r).toMatchObject({ status: 400, json: { error: { message: expect.stringMatching(/read-only inspection/) } } });
     expect((await ro.app.inject({ method: 'GET', url: '/api/v1/topics/orders/schema' })).json() as TopicSchemaResponse).toMatchObject({ schema: { messageType: 'shop.v1.Order' } });
+  });
+});
+
+describe.skipIf(!HAS_AVSC)('avro topics', () => {
+  it('decodes with the schema in browse, search and export; Confluent framing gives the schema id; a body that does not decode says why', async () => {
+    const f = await fixture();
+    const set = await put(f, 'avro-orders', { kind: 'avro', schema: ORDER_AVSC });
+    expect(set.status, JSON.stringify(set.json)).toBe(200);
+    expect(set.json).toMatchObject({ schema: { kind: 'avro' }, types: ['shop.avro.Order'] });
+    await f.collector.channel.append({ events: [...Array.from({ length: 10 }, (_, i) => binary('avro-orders', encodeAvroOrder(i))), binary('avro-orders', Buffer.from([0x06, 0x61]))] });
+    const page = await browse(f, 'avro-orders');
+    expect(page.events[3]).toMatchObject({ bodyEncoding: 'avro', body: { order_id: 'o-3', cents: 300, status: 'SHIPPED', items: [{ sku: 'sku-3', qty: 3 }], note: 'note 3', tags: { region: 'us' } } });
+    expect(Buffer.from(page.events[3].raw!, 'base64')).toEqual(encodeAvroOrder(3));
+    expect(page.events[10]).toMatchObject({ bodyEncoding: null, decodeError: expect.stringMatching(/^does not decode as avro shop\.avro\.Order: a string of 3 bytes, beyond the 1 left at byte 1/) });
+
+    const found = await browse(f, 'avro-orders', `jsonata=${encodeURIComponent('status = "PAID" and tags.region = "eu" and cents > 500')}`);
+    expect(found.events.map((e) => e.offset)).toEqual([6, 8]);
+    expect((await browse(f, 'avro-orders', `bodyContains=${encodeURIComponent('"note":"note 9"')}`)).events.map((e) => e.offset)).toEqual([9]);
+    const csv = await f.app.inject({ method: 'GET', url: '/api/v1/topics/avro-orders/export?format=csv&to=2' });
+    expect(csv.body).toContain('""order_id"":""o-1"",""cents"":100,""status"":""SHIPPED""');
+
+    await put(f, 'framed-avro', { kind: 'avro', schema: ORDER_AVSC, framing: 'confluent' });
+    const header = Buffer.from([0, 0, 0, 1, 7]);
+    await f.collector.channel.append({ events: [binary('framed-avro', Buffer.concat([header, encodeAvroOrder(4)])), binary('framed-avro', encodeAvroOrder(5))] });
+    const framed = await browse(f, 'framed-avro');
+    expect(framed.events[0]).toMatchObject({ bodyEncoding: 'avro', schemaId: 263, body: { order_id: 'o-4' } });
+    expect(framed.events[1].decodeError).toMatch(/not in the Confluent wire format/);
+  });
+
+  it('refuses bad and hostile Avro schemas, and bounds hostile payloads', async () => {
+    const f = await fixture();
+    const refused = async (schema: string, message: RegExp) => {
+      const r = await put(f, 'av', { kind: 'avro', schema });
+      expect(r.status, JSON.stringify(r.json)).toBe(400);
+      expect(r.json).toMatchObject({ error: { code: 'SLUICE_SCHEMA_INVALID', message: expect.stringMatching(message) } });
+    };
+    await refused('{"type": "record", "name": "A", "fields": [', /not JSON/);
+    await refused('{"type": "record", "name": "A", "fields": [{"name": "x", "type": "nosuch"}]}', /not valid: .*nosuch/);
+    await refused(`${'{"type":"array","items":'.repeat(150)}"int"${'}'.repeat(150)}`, /nests deeper than 100 levels/);
+    await refused('{"type":"array","items":"null"}', /array whose items take no bytes/);
+    await refused('{"type":"record","name":"R","fields":[{"name":"xs","type":{"type":"array","items":{"type":"record","name":"E","fields":[]}}}]}', /R\.xs: an array whose items take no bytes/);
+    const r = await put(f, 'av', { kind: 'avro', schema: ORDER_AVSC, messageType: 'x' });
+    expect(r.json).toMatchObject({ error: { message: expect.stringMatching(/an avro schema takes schema only/) } });
+
+    // An array of longs that claims 2^62 items in 3 bytes; a recursive list 1,000 deep; trailing bytes.
+    await put(f, 'av', { kind: 'avro', schema: '{"type":"record","name":"L","fields":[{"name":"xs","type":{"type":"array","items":"long"}},{"name":"next","type":["null","L"]}]}' });
+    const huge = Buffer.from([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x02, 0x04, 0x06]);
+    const deep = Buffer.concat([...Array.from({ length: 1000 }, () => Buffer.from([0x00, 0x02])), Buffer.from([0x00, 0x00])]);
+    const ok = Buffer.from([0x04, 0x02, 0x04, 0x00, 0x00]);
+    await f.collector.channel.append({ events: [binary('av', huge), binary('av', deep), binary('av', Buffer.concat([ok, Buffer.from([1])])), binary('av', ok)] });
+    const page = await browse(f, 'av');
+    expect(page.events.map((e) => e.bodyEncoding)).toEqual([null, null, null, 'avro']);
+    expect(page.events[0].decodeError).toMatch(/a block of \d+ array items, more than the 3 bytes left/);
+    expect(page.events[1].decodeError).toMatch(/values nested deeper than 100 levels/);
+    expect(page.events[2].decodeError).toMatch(/1 bytes left over after the L value/);
+    expect(page.events[3].body).toEqual({ xs: [1, 2], next: null });
+
+    // A union of two records (ambiguous as a plain value) is shown as Avro JSON does: {"Branch": value}.
+    await put(f, 'shapes', { kind: 'avro', schema: '{"type":"record","name":"S","fields":[{"name":"shape","type":[{"type":"record","name":"Circle","fields":[{"name":"r","type":"int"}]},{"type":"record","name":"Square","fields":[{"name":"side","type":"int"}]}]}]}' });
+    await f.collector.channel.append({ events: [binary('shapes', Buffer.from([0x02, 0x08]))] });
+    expect((await browse(f, 'shapes')).events[0]).toMatchObject({ bodyEncoding: 'avro', body: { shape: { Square: { side: 4 } } } });
   });
 });

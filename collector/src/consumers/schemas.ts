@@ -232,8 +232,9 @@ function compileAvro(request: TopicSchemaRequest): Compiled {
   if (jsonDeeperThan(json, AVRO_MAX_DEPTH)) throw invalid(`the Avro schema nests deeper than ${AVRO_MAX_DEPTH} levels`);
   let type: AvroType;
   try {
-    // Unions unwrapped and no logical types: values come out as plain JSON-able data.
-    type = loadAvsc().Type.forSchema(json, { wrapUnions: false });
+    // Unions as plain values, except those whose branches a value cannot tell apart (two records):
+    // those as {"Branch": value}, the Avro JSON encoding. No logical types: plain JSON-able data.
+    type = loadAvsc().Type.forSchema(json, { wrapUnions: 'auto' });
   } catch (error) {
     if (isSluiceError(error)) throw error;
     throw invalid(`the Avro schema is not valid: ${protobufMessage(error)}`);

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, scaled, SLUICE, spawnTracked, until, type CollectorProcess } from '../../helpers/process.ts';
-import { encodeOrder, SHOP_PROTO } from '../../helpers/schemas.ts';
+import { encodeAvroOrder, encodeOrder, ORDER_AVSC, SHOP_PROTO } from '../../helpers/schemas.ts';
 import { collectorConfig, ensureRendererBuilt, hasChromium, openBrowser, ports, screenshot, startE2eCollector, visit, type BrowserSession, type Ports } from './harness.ts';
 
 /** One binary body through the HTTP source, as a producer without a JSON encoder sends it. */
@@ -42,6 +42,7 @@ describe.skipIf(!hasChromium)('desktop UI: topic schemas', () => {
     collector = await startE2eCollector(collectorConfig(p));
     for (let i = 0; i < 20; i++) await produceBinary(p, 'orders', encodeOrder(i), `k${i}`);
     await produceBinary(p, 'orders', Uint8Array.from([0x0f, 0xff, 0xff])); // offset 20: not protobuf
+    for (let i = 0; i < 6; i++) await produceBinary(p, 'avro-orders', encodeAvroOrder(i));
     s = await openBrowser();
   }, scaled(180_000));
 
@@ -144,5 +145,27 @@ describe.skipIf(!hasChromium)('desktop UI: topic schemas', () => {
     expect(cli.status, cli.stderr).toBe(0);
     const exported = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as { offset: number; body: { order_id: string; cents: number } });
     expect(exported.map((e) => [e.offset, e.body.order_id, e.body.cents])).toEqual([[7, 'o-7', 700]]);
+  });
+
+  it('sets an Avro schema by uploading its .avsc file; the messages show decoded', async () => {
+    const { page } = s;
+    await visit(page, `${collector.adminUrl}/#/topic/avro-orders`);
+    const card = page.locator('.schema-card');
+    await card.getByRole('button', { name: 'Set schema…' }).click();
+    await card.getByLabel('Schema file').setInputFiles({ name: 'order.avsc', mimeType: 'application/json', buffer: Buffer.from(ORDER_AVSC) });
+    // The format follows the file: Avro, no message type to pick.
+    await until(async () => (await card.getByLabel('Schema format').inputValue()) === 'avro', { what: 'the format to switch to Avro' });
+    expect(await card.getByLabel('Message type').count()).toBe(0);
+    await card.getByRole('button', { name: 'Save schema' }).click();
+    await card.getByTestId('schema-current').getByText('Avro shop.avro.Order').waitFor();
+    await visit(page, `${collector.adminUrl}/#/messages/avro-orders?offset=0`);
+    const row = page.locator('[data-offset="3"]');
+    await until(async () => ((await row.textContent()) ?? '').includes('"order_id":"o-3","cents":300,"status":"SHIPPED"'), { what: 'offset 3 decoded with the Avro schema' });
+    await row.click();
+    const detail = page.getByRole('complementary', { name: 'Event 3' });
+    await detail.getByText('decoded as Avro').waitFor();
+    expect(await detail.locator('.json-tree').textContent()).toContain('"note 3"');
+    await screenshot(page, 'desktop-schema-avro');
+    expect(s.problems).toEqual([]);
   });
 });
