@@ -37,10 +37,11 @@ export const EXTERNAL = ['better-sqlite3', 'msgpackr', 'msgpackr-extract', 'pino
 
 /**
  * CommonJS packages whose default export is a function, loaded on its first call instead of at
- * start-up: a JSONata interceptor or filter costs its ~10 MB only where one is used. The import
- * is replaced by a stub that requires the package from node_modules when first called.
+ * start-up: a JSONata filter costs its ~10 MB only where one is used. The import is replaced by a
+ * stub that requires the package from node_modules when first called. (The JSONata interceptor
+ * reads jsonata's ES5 build from node_modules itself, on its first expression: jsonata-sync.ts.)
  */
-export const LOADED_ON_FIRST_CALL = ['jsonata', 'jsonata/jsonata-es5.js'];
+export const LOADED_ON_FIRST_CALL = ['jsonata'];
 
 const loadOnFirstCall = {
   name: 'load-on-first-call',

@@ -1,6 +1,6 @@
 /**
  * Source and sink specs and the contexts the runtime gives them. Interceptor specs live in
- * shared/src/interceptors (the desktop runs them too).
+ * interceptors/ (their own registry, interceptors/index.ts).
  *
  * A source turns input into EventDrafts and calls `ctx.ingest`, which runs the source's
  * interceptor chain and appends durably; it acknowledges its producer only after `ingest`
@@ -149,5 +149,28 @@ export interface SinkSpec<S extends TSchema = TSchema> extends ComponentSpec<S, 
   runnerDefaults?: { batch?: { max_events?: number; max_bytes?: string } };
 }
 
-export const sources = new SpecRegistry<SourceSpec>('source');
-export const sinks = new SpecRegistry<SinkSpec>('sink');
+// ─── Registries ───────────────────────────────────────────────────────────────────────────
+
+/**
+ * The source and sink types a collector knows. Filled once by the composition root
+ * (builtins.ts; tests add their own) and passed to whatever needs them — config loading, the
+ * runtime (through the loaded config), the reference generator — never filled by importing a module.
+ */
+export interface Registries {
+  readonly sources: SpecRegistry<SourceSpec>;
+  readonly sinks: SpecRegistry<SinkSpec>;
+}
+
+export function emptyRegistries(): Registries {
+  return { sources: new SpecRegistry<SourceSpec>('source'), sinks: new SpecRegistry<SinkSpec>('sink') };
+}
+
+// A spec is typed by its own schema; a registry holds the base type (a factory's config parameter
+// makes SourceSpec<S> not assignable to SourceSpec<TSchema>).
+export function registerSource<S extends TSchema>(registries: Registries, spec: SourceSpec<S>): void {
+  registries.sources.register(spec as unknown as SourceSpec);
+}
+
+export function registerSink<S extends TSchema>(registries: Registries, spec: SinkSpec<S>): void {
+  registries.sinks.register(spec as unknown as SinkSpec);
+}

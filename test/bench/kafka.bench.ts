@@ -16,7 +16,7 @@ import { silentLogger } from '../../collector/src/log.ts';
 import { SinkRunner } from '../../collector/src/sinks/runner.ts';
 import { buildSink } from '../../collector/src/sinks/testing.ts';
 import { createTestContext } from '../../collector/src/sources/testing.ts';
-import { sources } from '../../collector/src/sources/index.ts';
+import { builtinRegistries } from '../../collector/src/builtins.ts';
 import { validateConfig } from '../../shared/src/spec.ts';
 import type { EventDraft } from '../../shared/src/event.ts';
 import { createTopic, kafkaAvailable, kafkaSkipMessage, producerPerfTest, startBroker, KAFKA_VERSION } from '../kafka/broker.ts';
@@ -79,7 +79,7 @@ async function sourceRate(b: BenchContext, bootstrap: string, n: number, round: 
   // fill with Kafka's own producer: the same 200-byte records, fast
   await producerPerfTest({ bootstrap, topic, numRecords: n, recordSize: RECORD_BYTES });
   const channel = Channel.open({ file: join(b.tempDir('kafka-source'), 'channel.db'), retentionIntervalMs: 0, maxBytes: 1024 ** 4, defaults: { retentionMs: null } });
-  const spec = sources.get('kafka')!;
+  const spec = builtinRegistries().sources.get('kafka')!;
   const { value, problems } = validateConfig(spec.config, { brokers: [bootstrap], group_id: `bench-${round}`, topics: [topic], start_from: 'earliest' }, 'sources.kafka');
   if (!value) throw new Error(problems.map((p) => `${p.path}: ${p.message}`).join('; '));
   const ctx = createTestContext(channel, { name: 'kafka' });

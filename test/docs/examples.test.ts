@@ -11,6 +11,7 @@ import { join, relative } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { commands } from '../../collector/src/cli/commands.ts';
+import { builtinRegistries } from '../../collector/src/builtins.ts';
 import { ConfigError, loadConfigText } from '../../collector/src/config/load.ts';
 import { REPO } from '../helpers/process.ts';
 
@@ -55,7 +56,7 @@ describe('docs: YAML examples', () => {
 
   it.each(yamlBlocks.map((b) => [`${b.file}:${b.line}`, b] as const))('%s is a config the loader accepts', async (_where, b) => {
     try {
-      await loadConfigText(asConfig(b), null, { preflight: false });
+      await loadConfigText(asConfig(b), null, { preflight: false, registries: builtinRegistries() });
     } catch (error) {
       if (error instanceof ConfigError) throw new Error(`${b.file}:${b.line}: ${error.message}`);
       throw error;

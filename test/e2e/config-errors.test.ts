@@ -6,9 +6,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sources } from '../../collector/src/components.ts';
-import '../../collector/src/config/load.ts'; // registers the built-in components
+import { builtinRegistries } from '../../collector/src/builtins.ts';
 import { scaled, SLUICE, spawnTracked, tempDir } from '../helpers/process.ts';
+
+const { sources } = builtinRegistries();
 
 function sluice(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawnTracked(process.execPath, [SLUICE, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { Channel } from '../../collector/src/channel/channel.ts';
-import { sources } from '../../collector/src/sources/index.ts';
+import { builtinRegistries } from '../../collector/src/builtins.ts';
 import { createTestContext } from '../../collector/src/sources/testing.ts';
 import { validateConfig } from '../../shared/src/spec.ts';
 import { freePort, removeDir, scaled, SLUICE, spawnTracked, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
@@ -222,7 +222,7 @@ describe.skipIf(!avail.ok)(`Kafka ${KAFKA_VERSION} → kafka source → channel`
     const channel = Channel.open({ file: `${dir}/channel.db`, retentionIntervalMs: 0, maxBytes: 64 * 1024 });
     const unprotect = channel.protect('sink:slow', ['bp']);
     const ctx = createTestContext(channel, { name: 'bp' });
-    const spec = sources.get('kafka')!;
+    const spec = builtinRegistries().sources.get('kafka')!;
     const { value, problems } = validateConfig(
       spec.config,
       { brokers: [broker.bootstrap], group_id: 'g-bp', topics: ['bp'], start_from: 'earliest', max_bytes_per_partition: 8192 },

@@ -3,6 +3,7 @@
  * size limits, and nothing served outside what the routes define.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { builtinRegistries } from '../builtins.ts';
 import { ConfigError, loadConfigText } from '../config/load.ts';
 import { adminFixture, type AdminFixture } from './testing.ts';
 
@@ -79,12 +80,12 @@ describe('origins and hosts', () => {
 
   it('treats admin.listen on a name that looks like 127.x as not loopback: a token is required', async () => {
     const text = 'admin:\n  listen: 127.0.0.1.nip.io:9410\n';
-    const problems = await loadConfigText(text, 'sluice.yaml', { preflight: false }).then(
+    const problems = await loadConfigText(text, 'sluice.yaml', { preflight: false, registries: builtinRegistries() }).then(
       () => [],
       (error: ConfigError) => error.problems,
     );
     expect(problems).toContainEqual(expect.objectContaining({ path: 'admin.token', message: expect.stringContaining('required because admin.listen (127.0.0.1.nip.io:9410) is not a loopback address') }));
-    await expect(loadConfigText('admin:\n  listen: "[::1]:0"\n', 'sluice.yaml', { preflight: false })).resolves.toBeTruthy();
+    await expect(loadConfigText('admin:\n  listen: "[::1]:0"\n', 'sluice.yaml', { preflight: false, registries: builtinRegistries() })).resolves.toBeTruthy();
   });
 });
 

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { builtinRegistries } from '../builtins.ts';
 import { loadConfigText } from '../config/load.ts';
 import { silentLogger } from '../log.ts';
 import { Collector } from '../runtime/collector.ts';
@@ -20,7 +21,7 @@ export const OPENAPI_FILE = resolve(import.meta.dirname, '../../../docs/api/open
 export async function generateOpenApi(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-openapi-'));
   try {
-    const config = await loadConfigText(`channel:\n  path: ${join(dir, 'data')}\nadmin:\n  listen: 127.0.0.1:0\n`, null, { preflight: false });
+    const config = await loadConfigText(`channel:\n  path: ${join(dir, 'data')}\nadmin:\n  listen: 127.0.0.1:0\n`, null, { preflight: false, registries: builtinRegistries() });
     const collector = new Collector(config, { log: silentLogger });
     const app = await buildAdminApp(collector);
     try {

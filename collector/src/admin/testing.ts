@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
-import { sinks, sources, type IngestResult, type SinkSpec, type SourceContext, type SourceSpec } from '../components.ts';
+import { builtinRegistries } from '../builtins.ts';
+import type { IngestResult, Registries, SinkSpec, SourceContext, SourceSpec } from '../components.ts';
 import { loadConfigText } from '../config/load.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { Collector } from '../runtime/collector.ts';
@@ -32,7 +33,6 @@ export const memorySource: SourceSpec = {
     return { start: async () => undefined, stop: async () => void contexts.delete(ctx.name), endpoints: () => ['memory'] };
   },
 };
-if (!sources.get('memory')) sources.register(memorySource);
 
 const delivered = new Map<string, StoredEvent[]>();
 
@@ -59,7 +59,14 @@ export const memorySink: SinkSpec = {
     };
   },
 };
-if (!sinks.get('memory')) sinks.register(memorySink);
+
+/** The built-in sources and sinks plus the memory source and sink: what test configs may name. */
+export function testRegistries(): Registries {
+  const registries = builtinRegistries();
+  registries.sources.register(memorySource);
+  registries.sinks.register(memorySink);
+  return registries;
+}
 
 export interface AdminFixture {
   collector: Collector;
@@ -99,7 +106,7 @@ export async function adminFixture(options: FixtureOptions = {}): Promise<AdminF
     options.yaml ?? 'sources:\n  mem:\n    type: memory # the test source\n',
   ].join('\n');
   writeFileSync(configFile, text);
-  const config = await loadConfigText(text, configFile, { preflight: false });
+  const config = await loadConfigText(text, configFile, { preflight: false, registries: testRegistries() });
   const collector = new Collector(config, { log: options.log ?? silentLogger, inspect: options.inspect });
   await collector.start();
   if (options.tail) configureTail(collector, options.tail);

@@ -646,10 +646,12 @@ export class Channel {
   /**
    * Bytes committed between checkpoints: `checkpointBytes`, but at most a quarter of the free
    * disk space (at least 1 MiB) — a checkpoint copies the WAL into the main file, which needs
-   * that much room, so on a small or filling disk the WAL is kept small.
+   * that much room, so on a small or filling disk the WAL is kept small. Free space is the last
+   * probe less what was committed since: a fast writer can fill the disk between two probes, and
+   * a WAL larger than the room left cannot be checkpointed until more than it is freed.
    */
   #checkpointEvery(): number {
-    const free = this.#disk?.freeBytes ?? -1;
+    const free = this.#disk?.estimatedFreeBytes ?? -1;
     if (free < 0) return this.#opts.checkpointBytes;
     return Math.min(this.#opts.checkpointBytes, Math.max(1024 * 1024, Math.floor(free / 4)));
   }

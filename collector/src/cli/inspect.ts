@@ -32,8 +32,9 @@ export async function startInspect(file: string, options: { host?: string; port?
   const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
     // Loaded here, not at the top: `sluice --help` and the other commands never load the collector.
-    const [{ buildAdminApp }, { loadConfigText }, { createLogger }, { Collector }] = await Promise.all([
+    const [{ buildAdminApp }, { builtinRegistries }, { loadConfigText }, { createLogger }, { Collector }] = await Promise.all([
       import('../admin/app.ts'),
+      import('../builtins.ts'),
       import('../config/load.ts'),
       import('../log.ts'),
       import('../runtime/collector.ts'),
@@ -47,7 +48,7 @@ export async function startInspect(file: string, options: { host?: string; port?
     (await import('../channel/schema.ts')).upgradeCopy(join(dir, 'channel.db'));
     const host = options.host ?? '127.0.0.1';
     const listen = host.includes(':') ? `[${host}]:${options.port ?? 0}` : `${host}:${options.port ?? 0}`;
-    const config = await loadConfigText(`channel:\n  path: ${JSON.stringify(dir)}\nadmin:\n  listen: ${JSON.stringify(listen)}\n`, null, { preflight: false });
+    const config = await loadConfigText(`channel:\n  path: ${JSON.stringify(dir)}\nadmin:\n  listen: ${JSON.stringify(listen)}\n`, null, { preflight: false, registries: builtinRegistries() });
     const log = createLogger({ level: options.logLevel ?? 'warn', destination: process.stderr });
     let collector: Collector;
     try {

@@ -2,13 +2,16 @@
 import { watchFile, unwatchFile } from 'node:fs';
 import { errorMessage } from '../../../shared/src/errors.ts';
 import { formatProblem } from '../../../shared/src/spec.ts';
+import { builtinRegistries } from '../builtins.ts';
 import { ConfigError, EMBEDDED_DEFAULTS, loadConfigFile, loadConfigText, type LoadOptions, type ResolvedConfig } from '../config/load.ts';
 import { createLogger } from '../log.ts';
 import type { Collector } from '../runtime/collector.ts';
 
-export async function loadOrExit(file: string | undefined, options: LoadOptions = {}): Promise<ResolvedConfig> {
+/** Loads a config with the built-in sources and sinks (the composition root, builtins.ts). */
+export async function loadOrExit(file: string | undefined, options: Omit<LoadOptions, 'registries'> = {}): Promise<ResolvedConfig> {
+  const withBuiltins: LoadOptions = { ...options, registries: builtinRegistries() };
   try {
-    return file ? await loadConfigFile(file, options) : await loadConfigText(EMBEDDED_DEFAULTS, null, options);
+    return file ? await loadConfigFile(file, withBuiltins) : await loadConfigText(EMBEDDED_DEFAULTS, null, withBuiltins);
   } catch (error) {
     // A config mistake is exit 2 with every problem listed; anything else that stops the check is
     // exit 1 with one line (the stack only with SLUICE_DEBUG=1): never a bare stack trace.

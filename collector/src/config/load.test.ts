@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { ConfigProblem } from '../../../shared/src/spec.ts';
-import { interceptors } from '../../../shared/src/interceptors/index.ts';
-import { sinks, sources } from '../components.ts';
+import { interceptors } from '../interceptors/index.ts';
+import { builtinRegistries } from '../builtins.ts';
 import { staleReferenceFiles } from './docs.ts';
 import { ConfigError, EMBEDDED_DEFAULTS, loadConfigText, validateInterceptors, validateSink, validateSource } from './load.ts';
 
+const registries = builtinRegistries();
+const { sources, sinks } = registries;
+
 async function problemsOf(yaml: string): Promise<ConfigProblem[]> {
   try {
-    await loadConfigText(yaml, null, { preflight: false });
+    await loadConfigText(yaml, null, { preflight: false, registries });
     return [];
   } catch (error) {
     if (error instanceof ConfigError) return [...error.problems];
@@ -17,7 +20,7 @@ async function problemsOf(yaml: string): Promise<ConfigProblem[]> {
 
 describe('config validation', () => {
   it('accepts the embedded defaults', async () => {
-    const config = await loadConfigText(EMBEDDED_DEFAULTS, null, { preflight: false });
+    const config = await loadConfigText(EMBEDDED_DEFAULTS, null, { preflight: false, registries });
     expect(config.sources.map((s) => s.name)).toEqual(['http', 'syslog', 'forward']);
     expect(config.admin.listen).toBe('127.0.0.1:9410');
     expect(config.channel.synchronous).toBe('full');
@@ -49,7 +52,7 @@ sinks:
       b: { type: stdout }
 `,
       null,
-      { preflight: false },
+      { preflight: false, registries },
     );
     const batch = (name: string) => config.sinks.find((s) => s.name === name)!.runner.batch;
     expect(batch('plain')).toMatchObject({ maxEvents: 20_000, maxBytes: 32 * 1024 ** 2 });
@@ -116,7 +119,7 @@ admin:
     ['YAML that does not parse', 'sources:\n  web: [unclosed\n', 'line 3: column 1: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]'],
   ];
   it.each(cases)('says what is wrong with %s', async (_what, yaml, expected) => {
-    const error = await loadConfigText(yaml, 'sluice.yaml', { preflight: false }).then(
+    const error = await loadConfigText(yaml, 'sluice.yaml', { preflight: false, registries }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -130,7 +133,7 @@ admin:
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     try {
-      const error = await loadConfigText(`log:\n  level: loud\nsources:\n  web:\n    type: http\n    listen: 127.0.0.1:${port}\n`, 'sluice.yaml', { ownedListeners: new Set(['admin']) }).then(
+      const error = await loadConfigText(`log:\n  level: loud\nsources:\n  web:\n    type: http\n    listen: 127.0.0.1:${port}\n`, 'sluice.yaml', { registries, ownedListeners: new Set(['admin']) }).then(
         () => undefined,
         (e: unknown) => e as ConfigError,
       );
@@ -155,7 +158,7 @@ admin:
       }
       writeFileSync(join(dir, 'junk.pem'), 'not pem\n');
       const tls = (cert: string, key: string) => `admin:\n  listen: 127.0.0.1:0\n  tls:\n    cert: ${join(dir, cert)}\n    key: ${join(dir, key)}\n`;
-      const problems = async (yaml: string) => loadConfigText(yaml, null).then(() => [], (e: unknown) => (e as ConfigError).problems.map((p) => `${p.line}: ${p.path}: ${p.message}`));
+      const problems = async (yaml: string) => loadConfigText(yaml, null, { registries }).then(() => [], (e: unknown) => (e as ConfigError).problems.map((p) => `${p.line}: ${p.path}: ${p.message}`));
       expect(await problems(tls('a.crt', 'a.key'))).toEqual([]);
       expect(await problems(tls('a.crt', 'b.key'))).toEqual([`5: admin.tls.key: ${join(dir, 'b.key')} is not the private key of the certificate ${join(dir, 'a.crt')}`]);
       expect(await problems(tls('junk.pem', 'junk.pem'))).toEqual([
@@ -169,7 +172,7 @@ admin:
 
   it('a channel folder that cannot be made is found by the check', async () => {
     const problems = async (path: string) =>
-      loadConfigText(`channel:\n  path: ${path}\nadmin:\n  listen: 127.0.0.1:0\n`, null).then(
+      loadConfigText(`channel:\n  path: ${path}\nadmin:\n  listen: 127.0.0.1:0\n`, null, { registries }).then(
         () => [],
         (e: unknown) => (e as ConfigError).problems.map((p) => `${p.line}: ${p.path}: ${p.message}`),
       );
@@ -180,7 +183,7 @@ admin:
 
   it('a check that fails to run is a problem of what it checks, not a crash', async () => {
     // Preflight binds ports; a port the schema lets through must never escape as an exception.
-    const problems = await loadConfigText('admin:\n  listen: 203.0.113.1:9410\n  token: abcdefghijklmnopqrstuvwxyz\n', null).then(
+    const problems = await loadConfigText('admin:\n  listen: 203.0.113.1:9410\n  token: abcdefghijklmnopqrstuvwxyz\n', null, { registries }).then(
       () => [],
       (e: unknown) => [...(e as ConfigError).problems],
     );
@@ -198,7 +201,7 @@ admin:
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     try {
-      await loadConfigText(`admin:\n  listen: 127.0.0.1:${port}\n`, null);
+      await loadConfigText(`admin:\n  listen: 127.0.0.1:${port}\n`, null, { registries });
       throw new Error('expected a ConfigError');
     } catch (error) {
       expect((error as ConfigError).problems).toContainEqual(expect.objectContaining({ path: 'admin.listen', message: expect.stringMatching(`port ${port} already in use`) }));
@@ -211,8 +214,8 @@ admin:
 describe('component specs', () => {
   it('every source, sink and interceptor example validates against its own schema', () => {
     const problems: unknown[] = [];
-    for (const spec of sources.all()) for (const ex of spec.examples) validateSource(`ex_${spec.name}`, { type: spec.name, ...ex.config }, problems as never);
-    for (const spec of sinks.all()) for (const ex of spec.examples) validateSink(`ex_${spec.name}`, { type: spec.name, ...ex.config }, `sinks.ex_${spec.name}`, problems as never);
+    for (const spec of sources.all()) for (const ex of spec.examples) validateSource(registries, `ex_${spec.name}`, { type: spec.name, ...ex.config }, problems as never);
+    for (const spec of sinks.all()) for (const ex of spec.examples) validateSink(registries, `ex_${spec.name}`, { type: spec.name, ...ex.config }, `sinks.ex_${spec.name}`, problems as never);
     for (const spec of interceptors.all()) for (const ex of spec.examples) problems.push(...validateInterceptors([{ type: spec.name, ...ex.config }], `interceptors.${spec.name}`));
     expect(problems).toEqual([]);
     expect(sources.names().length).toBeGreaterThan(0);
@@ -220,6 +223,6 @@ describe('component specs', () => {
   });
 
   it('the generated reference in docs/reference is up to date (run `npm run docs`)', () => {
-    expect(staleReferenceFiles()).toEqual([]);
+    expect(staleReferenceFiles(registries)).toEqual([]);
   });
 });

@@ -2,7 +2,8 @@
  * Loading and validating the collector config: one YAML file with `collector`, `log`, `channel`,
  * `admin`, `sources` and `sinks` sections, sources and sinks keyed by name. Validation comes
  * from the component specs; every problem is reported in one pass with its path (and the YAML
- * line), and the result is frozen.
+ * line), and the result is frozen. The source and sink types come from the registries the
+ * caller passes in (builtins.ts in production): this module imports no component.
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -10,14 +11,12 @@ import { dirname, resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { errorMessage, ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
-import { validateChain } from '../../../shared/src/interceptors/index.ts';
-import type { InterceptorConfig } from '../../../shared/src/interceptors/types.ts';
+import { validateChain } from '../interceptors/index.ts';
+import type { InterceptorConfig } from '../interceptors/types.ts';
 import { deepFreeze, formatProblem, nearest, validateConfig, type ConfigProblem } from '../../../shared/src/spec.ts';
 import type { ChannelOptions } from '../channel/channel.ts';
-import { sinks as sinkRegistry, sources as sourceRegistry, type SinkSpec, type SourceSpec } from '../components.ts';
+import type { Registries, SinkSpec, SourceSpec } from '../components.ts';
 import { checkPortFree, checkTlsFiles, isLoopback, parseListen } from '../net.ts';
-import '../sinks/index.ts';
-import '../sources/index.ts';
 import { AdminSection, ChannelSection, CollectorSection, FleetSection, LogSection, SinkRunnerKeys, SinkRunnerSchema, TOP_LEVEL_KEYS, toBytes, toMinFreeSpace, toMs } from './schema.ts';
 
 export interface ResolvedSource {
@@ -64,6 +63,8 @@ export interface ResolvedConfig {
   fleet: ResolvedFleet;
   sources: readonly ResolvedSource[];
   sinks: readonly ResolvedSink[];
+  /** The source and sink types this config was resolved with: the runtime builds group members and reloads with them. */
+  registries: Registries;
 }
 
 /**
@@ -110,6 +111,8 @@ const SourceCommon = Type.Object(
 );
 
 export interface LoadOptions {
+  /** The source and sink types a config may name (builtinRegistries() in production). */
+  registries: Registries;
   /** Skip checks that touch the outside world (ports, files): for tests and `inspect`. */
   preflight?: boolean;
   /** Names of sources whose listen addresses are already ours (a reload): skip their port checks. */
@@ -125,7 +128,7 @@ export interface LoadOptions {
 const PORT_IN_USE = / already in use$/;
 
 /** Reads and validates a config file. Throws ConfigError listing every problem. */
-export async function loadConfigFile(file: string, options: LoadOptions = {}): Promise<ResolvedConfig> {
+export async function loadConfigFile(file: string, options: LoadOptions): Promise<ResolvedConfig> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -137,7 +140,7 @@ export async function loadConfigFile(file: string, options: LoadOptions = {}): P
   return loadConfigText(text, resolve(file), options);
 }
 
-export async function loadConfigText(text: string, file: string | null, options: LoadOptions = {}): Promise<ResolvedConfig> {
+export async function loadConfigText(text: string, file: string | null, options: LoadOptions): Promise<ResolvedConfig> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const where = file ?? 'embedded config';
@@ -153,7 +156,7 @@ export async function loadConfigText(text: string, file: string | null, options:
     );
   }
   const raw = (doc.toJS() ?? {}) as Record<string, unknown>;
-  const { config, problems, checked } = validateAll(raw);
+  const { config, problems, checked } = validateAll(raw, options.registries);
   // Checks that touch the outside world run on every part that is valid, so one pass finds all.
   if (options.preflight !== false) {
     const found = await preflight(checked, options);
@@ -185,7 +188,7 @@ function freezeConfig(config: ResolvedConfig): ResolvedConfig {
 }
 
 /** Static validation of every section; collects all problems. */
-export function validateAll(raw: Record<string, unknown>): { config?: Omit<ResolvedConfig, 'file'>; problems: ConfigProblem[]; checked: ValidParts } {
+export function validateAll(raw: Record<string, unknown>, registries: Registries): { config?: Omit<ResolvedConfig, 'file'>; problems: ConfigProblem[]; checked: ValidParts } {
   const problems: ConfigProblem[] = [];
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { problems: [{ path: '(top level)', message: `expected a mapping with the sections ${TOP_LEVEL_KEYS.join(', ')}` }], checked: { sources: [], sinks: [] } };
@@ -212,12 +215,12 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
 
   const sources: ResolvedSource[] = [];
   for (const [name, value] of entries(raw.sources, 'sources', problems)) {
-    const source = validateSource(name, value, problems);
+    const source = validateSource(registries, name, value, problems);
     if (source) sources.push(source);
   }
   const sinks: ResolvedSink[] = [];
   for (const [name, value] of entries(raw.sinks, 'sinks', problems)) {
-    const sink = validateSink(name, value, `sinks.${name}`, problems);
+    const sink = validateSink(registries, name, value, `sinks.${name}`, problems);
     if (sink) sinks.push(sink);
   }
   checkDuplicateListeners(sources, admin?.listen, problems);
@@ -260,6 +263,7 @@ export function validateAll(raw: Record<string, unknown>): { config?: Omit<Resol
       },
       sources,
       sinks,
+      registries,
     },
   };
 }
@@ -299,7 +303,8 @@ function entries(value: unknown, path: string, problems: ConfigProblem[]): [stri
   return out;
 }
 
-export function validateSource(name: string, value: Record<string, unknown>, problems: ConfigProblem[]): ResolvedSource | undefined {
+export function validateSource(registries: Registries, name: string, value: Record<string, unknown>, problems: ConfigProblem[]): ResolvedSource | undefined {
+  const sourceRegistry = registries.sources;
   const path = `sources.${name}`;
   const common = validateConfig(SourceCommon, { type: value.type, interceptors: value.interceptors }, path);
   if (typeof value.type !== 'string') {
@@ -331,7 +336,8 @@ export function validateInterceptors(chain: readonly InterceptorConfig[], path: 
 }
 
 /** Validates a sink, including nested group members (a `sinks:` mapping inside a sink). */
-export function validateSink(name: string, value: Record<string, unknown>, path: string, problems: ConfigProblem[], nested = false): ResolvedSink | undefined {
+export function validateSink(registries: Registries, name: string, value: Record<string, unknown>, path: string, problems: ConfigProblem[], nested = false): ResolvedSink | undefined {
+  const sinkRegistry = registries.sinks;
   if (typeof value.type !== 'string') {
     problems.push({ path: `${path}.type`, message: `missing; one of: ${sinkRegistry.names().join(', ')}` });
     return undefined;
@@ -348,7 +354,7 @@ export function validateSink(name: string, value: Record<string, unknown>, path:
     if (k in SinkRunnerKeys && !nested) runnerRaw[k] = v;
     else own[k] = v;
   }
-  const batchDefaults = spec.runnerDefaults?.batch ?? groupBatchDefaults(own.sinks);
+  const batchDefaults = spec.runnerDefaults?.batch ?? groupBatchDefaults(registries, own.sinks);
   if (batchDefaults && (runnerRaw.batch === undefined || (typeof runnerRaw.batch === 'object' && runnerRaw.batch !== null && !Array.isArray(runnerRaw.batch)))) {
     runnerRaw.batch = { ...batchDefaults, ...(runnerRaw.batch as Record<string, unknown> | undefined) };
   }
@@ -361,7 +367,7 @@ export function validateSink(name: string, value: Record<string, unknown>, path:
     for (const [member, memberConfig] of Object.entries(members as Record<string, unknown>)) {
       if (memberConfig && typeof memberConfig === 'object' && !Array.isArray(memberConfig)) {
         const { priority: _p, weight: _w, ...rest } = memberConfig as Record<string, unknown>;
-        validateSink(member, rest, `${path}.sinks.${member}`, problems, true);
+        validateSink(registries, member, rest, `${path}.sinks.${member}`, problems, true);
       }
     }
   }
@@ -503,11 +509,11 @@ function lineOf(path: string, doc: Document, lines: LineCounter): number | undef
 }
 
 /** A group whose members all bring the same runner batch defaults (e.g. failover between forward hubs) reads batches that size. */
-function groupBatchDefaults(members: unknown): { max_events?: number; max_bytes?: string } | undefined {
+function groupBatchDefaults(registries: Registries, members: unknown): { max_events?: number; max_bytes?: string } | undefined {
   if (!members || typeof members !== 'object' || Array.isArray(members)) return undefined;
   const found = Object.values(members as Record<string, unknown>).map((m) => {
     const type = m && typeof m === 'object' ? (m as { type?: unknown }).type : undefined;
-    return typeof type === 'string' ? sinkRegistry.get(type)?.runnerDefaults?.batch : undefined;
+    return typeof type === 'string' ? registries.sinks.get(type)?.runnerDefaults?.batch : undefined;
   });
   if (found.length === 0 || found.some((d) => d === undefined)) return undefined;
   return found.every((d) => JSON.stringify(d) === JSON.stringify(found[0])) ? found[0] : undefined;

@@ -16,7 +16,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, parseDocument, stringify, type Node, type Scalar, type YAMLMap } from 'yaml';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
-import type { InterceptorConfig } from '../../../shared/src/interceptors/types.ts';
+import type { InterceptorConfig } from '../interceptors/types.ts';
 
 /** The defaults of an interceptor type's settings (`{}` for an unknown type). */
 export type DefaultsOf = (type: string) => Record<string, unknown>;

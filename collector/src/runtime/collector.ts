@@ -11,14 +11,14 @@ import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { EventDraft } from '../../../shared/src/event.ts';
 import { ErrorCodes, errorMessage, SluiceError } from '../../../shared/src/errors.ts';
-import { buildChain, interceptors } from '../../../shared/src/interceptors/index.ts';
+import { buildChain, interceptors } from '../interceptors/index.ts';
 import { writeChainToYaml } from '../config/write-back.ts';
-import type { Interceptor, InterceptorConfig, InterceptorContext } from '../../../shared/src/interceptors/types.ts';
+import type { Interceptor, InterceptorConfig, InterceptorContext } from '../interceptors/types.ts';
 import { formatProblem, type ConfigProblem } from '../../../shared/src/spec.ts';
 import { Channel, type TopicBatch } from '../channel/channel.ts';
 import { decodeBatches } from '../channel/format.ts';
 import type { DiskState } from '../channel/disk.ts';
-import { sinks as sinkRegistry, type IngestOptions, type IngestResult, type Sink, type SinkContext, type Source, type SourceContext } from '../components.ts';
+import type { IngestOptions, IngestResult, Sink, SinkContext, Source, SourceContext } from '../components.ts';
 import { ConfigError, loadConfigFile, validateInterceptors, validateSink, type ResolvedConfig, type ResolvedSink, type ResolvedSource } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import { Metrics } from '../metrics.ts';
@@ -298,7 +298,7 @@ export class Collector {
   }
 
   #createSink(type: string, config: Record<string, unknown>, path: string, name: string, signal: AbortSignal): Sink {
-    const spec = sinkRegistry.get(type)!;
+    const spec = this.config.registries.sinks.get(type)!;
     const ctx: SinkContext = {
       name,
       log: this.log.child({ sink: name }),
@@ -307,7 +307,7 @@ export class Collector {
       channel: this.channel,
       createSink: (memberConfig, memberPath, memberName) => {
         const problems: ConfigProblem[] = [];
-        const member = validateSink(memberName, memberConfig, memberPath, problems, true);
+        const member = validateSink(this.config.registries, memberName, memberConfig, memberPath, problems, true);
         if (!member) throw new ConfigError(problems, memberPath);
         return this.#createSink(member.spec.name, member.config, memberPath, memberName, signal);
       },
@@ -328,7 +328,7 @@ export class Collector {
     let next: ResolvedConfig;
     try {
       const owned = new Set<string>(['admin', ...[...this.sources.keys()].map((n) => `source:${n}`)]);
-      next = await loadConfigFile(this.config.file, { ownedListeners: owned });
+      next = await loadConfigFile(this.config.file, { registries: this.config.registries, ownedListeners: owned });
     } catch (error) {
       const problems = error instanceof ConfigError ? [...error.problems] : [{ path: this.config.file, message: errorMessage(error) }];
       this.log.error({ problems }, `config reload refused; still running the previous config:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);

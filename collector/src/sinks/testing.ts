@@ -11,7 +11,7 @@ import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { validateConfig } from '../../../shared/src/spec.ts';
 import type { Sink, SinkContext } from '../components.ts';
 import { silentLogger } from '../log.ts';
-import { sinks } from './index.ts';
+import { builtinRegistries } from '../builtins.ts';
 import { scaled } from '../../../test/helpers/children.ts';
 
 /** What the receiver does with one request. */
@@ -119,7 +119,9 @@ export class Receiver {
   }
 }
 
-/** A SinkContext for tests; `createSink` validates members against the registry, as the runtime does. */
+const { sinks } = builtinRegistries();
+
+/** A SinkContext for tests; `createSink` validates members against the built-in sinks, as the runtime does. */
 export function testSinkContext(name: string, signal: AbortSignal = new AbortController().signal): SinkContext {
   return {
     name,

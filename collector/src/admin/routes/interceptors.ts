@@ -26,10 +26,9 @@ import {
 } from '../../../../shared/src/api/interceptors.ts';
 import type { StoredEvent } from '../../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
-import { buildChain, interceptors as interceptorRegistry } from '../../../../shared/src/interceptors/index.ts';
-import type { InterceptorConfig } from '../../../../shared/src/interceptors/types.ts';
+import { buildChain, interceptors as interceptorRegistry } from '../../interceptors/index.ts';
+import type { InterceptorConfig } from '../../interceptors/types.ts';
 import type { ComponentSpec } from '../../../../shared/src/spec.ts';
-import { sinks as sinkRegistry, sources as sourceRegistry } from '../../components.ts';
 import { ConfigError } from '../../config/load.ts';
 import type { Collector, SourceHandle } from '../../runtime/collector.ts';
 import { presentEvent } from '../../consumers/present.ts';
@@ -183,9 +182,9 @@ export const interceptorRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async () => ({
-      sources: sourceRegistry.all().map(describe),
+      sources: collector.config.registries.sources.all().map(describe),
       interceptors: interceptorRegistry.all().map(describe),
-      sinks: sinkRegistry.all().map(describe),
+      sinks: collector.config.registries.sinks.all().map(describe),
     }),
   );
 };

@@ -188,7 +188,7 @@ export class HttpSource implements Source {
         ts = parseTs(headerValue(h[name]));
       }
     }
-    // One headers object per request: interceptors never mutate their input (shared/src/interceptors/types.ts).
+    // One headers object per request: interceptors never mutate their input (interceptors/types.ts).
     const events: EventDraft[] = new Array(decoded.bodies.length);
     for (let i = 0; i < decoded.bodies.length; i++) events[i] = { topic, ts, key, headers, body: decoded.bodies[i] };
     return events;

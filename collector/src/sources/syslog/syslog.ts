@@ -19,6 +19,7 @@ import { createServer as createTcpServer, isIPv6, type Server, type Socket } fro
 import { createServer as createTlsServer } from 'node:tls';
 import { ErrorCodes, errorMessage, isRetriable, isSluiceError } from '../../../../shared/src/errors.ts';
 import { ContentTypes, TOPIC_PATTERN, type EventDraft, type Headers } from '../../../../shared/src/event.ts';
+import { formatBytes } from '../../../../shared/src/format.ts';
 import type { ConfigProblem } from '../../../../shared/src/spec.ts';
 import type { Source, SourceContext, SourceNetworkStats, SourceSpec } from '../../components.ts';
 import { Duration, Size, toBytes, toMs } from '../../units.ts';
@@ -292,10 +293,10 @@ export class SyslogSource implements Source {
     if (usable + 1 < asked) {
       this.#ctx.log.warn(
         { asked, granted, rmemMax: max },
-        `source "${this.#ctx.name}": UDP receive buffer: asked for ${formatSize(asked)}, the kernel granted ${formatSize(usable)}${max !== null ? ` (net.core.rmem_max is ${formatSize(max)})` : ''}; bursts beyond it are dropped by the kernel (counted in /metrics). Raise it: sysctl -w net.core.rmem_max=${asked}`,
+        `source "${this.#ctx.name}": UDP receive buffer: asked for ${formatBytes(asked)}, the kernel granted ${formatBytes(usable)}${max !== null ? ` (net.core.rmem_max is ${formatBytes(max)})` : ''}; bursts beyond it are dropped by the kernel (counted in /metrics). Raise it: sysctl -w net.core.rmem_max=${asked}`,
       );
     } else {
-      this.#ctx.log.info({ asked, granted }, `source "${this.#ctx.name}": UDP receive buffer ${formatSize(usable)} (as asked)`);
+      this.#ctx.log.info({ asked, granted }, `source "${this.#ctx.name}": UDP receive buffer ${formatBytes(usable)} (as asked)`);
     }
   }
 
@@ -306,7 +307,7 @@ export class SyslogSource implements Source {
     if (drops === null || drops <= this.#udpLost.kernel) return;
     const added = drops - this.#udpLost.kernel;
     this.#udpLost.kernel = drops;
-    this.#dropUdp(added, `the kernel dropped them: the socket's receive buffer (${formatSize(this.#udpBufferBytes)}) was full; raise udp_receive_buffer_bytes and net.core.rmem_max`, null);
+    this.#dropUdp(added, `the kernel dropped them: the socket's receive buffer (${formatBytes(this.#udpBufferBytes)}) was full; raise udp_receive_buffer_bytes and net.core.rmem_max`, null);
   }
 
   #onDatagram(msg: Buffer, peer: string): void {
@@ -437,8 +438,3 @@ export const syslogSource: SourceSpec<typeof SyslogConfig> = {
   preflight,
 };
 
-function formatSize(bytes: number): string {
-  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
-  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
-  return `${bytes} bytes`;
-}
