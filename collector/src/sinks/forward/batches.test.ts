@@ -132,6 +132,31 @@ describe('batch forwarding (Sluice to Sluice)', () => {
     expect(hub.ctx.counts.batchCalls).toBeGreaterThan(0);
   });
 
+  it('a batch that grew between attempts is cut as before up to where the failed attempt ended: the hub stores every event once', async () => {
+    const hub = await startHub();
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: hub.port });
+    cleanups.push(() => proxy.stop());
+    const t = openTestChannel({ maxBatchEvents: 100 });
+    cleanups.push(() => t.cleanup());
+    const add = async (from: number, n: number) => {
+      for (let i = from; i < from + n; i += 100) {
+        await t.channel.append({ events: Array.from({ length: 100 }, (_, k) => ({ topic: 'app', ts: 1_700_000_000_000 + i + k, key: null, headers: {}, body: utf8(`e${i + k}`) })) });
+      }
+    };
+    const sink = makeSink({ servers: [`127.0.0.1:${proxy.port}`], chunk_max_events: 200, in_flight: 8, ack_timeout: 400 }, t.channel);
+    await add(0, 100);
+    await sink.sendStored(t.channel.readStored('app', 0), 'app'); // acknowledged: batches from here on
+    await add(100, 300);
+    proxy.swallowResponses = true;
+    await expect(sink.sendStored(t.channel.readStored('app', 100), 'app')).rejects.toThrow(/no ack/); // chunks 100–299, 300–399
+    await waitUntil(() => readAll(hub.t.channel, 'app').length >= 400, 5000, 'the hub to store the unacknowledged chunks');
+    await add(400, 300); // the retry reads a longer batch: 100–699
+    proxy.swallowResponses = false;
+    await sink.sendStored(t.channel.readStored('app', 100, { maxEvents: 10_000 }), 'app');
+    expect(readAll(hub.t.channel, 'app').map((e) => fromUtf8(e.body))).toEqual(Array.from({ length: 700 }, (_, i) => `e${i}`));
+    expect(hub.source.stats.duplicates).toBe(2);
+  });
+
   it('a hub that must touch each event (topic override, interceptors) stores them as events: tag header, chain applied', async () => {
     const { t, events, stored } = await edge('app', 400);
     const fixed = await startHub({ topic: 'all' });

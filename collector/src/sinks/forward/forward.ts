@@ -133,6 +133,12 @@ export class ForwardSink implements Sink {
   /** Chunks acknowledged during attempts at the current batch (topic/first offset), to skip on a retry. */
   readonly #acked = new Set<string>();
   #attempt = '';
+  /**
+   * Where earlier failed attempts at the current batch ended (last offsets, ascending): a retry
+   * ends a chunk at each, so a batch that grew in between (more events arrived) is cut as before
+   * up to there and every chunk the hub may have stored keeps its id (stored batches only).
+   */
+  #attemptEnds: number[] = [];
   /** Per topic: the highest offset handed to the server, to recognise a replay. */
   readonly #sentHigh = new Map<string, number>();
   readonly #generations = new Map<string, number>();
@@ -208,6 +214,7 @@ export class ForwardSink implements Sink {
     if (attempt !== this.#attempt) {
       this.#attempt = attempt;
       this.#acked.clear();
+      this.#attemptEnds = [];
     }
     if ((this.#sentHigh.get(topic) ?? -1) < last) this.#sentHigh.set(topic, last);
     const conn = await this.#connection();
@@ -217,11 +224,13 @@ export class ForwardSink implements Sink {
       if (this.#config.require_ack) await this.#sendAcked(conn, frames);
       else for (const frame of frames) await conn.write(frame.bytes);
     } catch (error) {
+      if (!this.#attemptEnds.includes(last)) this.#attemptEnds = [...this.#attemptEnds, last].sort((a, b) => a - b);
       this.#stats.lastError = errorMessage(error);
       if (error instanceof SluiceError && error.retriable) this.#drop(conn);
       throw error;
     }
     this.#acked.clear();
+    this.#attemptEnds = [];
     this.#stats.events += last - first + 1;
   }
 
@@ -290,10 +299,15 @@ export class ForwardSink implements Sink {
     let chunk: Segment[] = [];
     let events = 0;
     let bytes = 0;
+    const ends = this.#attemptEnds;
+    let e = 0;
     for (const batch of batches) {
       const perEvent = batch.payload.length / (batch.lastOffset - batch.baseOffset + 1);
-      for (let from = batch.first; from <= batch.last; from += this.#chunkMaxEvents) {
-        const segment: Segment = { batch, first: from, last: Math.min(batch.last, from + this.#chunkMaxEvents - 1) };
+      for (let from = batch.first; from <= batch.last; ) {
+        while (e < ends.length && ends[e] < from) e++;
+        const forced = e < ends.length && ends[e] <= Math.min(batch.last, from + this.#chunkMaxEvents - 1) ? ends[e] : -1;
+        const segment: Segment = { batch, first: from, last: forced >= 0 ? forced : Math.min(batch.last, from + this.#chunkMaxEvents - 1) };
+        from = segment.last + 1;
         const n = segment.last - segment.first + 1;
         const size = n * perEvent;
         if (chunk.length > 0 && (events + n > this.#chunkMaxEvents || bytes + size > this.#chunkMaxBytes)) {
@@ -305,6 +319,13 @@ export class ForwardSink implements Sink {
         chunk.push(segment);
         events += n;
         bytes += size;
+        if (forced >= 0) {
+          // an earlier attempt ended here: so does a chunk
+          yield* this.#storedChunk(conn, chunk, topic, withIds, decoded);
+          chunk = [];
+          events = 0;
+          bytes = 0;
+        }
       }
     }
     if (chunk.length > 0) yield* this.#storedChunk(conn, chunk, topic, withIds, decoded);
