@@ -132,7 +132,7 @@ describe('batch forwarding (Sluice to Sluice)', () => {
     expect(hub.ctx.counts.batchCalls).toBeGreaterThan(0);
   });
 
-  it('a batch that grew between attempts is cut as before up to where the failed attempt ended: the hub stores every event once', async () => {
+  it.each([false, true])('a batch that grew between attempts is cut as before up to where the failed attempt ended: the hub stores every event once (edge restarted: %s)', async (restart) => {
     const hub = await startHub();
     const proxy = await TcpProxy.start({ host: '127.0.0.1', port: hub.port });
     cleanups.push(() => proxy.stop());
@@ -152,7 +152,10 @@ describe('batch forwarding (Sluice to Sluice)', () => {
     await waitUntil(() => readAll(hub.t.channel, 'app').length >= 400, 5000, 'the hub to store the unacknowledged chunks');
     await add(400, 300); // the retry reads a longer batch: 100–699
     proxy.swallowResponses = false;
-    await sink.sendStored(t.channel.readStored('app', 100, { maxEvents: 10_000 }), 'app');
+    // a restarted edge (a new sink on the same channel file) retries: it finds where the attempt ended in the channel
+    const again = restart ? makeSink({ servers: [`127.0.0.1:${proxy.port}`], chunk_max_events: 200, in_flight: 8, ack_timeout: 400 }, t.channel) : sink;
+    if (restart) await sink.close();
+    await again.sendStored(t.channel.readStored('app', 100, { maxEvents: 10_000 }), 'app');
     expect(readAll(hub.t.channel, 'app').map((e) => fromUtf8(e.body))).toEqual(Array.from({ length: 700 }, (_, i) => `e${i}`));
     expect(hub.source.stats.duplicates).toBe(2);
   });

@@ -134,9 +134,10 @@ export class ForwardSink implements Sink {
   readonly #acked = new Set<string>();
   #attempt = '';
   /**
-   * Where earlier failed attempts at the current batch ended (last offsets, ascending): a retry
-   * ends a chunk at each, so a batch that grew in between (more events arrived) is cut as before
-   * up to there and every chunk the hub may have stored keeps its id (stored batches only).
+   * Where earlier attempts at the current batch ended (last offsets, ascending): a retry ends a
+   * chunk at each, so a batch that grew in between (more events arrived) is cut as before up to
+   * there and every chunk the hub may have stored keeps its id (stored batches only). Kept in the
+   * channel (`attempt.<topic>`) before a batch that may grow is sent, so it outlives a kill -9.
    */
   #attemptEnds: number[] = [];
   /** Per topic: the highest offset handed to the server, to recognise a replay. */
@@ -214,8 +215,9 @@ export class ForwardSink implements Sink {
     if (attempt !== this.#attempt) {
       this.#attempt = attempt;
       this.#acked.clear();
-      this.#attemptEnds = [];
+      this.#attemptEnds = this.#storedAttemptEnds(topic, first);
     }
+    await this.#noteAttempt(topic, first, last);
     if ((this.#sentHigh.get(topic) ?? -1) < last) this.#sentHigh.set(topic, last);
     const conn = await this.#connection();
     const decoded = new Map<StoredBatch, StoredEvent[]>();
@@ -453,6 +455,33 @@ export class ForwardSink implements Sink {
   }
 
   // ─── Chunk id parts ───────────────────────────────────────────────────────────────────────
+
+  /** The ends of earlier attempts at the batch of `topic` starting at `first`, as an earlier process kept them. */
+  #storedAttemptEnds(topic: string, first: number): number[] {
+    const value = this.#channel?.getState(this.#stateNs, `attempt.${topic}`);
+    const [at, ends] = value?.split(':') ?? [];
+    if (Number(at) !== first || !ends) return [];
+    return ends.split(',').map(Number).filter((n) => Number.isSafeInteger(n) && n >= first);
+  }
+
+  /**
+   * Before sending: a batch that ends at the topic's high watermark may be longer when it is read
+   * again, so where it ends is kept — in memory, and committed to the channel before any of it is
+   * sent (a state-only append: it shares the group commit of whatever is being ingested). A batch
+   * that ended at the runner's limits reads the same again: nothing is written for it.
+   */
+  async #noteAttempt(topic: string, first: number, last: number): Promise<void> {
+    if (this.#attemptEnds.includes(last)) return;
+    const high = this.#channel?.topic(topic)?.high ?? 0;
+    if (last + 1 < high) return;
+    this.#attemptEnds = [...this.#attemptEnds, last].sort((a, b) => a - b);
+    if (!this.#channel || this.#channel.readonly) return;
+    try {
+      await this.#channel.append({ events: [], state: [{ namespace: this.#stateNs, key: `attempt.${topic}`, value: `${first}:${this.#attemptEnds.join(',')}` }] });
+    } catch {
+      // kept in memory for this process
+    }
+  }
 
   /** This channel file's random instance id for this sink, made once and kept in the channel. */
   #instance(): string {
