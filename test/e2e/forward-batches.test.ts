@@ -98,9 +98,8 @@ it('batch forwarding beside PackedForward into one hub: the same events stored e
   expect(viaBatches).toEqual(viaFields); // offsets included: each topic starts at 0
   expect(viaBatches[1]).toMatchObject({ ts: 1_700_000_000_000, key: 'k-0', headers: { 'content-type': 'application/json', env: 'prod-ü' } });
 
-  // 2. Kill -9 the hub, then the batch edge, each in the middle of a catch-up: the backlog is fed
-  // while the hub is away, so every attempt at a runner batch reads the same events (a batch that
-  // grows between attempts could cut its last chunk differently: see the protocol page).
+  // 2. Kill -9 the hub, then the batch edge, each in the middle of a catch-up (the backlog is fed
+  // while the hub is away, so the kills land while full batches are in flight).
   const TOTAL = 80_000;
   let acked = N;
   const feed = async (upTo: number) => {
