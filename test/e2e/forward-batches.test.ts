@@ -121,10 +121,26 @@ it('batch forwarding beside PackedForward into one hub: the same events stored e
   await batchEdge.kill();
   batchEdge = await startBatchEdge();
   await until(async () => (await high(hub.adminUrl, 'viabatches')) >= TOTAL, { timeoutMs: 120_000, intervalMs: 100, what: 'every event on the hub' });
+
+  // 3. Kill -9 the batch edge while it keeps up with a live feed (its batches end at the high
+  // watermark, so the retry after the restart reads a longer batch), then feed on at once.
+  const END = 110_000;
+  let live = true;
+  const feeding = (async () => {
+    while (live && acked < END - 10_000) await feed(acked + 1000);
+  })();
+  await until(async () => acked >= TOTAL + 10_000, { timeoutMs: 60_000, intervalMs: 20, what: 'the live feed' });
+  live = false;
+  await feeding; // no POST in flight: every event up to `acked` was acknowledged
+  const atLiveKill = await high(hub.adminUrl, 'viabatches');
+  await batchEdge.kill();
+  batchEdge = await startBatchEdge();
+  await feed(END);
+  await until(async () => (await high(hub.adminUrl, 'viabatches')) >= END, { timeoutMs: 120_000, intervalMs: 100, what: 'every event on the hub after the live kill' });
   await until(async () => (await batchEdge.api<{ lag: number }>('/api/v1/sinks/hub')).lag === 0, { timeoutMs: 30_000, what: 'edge lag 0' });
-  console.log(`forward batches: hub SIGKILLed with ${atHubKill} of 50,000 events on it, the batch edge with ${atEdgeKill} of ${TOTAL}`);
+  console.log(`forward batches: hub SIGKILLed with ${atHubKill} of 50,000 events on it, the batch edge with ${atEdgeKill} of ${TOTAL} and, live, with ${atLiveKill} of ${acked}`);
   expect(await hub.stop()).toBe(0);
-  expect(checkTopic(hubFile, 'viabatches', TOTAL)).toEqual({ topic: 'viabatches', events: TOTAL, duplicates: [], missing: [], inOrder: true, dense: true });
+  expect(checkTopic(hubFile, 'viabatches', END)).toEqual({ topic: 'viabatches', events: END, duplicates: [], missing: [], inOrder: true, dense: true });
   expect(await batchEdge.stop()).toBe(0);
   expect(await fieldsEdge.stop()).toBe(0);
 }, scaled(300_000));
