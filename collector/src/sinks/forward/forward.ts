@@ -217,9 +217,10 @@ export class ForwardSink implements Sink {
       this.#acked.clear();
       this.#attemptEnds = this.#storedAttemptEnds(topic, first);
     }
-    await this.#noteAttempt(topic, first, last);
     if ((this.#sentHigh.get(topic) ?? -1) < last) this.#sentHigh.set(topic, last);
     const conn = await this.#connection();
+    // Only an attempt that sends anything can leave chunks on the hub (a hub away for days adds nothing here).
+    await this.#noteAttempt(topic, first, last);
     const decoded = new Map<StoredBatch, StoredEvent[]>();
     try {
       const frames = this.#storedFrames(conn, batches, topic, this.#config.require_ack, decoded);
