@@ -83,16 +83,19 @@ function protobufRoot(request: TopicSchemaRequest): protobuf.Root {
   }
   let root: protobuf.Root;
   if (request.proto !== undefined) {
+    let parsed: protobuf.IParserResult;
+    root = new protobuf.Root();
     try {
-      root = new protobuf.Root();
-      const parsed = protobuf.parse(request.proto, root, { keepCase: true });
-      for (const name of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
-        const common = protobuf.common.get(name);
-        if (common?.nested) root.addJSON(common.nested);
-        else throw new Error(`import "${name}" cannot be resolved: only google/protobuf/* imports are built in; upload a descriptor set (protoc --include_imports --descriptor_set_out=set.pb ${name} …) instead`);
-      }
+      parsed = protobuf.parse(request.proto, root, { keepCase: true });
     } catch (error) {
       throw invalid(`the .proto does not parse: ${protobufMessage(error)}`);
+    }
+    for (const name of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
+      const common = protobuf.common.get(name);
+      if (!common?.nested) {
+        throw invalid(`import "${name}" cannot be resolved: only google/protobuf/* imports are built in; use a descriptor set instead (protoc --include_imports --descriptor_set_out=set.pb …)`);
+      }
+      root.addJSON(common.nested);
     }
   } else {
     const bytes = Buffer.from(request.descriptorSet!, 'base64');

@@ -58,6 +58,10 @@ describe.skipIf(!hasChromium)('desktop UI: topic schemas', () => {
     const card = page.getByRole('region', { name: 'Schema' }).or(page.locator('.schema-card'));
     await card.getByTestId('schema-current').getByText(/None/).waitFor();
     await card.getByRole('button', { name: 'Set schema…' }).click();
+    // What is wrong is said as it is typed, and Save refuses it with the collector's reason.
+    await card.getByLabel('Schema text').fill('syntax = "proto3";\nimport "acme/money.proto";\nmessage Order { acme.Money total = 1; }');
+    await card.getByTestId('schema-problem').getByText(/import "acme\/money\.proto" cannot be resolved: .*descriptor set/).waitFor();
+    await screenshot(page, 'desktop-schema-invalid');
     await card.getByLabel('Schema text').fill(SHOP_PROTO);
     // The collector parses it and offers the message types it defines.
     const picker = card.getByLabel('Message type');
