@@ -13,14 +13,17 @@
  *
  * Hostile input is bounded, and every refusal names what and where:
  * - schema text ≤ MAX_SCHEMA_CHARS (and admin.max_body_bytes); a .proto's nesting ≤ 100 levels
- *   (protobufjs' recursionLimit, as protoc); Avro: names resolve, arrays of zero-width items
- *   (null, empty records) are refused — a block count of 2^62 would loop without reading a byte;
- * - payloads: Protobuf messages nested deeper than 100 levels stop with an error (protobufjs);
- *   Avro reads are checked against the body's length before each block (an array or map block
- *   count larger than the bytes left is an error, not a loop) and recursion is bounded by the
- *   stack (a RangeError becomes "nested too deeply"); decoded values deeper than
- *   PRESENT_MAX_DEPTH are shown raw. A body that does not decode keeps its bytes (`raw`) and
- *   gets a `decodeError` naming the schema and the reason.
+ *   (protobufjs' recursionLimit, as protoc); an Avro schema's JSON ≤ AVRO_MAX_DEPTH levels, its
+ *   names resolved by avsc, and arrays of zero-width items (null, empty records) refused — a block
+ *   count of 2^62 would loop without reading a byte;
+ * - payloads: Protobuf messages nested deeper than 100 levels stop with an error (protobufjs,
+ *   which also checks every length against the buffer). Avro bodies are walked by AvroGuard
+ *   before avsc reads them: every length, block count and index checked against the bytes left,
+ *   nesting ≤ AVRO_MAX_DEPTH, no bytes left over (avsc alone loops over a claimed count past the
+ *   end of the buffer: docs/decisions/viewer-decoders.md). A stack overflow anywhere becomes
+ *   "nested too deeply"; decoded values deeper than PRESENT_MAX_DEPTH are refused by toJsonValue.
+ *   A body that does not decode keeps its bytes (`raw`) and gets a `decodeError` naming the
+ *   schema and the reason.
  */
 import protobuf from 'protobufjs';
 import { createRequire } from 'node:module';
