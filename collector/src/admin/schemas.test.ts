@@ -305,6 +305,11 @@ describe.skipIf(!HAS_AVSC)('avro topics', () => {
     expect(page.events[2].decodeError).toMatch(/1 bytes left over after the L value/);
     expect(page.events[3].body).toEqual({ xs: [1, 2], next: null });
 
+    // Longs beyond 2^53 (nanosecond timestamps) as decimal strings, exact; small ones as numbers.
+    await put(f, 'ns', { kind: 'avro', schema: '{"type":"record","name":"T","fields":[{"name":"ns","type":"long"},{"name":"n","type":"long"}]}' });
+    await f.collector.channel.append({ events: [binary('ns', Buffer.from([0xaa, 0xb4, 0xcc, 0xa8, 0x8d, 0xbb, 0xb0, 0x8d, 0x30, 0x0a]))] });
+    expect((await browse(f, 'ns')).events[0]).toMatchObject({ bodyEncoding: 'avro', body: { ns: '1733148000123456789', n: 5 } });
+
     // A union of two records (ambiguous as a plain value) is shown as Avro JSON does: {"Branch": value}.
     await put(f, 'shapes', { kind: 'avro', schema: '{"type":"record","name":"S","fields":[{"name":"shape","type":[{"type":"record","name":"Circle","fields":[{"name":"r","type":"int"}]},{"type":"record","name":"Square","fields":[{"name":"side","type":"int"}]}]}]}' });
     await f.collector.channel.append({ events: [binary('shapes', Buffer.from([0x02, 0x08]))] });

@@ -207,17 +207,36 @@ interface AvroType {
 
 interface Avsc {
   Type: { forSchema(schema: unknown, options?: Record<string, unknown>): AvroType };
+  types: { LongType: { __with(methods: Record<string, unknown>): unknown } };
 }
 
-let avsc: Avsc | null = null;
-/** avsc, loaded when an Avro schema is first compiled (code loads when used). */
-function loadAvsc(): Avsc {
+let avsc: { lib: Avsc; long: unknown } | null = null;
+/**
+ * avsc, loaded when an Avro schema is first compiled (code loads when used), and a `long` that
+ * reads as a bigint: avsc's own refuses values beyond 2^53 ("potential precision loss"), which
+ * nanosecond timestamps are. toJsonValue shows it as a number when safe, else a decimal string.
+ */
+function loadAvsc(): { lib: Avsc; long: unknown } {
   if (avsc) return avsc;
+  let lib: Avsc;
   try {
-    avsc = load('avsc') as Avsc;
+    lib = load('avsc') as Avsc;
   } catch {
     throw invalid('Avro schemas need the avsc package, which this installation lacks');
   }
+  const long = lib.types.LongType.__with({
+    fromBuffer: (b: Buffer) => b.readBigInt64LE(),
+    toBuffer: (n: bigint) => {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64LE(BigInt(n));
+      return b;
+    },
+    fromJSON: BigInt,
+    toJSON: Number,
+    isValid: (n: unknown) => typeof n === 'bigint',
+    compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
+  });
+  avsc = { lib, long };
   return avsc;
 }
 
@@ -240,7 +259,8 @@ function compileAvro(request: TopicSchemaRequest): Compiled {
   try {
     // Unions as plain values, except those whose branches a value cannot tell apart (two records):
     // those as {"Branch": value}, the Avro JSON encoding. No logical types: plain JSON-able data.
-    type = loadAvsc().Type.forSchema(json, { wrapUnions: 'auto' });
+    const { lib, long } = loadAvsc();
+    type = lib.Type.forSchema(json, { wrapUnions: 'auto', registry: { long } });
   } catch (error) {
     if (isSluiceError(error)) throw error;
     throw invalid(`the Avro schema is not valid: ${protobufMessage(error)}`);
@@ -356,6 +376,7 @@ class AvroGuard {
         return this.#skip(1, 'a boolean');
       case 'int':
       case 'long':
+      case 'abstract:long': // the bigint long of loadAvsc
         this.#long();
         return;
       case 'float':
