@@ -153,8 +153,12 @@ describe.skipIf(!hasChromium)('desktop UI: topic schemas', () => {
 
   it('sets an Avro schema by uploading its .avsc file; the messages show decoded', async () => {
     const { page } = s;
-    await visit(page, `${collector.adminUrl}/#/topic/avro-orders`);
+    // Without a schema the detail pane says where to set one, and links there.
+    await visit(page, `${collector.adminUrl}/#/messages/avro-orders?offset=0`);
+    await page.locator('[data-offset="0"]').click();
+    await page.getByTestId('schema-hint').getByRole('link', { name: 'its topic page' }).click();
     const card = page.locator('.schema-card');
+    await page.getByRole('heading', { name: 'avro-orders' }).waitFor();
     await card.getByRole('button', { name: 'Set schema…' }).click();
     await card.getByLabel('Schema file').setInputFiles({ name: 'order.avsc', mimeType: 'application/json', buffer: Buffer.from(ORDER_AVSC) });
     // The format follows the file: Avro, no message type to pick.
