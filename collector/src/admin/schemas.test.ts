@@ -289,6 +289,8 @@ describe.skipIf(!HAS_AVSC)('avro topics', () => {
     await refused(`${'{"type":"array","items":'.repeat(150)}"int"${'}'.repeat(150)}`, /nests deeper than 100 levels/);
     await refused('{"type":"array","items":"null"}', /array whose items take no bytes/);
     await refused('{"type":"record","name":"R","fields":[{"name":"xs","type":{"type":"array","items":{"type":"record","name":"E","fields":[]}}}]}', /R\.xs: an array whose items take no bytes/);
+    // Two fields of the same empty record: still zero bytes an item.
+    await refused('{"type":"record","name":"R","fields":[{"name":"xs","type":{"type":"array","items":{"type":"record","name":"P","fields":[{"name":"a","type":{"type":"record","name":"E","fields":[]}},{"name":"b","type":"E"}]}}}]}', /R\.xs: an array whose items take no bytes/);
     const r = await put(f, 'av', { kind: 'avro', schema: ORDER_AVSC, messageType: 'x' });
     expect(r.json).toMatchObject({ error: { message: expect.stringMatching(/an avro schema takes schema only/) } });
 

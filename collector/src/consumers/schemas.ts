@@ -292,16 +292,21 @@ function jsonDeeperThan(value: unknown, limit: number, depth = 0): boolean {
 
 /** The name of an array type whose items encode to zero bytes, if the schema has one. */
 function zeroWidthArray(root: AvroType): string | null {
-  const zero = (t: AvroType, seen: Set<AvroType>): boolean => {
-    if (seen.has(t)) return false; // a recursive record always writes something to end the recursion
-    seen.add(t);
+  // `path`: the types being looked into, so a type that contains itself ends the search (a
+  // recursive record needs a union, which writes an index, to end); siblings are each looked at.
+  const zero = (t: AvroType, path: Set<AvroType>): boolean => {
+    if (path.has(t)) return false;
     const u = t.underlyingType ?? t;
     switch (u.typeName) {
       case 'null':
         return true;
       case 'record':
-      case 'error':
-        return (u.fields ?? []).every((f) => zero(f.type, seen));
+      case 'error': {
+        path.add(t);
+        const all = (u.fields ?? []).every((f) => zero(f.type, path));
+        path.delete(t);
+        return all;
+      }
       case 'fixed':
         return u.size === 0;
       default:
@@ -336,7 +341,11 @@ function zeroWidthArray(root: AvroType): string | null {
  */
 class AvroGuard {
   #pos = 0;
-  constructor(readonly buf: Buffer) {}
+  /** Array and map items left to walk: one per byte of the body, as every item takes one at least. */
+  #items: number;
+  constructor(readonly buf: Buffer) {
+    this.#items = buf.length;
+  }
 
   check(type: AvroType): number {
     this.#value(type, 0);
@@ -408,6 +417,10 @@ class AvroGuard {
           }
           // Every item takes at least one byte (zero-width items are refused with the schema).
           if (n > this.buf.length - this.#pos) this.#fail(`a block of ${n} ${u.typeName} items, more than the ${this.buf.length - this.#pos} bytes left`);
+          // Spent for every block, so even a zero-width item type that escaped the schema check
+          // cannot make the walk longer than the body.
+          this.#items -= n;
+          if (this.#items < 0) this.#fail(`more ${u.typeName} items than the body has bytes`);
           for (let i = 0; i < n; i++) {
             if (u.typeName === 'map') this.#skip(this.#long(), 'a map key');
             this.#value((u.itemsType ?? u.valuesType)!, depth + 1);
