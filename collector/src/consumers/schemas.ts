@@ -117,8 +117,13 @@ function protobufRoot(request: TopicSchemaRequest): protobuf.Root {
   return root;
 }
 
+/** V8's "Maximum call stack size exceeded" (protobufjs throws RangeError for short buffers too). */
+function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && /call stack/i.test(error.message);
+}
+
 function protobufMessage(error: unknown): string {
-  if (error instanceof RangeError) return 'nested too deeply';
+  if (isStackOverflow(error)) return 'nested too deeply';
   return (error as Error).message ?? String(error);
 }
 
@@ -140,7 +145,7 @@ function compileProtobuf(request: TopicSchemaRequest): Compiled {
       try {
         return inDeclarationOrder(type, type.toObject(type.decode(payload), convert));
       } catch (error) {
-        if (error instanceof RangeError) throw new Error('nested too deeply');
+        if (isStackOverflow(error)) throw new Error('nested too deeply');
         throw new Error(`${(error as Error).message}${!confluent && body.length >= 5 && body[0] === 0 ? ' (the body starts with 0x00, as the Confluent wire format does: set framing "confluent")' : ''}`);
       }
     },
@@ -484,7 +489,7 @@ function decodeWith(compiled: Compiled, body: Uint8Array): DecodedBody {
     const value = toJsonValue(compiled.decode(payload));
     return { encoding, value, ...(schemaId === undefined ? {} : { schemaId }) };
   } catch (error) {
-    const why = error instanceof RangeError ? 'nested too deeply' : (error as Error).message;
+    const why = isStackOverflow(error) ? 'nested too deeply' : (error as Error).message;
     return { encoding: null, value: null, error: `does not decode as ${compiled.label}: ${why}`, ...(schemaId === undefined ? {} : { schemaId }) };
   }
 }
