@@ -85,6 +85,7 @@ describe.skipIf(!hasChromium)('desktop UI: topic schemas', () => {
     await until(async () => ((await row3.textContent()) ?? '').includes('"order_id":"o-3"'), { what: 'offset 3 decoded in the list' });
     const bad = page.locator('[data-offset="20"]');
     await until(async () => ((await bad.textContent()) ?? '').includes('does not decode as protobuf shop.v1.Order'), { what: 'offset 20 with its decode error' });
+    await page.getByTestId('messages-schema').getByText('decoded with Protobuf shop.v1.Order').waitFor();
     await screenshot(page, 'desktop-schema-messages');
 
     await row3.click();
