@@ -13,14 +13,17 @@
  *
  * Hostile input is bounded, and every refusal names what and where:
  * - schema text ≤ MAX_SCHEMA_CHARS (and admin.max_body_bytes); a .proto's nesting ≤ 100 levels
- *   (protobufjs' recursionLimit, as protoc); Avro: names resolve, arrays of zero-width items
- *   (null, empty records) are refused — a block count of 2^62 would loop without reading a byte;
- * - payloads: Protobuf messages nested deeper than 100 levels stop with an error (protobufjs);
- *   Avro reads are checked against the body's length before each block (an array or map block
- *   count larger than the bytes left is an error, not a loop) and recursion is bounded by the
- *   stack (a RangeError becomes "nested too deeply"); decoded values deeper than
- *   PRESENT_MAX_DEPTH are shown raw. A body that does not decode keeps its bytes (`raw`) and
- *   gets a `decodeError` naming the schema and the reason.
+ *   (protobufjs' recursionLimit, as protoc); an Avro schema's JSON ≤ AVRO_MAX_DEPTH levels, its
+ *   names resolved by avsc, and arrays of zero-width items (null, empty records) refused — a block
+ *   count of 2^62 would loop without reading a byte;
+ * - payloads: Protobuf messages nested deeper than 100 levels stop with an error (protobufjs,
+ *   which also checks every length against the buffer). Avro bodies are walked by AvroGuard
+ *   before avsc reads them: every length, block count and index checked against the bytes left,
+ *   nesting ≤ AVRO_MAX_DEPTH, no bytes left over (avsc alone loops over a claimed count past the
+ *   end of the buffer: docs/decisions/viewer-decoders.md). A stack overflow anywhere becomes
+ *   "nested too deeply"; decoded values deeper than PRESENT_MAX_DEPTH are refused by toJsonValue.
+ *   A body that does not decode keeps its bytes (`raw`) and gets a `decodeError` naming the
+ *   schema and the reason.
  */
 import protobuf from 'protobufjs';
 import { createRequire } from 'node:module';
@@ -83,16 +86,19 @@ function protobufRoot(request: TopicSchemaRequest): protobuf.Root {
   }
   let root: protobuf.Root;
   if (request.proto !== undefined) {
+    let parsed: protobuf.IParserResult;
+    root = new protobuf.Root();
     try {
-      root = new protobuf.Root();
-      const parsed = protobuf.parse(request.proto, root, { keepCase: true });
-      for (const name of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
-        const common = protobuf.common.get(name);
-        if (common?.nested) root.addJSON(common.nested);
-        else throw new Error(`import "${name}" cannot be resolved: only google/protobuf/* imports are built in; upload a descriptor set (protoc --include_imports --descriptor_set_out=set.pb ${name} …) instead`);
-      }
+      parsed = protobuf.parse(request.proto, root, { keepCase: true });
     } catch (error) {
       throw invalid(`the .proto does not parse: ${protobufMessage(error)}`);
+    }
+    for (const name of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
+      const common = protobuf.common.get(name);
+      if (!common?.nested) {
+        throw invalid(`import "${name}" cannot be resolved: only google/protobuf/* imports are built in; use a descriptor set instead (protoc --include_imports --descriptor_set_out=set.pb …)`);
+      }
+      root.addJSON(common.nested);
     }
   } else {
     const bytes = Buffer.from(request.descriptorSet!, 'base64');
@@ -111,8 +117,13 @@ function protobufRoot(request: TopicSchemaRequest): protobuf.Root {
   return root;
 }
 
+/** V8's "Maximum call stack size exceeded" (protobufjs throws RangeError for short buffers too). */
+function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && /call stack/i.test(error.message);
+}
+
 function protobufMessage(error: unknown): string {
-  if (error instanceof RangeError) return 'nested too deeply';
+  if (isStackOverflow(error)) return 'nested too deeply';
   return (error as Error).message ?? String(error);
 }
 
@@ -134,7 +145,7 @@ function compileProtobuf(request: TopicSchemaRequest): Compiled {
       try {
         return inDeclarationOrder(type, type.toObject(type.decode(payload), convert));
       } catch (error) {
-        if (error instanceof RangeError) throw new Error('nested too deeply');
+        if (isStackOverflow(error)) throw new Error('nested too deeply');
         throw new Error(`${(error as Error).message}${!confluent && body.length >= 5 && body[0] === 0 ? ' (the body starts with 0x00, as the Confluent wire format does: set framing "confluent")' : ''}`);
       }
     },
@@ -201,17 +212,36 @@ interface AvroType {
 
 interface Avsc {
   Type: { forSchema(schema: unknown, options?: Record<string, unknown>): AvroType };
+  types: { LongType: { __with(methods: Record<string, unknown>): unknown } };
 }
 
-let avsc: Avsc | null = null;
-/** avsc, loaded when an Avro schema is first compiled (code loads when used). */
-function loadAvsc(): Avsc {
+let avsc: { lib: Avsc; long: unknown } | null = null;
+/**
+ * avsc, loaded when an Avro schema is first compiled (code loads when used), and a `long` that
+ * reads as a bigint: avsc's own refuses values beyond 2^53 ("potential precision loss"), which
+ * nanosecond timestamps are. toJsonValue shows it as a number when safe, else a decimal string.
+ */
+function loadAvsc(): { lib: Avsc; long: unknown } {
   if (avsc) return avsc;
+  let lib: Avsc;
   try {
-    avsc = load('avsc') as Avsc;
+    lib = load('avsc') as Avsc;
   } catch {
     throw invalid('Avro schemas need the avsc package, which this installation lacks');
   }
+  const long = lib.types.LongType.__with({
+    fromBuffer: (b: Buffer) => b.readBigInt64LE(),
+    toBuffer: (n: bigint) => {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64LE(BigInt(n));
+      return b;
+    },
+    fromJSON: BigInt,
+    toJSON: Number,
+    isValid: (n: unknown) => typeof n === 'bigint',
+    compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
+  });
+  avsc = { lib, long };
   return avsc;
 }
 
@@ -234,7 +264,8 @@ function compileAvro(request: TopicSchemaRequest): Compiled {
   try {
     // Unions as plain values, except those whose branches a value cannot tell apart (two records):
     // those as {"Branch": value}, the Avro JSON encoding. No logical types: plain JSON-able data.
-    type = loadAvsc().Type.forSchema(json, { wrapUnions: 'auto' });
+    const { lib, long } = loadAvsc();
+    type = lib.Type.forSchema(json, { wrapUnions: 'auto', registry: { long } });
   } catch (error) {
     if (isSluiceError(error)) throw error;
     throw invalid(`the Avro schema is not valid: ${protobufMessage(error)}`);
@@ -266,16 +297,21 @@ function jsonDeeperThan(value: unknown, limit: number, depth = 0): boolean {
 
 /** The name of an array type whose items encode to zero bytes, if the schema has one. */
 function zeroWidthArray(root: AvroType): string | null {
-  const zero = (t: AvroType, seen: Set<AvroType>): boolean => {
-    if (seen.has(t)) return false; // a recursive record always writes something to end the recursion
-    seen.add(t);
+  // `path`: the types being looked into, so a type that contains itself ends the search (a
+  // recursive record needs a union, which writes an index, to end); siblings are each looked at.
+  const zero = (t: AvroType, path: Set<AvroType>): boolean => {
+    if (path.has(t)) return false;
     const u = t.underlyingType ?? t;
     switch (u.typeName) {
       case 'null':
         return true;
       case 'record':
-      case 'error':
-        return (u.fields ?? []).every((f) => zero(f.type, seen));
+      case 'error': {
+        path.add(t);
+        const all = (u.fields ?? []).every((f) => zero(f.type, path));
+        path.delete(t);
+        return all;
+      }
       case 'fixed':
         return u.size === 0;
       default:
@@ -310,7 +346,11 @@ function zeroWidthArray(root: AvroType): string | null {
  */
 class AvroGuard {
   #pos = 0;
-  constructor(readonly buf: Buffer) {}
+  /** Array and map items left to walk: one per byte of the body, as every item takes one at least. */
+  #items: number;
+  constructor(readonly buf: Buffer) {
+    this.#items = buf.length;
+  }
 
   check(type: AvroType): number {
     this.#value(type, 0);
@@ -350,6 +390,7 @@ class AvroGuard {
         return this.#skip(1, 'a boolean');
       case 'int':
       case 'long':
+      case 'abstract:long': // the bigint long of loadAvsc
         this.#long();
         return;
       case 'float':
@@ -381,6 +422,10 @@ class AvroGuard {
           }
           // Every item takes at least one byte (zero-width items are refused with the schema).
           if (n > this.buf.length - this.#pos) this.#fail(`a block of ${n} ${u.typeName} items, more than the ${this.buf.length - this.#pos} bytes left`);
+          // Spent for every block, so even a zero-width item type that escaped the schema check
+          // cannot make the walk longer than the body.
+          this.#items -= n;
+          if (this.#items < 0) this.#fail(`more ${u.typeName} items than the body has bytes`);
           for (let i = 0; i < n; i++) {
             if (u.typeName === 'map') this.#skip(this.#long(), 'a map key');
             this.#value((u.itemsType ?? u.valuesType)!, depth + 1);
@@ -444,7 +489,7 @@ function decodeWith(compiled: Compiled, body: Uint8Array): DecodedBody {
     const value = toJsonValue(compiled.decode(payload));
     return { encoding, value, ...(schemaId === undefined ? {} : { schemaId }) };
   } catch (error) {
-    const why = error instanceof RangeError ? 'nested too deeply' : (error as Error).message;
+    const why = isStackOverflow(error) ? 'nested too deeply' : (error as Error).message;
     return { encoding: null, value: null, error: `does not decode as ${compiled.label}: ${why}`, ...(schemaId === undefined ? {} : { schemaId }) };
   }
 }

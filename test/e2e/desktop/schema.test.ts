@@ -58,6 +58,10 @@ describe.skipIf(!hasChromium)('desktop UI: topic schemas', () => {
     const card = page.getByRole('region', { name: 'Schema' }).or(page.locator('.schema-card'));
     await card.getByTestId('schema-current').getByText(/None/).waitFor();
     await card.getByRole('button', { name: 'Set schema…' }).click();
+    // What is wrong is said as it is typed, and Save refuses it with the collector's reason.
+    await card.getByLabel('Schema text').fill('syntax = "proto3";\nimport "acme/money.proto";\nmessage Order { acme.Money total = 1; }');
+    await card.getByTestId('schema-problem').getByText(/import "acme\/money\.proto" cannot be resolved: .*descriptor set/).waitFor();
+    await screenshot(page, 'desktop-schema-invalid');
     await card.getByLabel('Schema text').fill(SHOP_PROTO);
     // The collector parses it and offers the message types it defines.
     const picker = card.getByLabel('Message type');
@@ -81,6 +85,7 @@ describe.skipIf(!hasChromium)('desktop UI: topic schemas', () => {
     await until(async () => ((await row3.textContent()) ?? '').includes('"order_id":"o-3"'), { what: 'offset 3 decoded in the list' });
     const bad = page.locator('[data-offset="20"]');
     await until(async () => ((await bad.textContent()) ?? '').includes('does not decode as protobuf shop.v1.Order'), { what: 'offset 20 with its decode error' });
+    await page.getByTestId('messages-schema').getByText('decoded with Protobuf shop.v1.Order').waitFor();
     await screenshot(page, 'desktop-schema-messages');
 
     await row3.click();
@@ -149,8 +154,12 @@ describe.skipIf(!hasChromium)('desktop UI: topic schemas', () => {
 
   it('sets an Avro schema by uploading its .avsc file; the messages show decoded', async () => {
     const { page } = s;
-    await visit(page, `${collector.adminUrl}/#/topic/avro-orders`);
+    // Without a schema the detail pane says where to set one, and links there.
+    await visit(page, `${collector.adminUrl}/#/messages/avro-orders?offset=0`);
+    await page.locator('[data-offset="0"]').click();
+    await page.getByTestId('schema-hint').getByRole('link', { name: 'its topic page' }).click();
     const card = page.locator('.schema-card');
+    await page.getByRole('heading', { name: 'avro-orders' }).waitFor();
     await card.getByRole('button', { name: 'Set schema…' }).click();
     await card.getByLabel('Schema file').setInputFiles({ name: 'order.avsc', mimeType: 'application/json', buffer: Buffer.from(ORDER_AVSC) });
     // The format follows the file: Avro, no message type to pick.

@@ -171,9 +171,14 @@ export class AdminClient {
 
   // ─── Viewer schemas ─────────────────────────────────────────────────────────────────────
 
+  /** Every topic that has a viewer schema. */
+  topicSchemas(signal?: AbortSignal): Promise<TopicSchemasResponse> {
+    return this.request('Loading the topic schemas', '/api/v1/schemas', { signal });
+  }
+
   /** The topic's Protobuf/Avro schema, or null when it has none (asked from the list first: no 404 to log). */
   async topicSchema(topic: string, signal?: AbortSignal): Promise<TopicSchemaResponse | null> {
-    const all = await this.request<TopicSchemasResponse>('Loading the topic schemas', '/api/v1/schemas', { signal });
+    const all = await this.topicSchemas(signal);
     if (!all.schemas.some((s) => s.topic === topic)) return null;
     return this.request<TopicSchemaResponse>(`Loading the schema of "${topic}"`, `${topicPath(topic)}/schema`, { signal });
   }

@@ -111,6 +111,7 @@ export function SchemaCard({ topic }: { topic: string }) {
       const r = await client.setTopicSchema(topic, requestOf(kind, source, messageType, framing));
       queries.setQueryData(key, r);
       void queries.invalidateQueries({ queryKey: [client.connection.id, 'event', topic] });
+      void queries.invalidateQueries({ queryKey: [client.connection.id, 'schemas'] });
       setSaved(`Schema set: ${r.schema.kind}${r.schema.messageType ? ` ${r.schema.messageType}` : ''}. Messages, the live tail and exports of "${topic}" are decoded with it.`);
       setEditing(false);
     } catch (err) {
@@ -127,6 +128,7 @@ export function SchemaCard({ topic }: { topic: string }) {
       await client.deleteTopicSchema(topic);
       queries.setQueryData(key, null);
       void queries.invalidateQueries({ queryKey: [client.connection.id, 'event', topic] });
+      void queries.invalidateQueries({ queryKey: [client.connection.id, 'schemas'] });
       setSaved('Schema removed: bodies are shown by their content type again.');
     } catch (err) {
       setError(err);

@@ -11,6 +11,7 @@ import { ErrorBox } from '../../components/ErrorBox.tsx';
 import { JsonTree } from '../../components/JsonTree.tsx';
 import { decodeMsgpack, fromBase64, hexDump, toBase64, toText } from '../../lib/bytes.ts';
 import { formatBytes, formatCount, formatTimeZoned } from '../../lib/format.ts';
+import { formatHash } from '../../lib/router.ts';
 import { useClient } from '../../state.tsx';
 
 type Tab = 'schema' | 'json' | 'msgpack' | 'text' | 'hex';
@@ -87,6 +88,11 @@ function EventBody({ topic, event }: { topic: string; event: ApiEvent }) {
         <button type="button" onClick={() => void copy()}>Copy as JSON</button>
         {copied && <span className="muted small" role="status">{copied}</span>}
       </div>
+      {event.bodyEncoding === null && !event.decodeError && (
+        <div className="muted small" data-testid="schema-hint">
+          Binary body. If it is Protobuf or Avro, set the topic&apos;s schema on <a href={formatHash({ view: 'topic', arg: topic })}>its topic page</a> to see it decoded here, in the list, the tail, searches and exports.
+        </div>
+      )}
       <div className="body-view" data-tab={tab}>
         <BodyTab tab={tab} event={event} bytes={bytes} />
       </div>

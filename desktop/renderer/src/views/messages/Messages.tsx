@@ -53,6 +53,9 @@ export function MessagesView({ topic, params, onParams }: Props) {
     refetchInterval: 2000,
   });
   const found = topics.data?.topics.find((t) => t.name === topic);
+  // Whether the collector decodes this topic with a viewer schema (said in the header).
+  const schemas = useQuery({ queryKey: [client.connection.id, 'schemas'], queryFn: ({ signal }) => client.topicSchemas(signal), staleTime: 10_000 });
+  const schema = schemas.data?.schemas.find((s) => s.topic === topic);
   const info = {
     data: found,
     error: topics.error ?? (topics.data && !found ? new AdminApiError(`Opening topic "${topic}"`, `topic "${topic}" does not exist on this collector`, 'Pick a topic from the Topics view; a topic appears once a source wrote to it.', 404, 'SLUICE_TOPIC_NOT_FOUND') : null),
@@ -69,7 +72,7 @@ export function MessagesView({ topic, params, onParams }: Props) {
     <div className="view messages-view">
       <PageHeader
         title={topic}
-        subtitle={<>Messages · offsets {formatCount(low)} … {formatCount(Math.max(low, high - 1))} · {formatCount(count)} events</>}
+        subtitle={<>Messages · offsets {formatCount(low)} … {formatCount(Math.max(low, high - 1))} · {formatCount(count)} events{schema && <span data-testid="messages-schema"> · decoded with {schema.kind === 'protobuf' ? `Protobuf ${schema.messageType ?? ''}` : 'its Avro schema'}</span>}</>}
         actions={<button type="button" onClick={() => setExporting(true)}>Export…</button>}
       />
       <MessageTable
