@@ -11,7 +11,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { EventDraft, StoredEvent } from '../../shared/src/event.ts';
 import { SpecRegistry, type ComponentSpec, type ConfigProblem } from '../../shared/src/spec.ts';
-import type { Channel, StateWrite } from './channel/channel.ts';
+import type { Channel, StateWrite, StoredBatch, TopicBatch } from './channel/channel.ts';
 import type { Logger } from './log.ts';
 
 // ─── Sources ──────────────────────────────────────────────────────────────────────────────
@@ -44,6 +44,14 @@ export interface SourceContext {
    * when nothing was stored. Counts received/accepted/rejected metrics.
    */
   ingest(events: EventDraft[], options?: IngestOptions): Promise<IngestResult>;
+  /**
+   * As `ingest`, for record batches already encoded in the channel's format and checked
+   * (format.ts `checkBatches`; a Sluice edge's stored batches): when nothing must touch each event
+   * (the source has no interceptors) they are stored as they are, one stored batch each;
+   * otherwise they are decoded and go through the chain like `ingest`'s events. Optional: a
+   * source without it decodes them (format.ts `decodeBatches`) and calls `ingest`.
+   */
+  ingestBatches?(batches: readonly TopicBatch[], options?: IngestOptions): Promise<IngestResult>;
   /** Aborted when the source must stop. */
   readonly signal: AbortSignal;
   /** The collector's id (config `collector.id`, default the host name). */
@@ -111,6 +119,13 @@ export interface Sink {
    * for good (the runner parks it and moves on, reporting it).
    */
   send(events: readonly StoredEvent[], topic: string): Promise<void>;
+  /**
+   * Optional, as `send` but with the stored record batches themselves, undecoded (the channel's
+   * `readStored`; each batch's `first`/`last` say which of its offsets belong to the batch): for a
+   * sink that can pass them on as they are (forward to a Sluice hub). When present the runner
+   * reads and delivers through it; the same promises as `send`.
+   */
+  sendStored?(batches: readonly StoredBatch[], topic: string): Promise<void>;
   close(): Promise<void>;
   /** Extra state for /api/v1/sinks (e.g. which group member is active). */
   describe?(): Record<string, unknown>;

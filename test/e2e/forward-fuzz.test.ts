@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, expect, it } from 'vitest';
 import { Channel } from '../../collector/src/channel/channel.ts';
+import { checkBatches, encodeBatch, RECORD_FORMAT } from '../../collector/src/channel/format.ts';
+import { batchesFrame } from '../../collector/src/sinks/forward/bytes-frame.ts';
 import { tagToTopic } from '../../collector/src/sources/forward/forward.ts';
 import {
   createRequestDecoder,
@@ -58,7 +60,14 @@ function validFrame(rand: Rand): Uint8Array {
   const entries = Array.from({ length: 1 + int(rand, 6) }, () => ({ time: 1_600_000_000_000 + int(rand, 1e11), record: record(rand) }));
   const tag = pick(rand, TAGS);
   const chunk = rand() < 0.6 ? `fz-${int(rand, 1e9)}` : undefined;
-  switch (int(rand, 5)) {
+  switch (int(rand, 6)) {
+    case 5: {
+      // Sluice batch forwarding: record batches as an edge stores them (any client may send them)
+      const events = entries.map((e, i) => ({ topic: tag, ts: e.time, key: rand() < 0.3 ? `k${i}` : null, headers: rand() < 0.5 ? ({} as Record<string, string>) : { h: pick(rand, ['v', 'é✓']) }, body: noise(rand, int(rand, 40)) }));
+      const cut = int(rand, events.length);
+      const payloads = cut === 0 ? [encodeBatch(events).payload] : [encodeBatch(events, 0, cut).payload, encodeBatch(events, cut).payload];
+      return Buffer.concat(batchesFrame(tag, payloads, events.length, RECORD_FORMAT, { chunk, gzip: rand() < 0.3 ? (d) => gzipSync(d) : undefined }));
+    }
     case 0:
       return encodeMessageMode(tag, entries[0], chunk ? { chunk } : undefined);
     case 1:
@@ -163,6 +172,18 @@ function classify(bytes: Uint8Array): Verdict {
     const bad = f.kind === 'ping' || tagToTopic(f.tag) === null;
     if (bad) return i === 0 ? { kind: 'refused' } : { kind: 'ambiguous' };
     if (tagToTopic(f.tag) === EDGE_TOPIC) return { kind: 'ambiguous' };
+    if (f.kind === 'batches') {
+      // the hub checks a batch frame's record batches (format.ts) before it queues the frame
+      let n = -1;
+      try {
+        if (f.option.sluiceBatches === RECORD_FORMAT) n = checkBatches(f.batches!, f.option.size).reduce((a, b) => a + b.count, 0);
+      } catch {
+        n = -1;
+      }
+      if (n !== f.option.size) return i === 0 ? { kind: 'refused' } : { kind: 'ambiguous' };
+      events += n;
+      continue;
+    }
     events += f.entries.length;
   }
   return { kind: 'clean', events };

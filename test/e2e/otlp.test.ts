@@ -18,6 +18,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStatusProto, encodeRequestProto } from '../../collector/src/otlp/proto.ts';
 import { freePort, removeDir, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { otelPython } from '../helpers/python-otel.ts';
 
 interface ApiEvent {
   offset: number;
@@ -246,11 +247,12 @@ sinks:
   });
 });
 
-// Python's exporter where it is installed (pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http);
-// SLUICE_OTEL_PYTHON names the interpreter (a venv's python), default python3.
-const PYTHON = process.env.SLUICE_OTEL_PYTHON ?? 'python3';
-const HAS_PYTHON_OTEL = spawnSync(PYTHON, ['-c', 'import opentelemetry.exporter.otlp.proto.http._log_exporter, opentelemetry.sdk._logs'], { stdio: 'ignore' }).status === 0;
-if (!HAS_PYTHON_OTEL) console.log(`otlp e2e: the Python exporter case is skipped (${PYTHON} has no opentelemetry-exporter-otlp-proto-http; set SLUICE_OTEL_PYTHON)`);
+// Python's exporter: $SLUICE_OTEL_PYTHON, or a venv under .cache/ made on first use from PyPI
+// (test/helpers/python-otel.ts); skipped, with the reason, where that cannot be done.
+const PY = otelPython();
+const PYTHON = 'python' in PY ? PY.python : '';
+const HAS_PYTHON_OTEL = 'python' in PY;
+if ('skip' in PY) console.log(`otlp e2e: the Python exporter case is skipped: ${PY.skip}`);
 
 describe('otlp source with the OpenTelemetry Python SDK', () => {
   it.runIf(HAS_PYTHON_OTEL)('python logging through the OTLP/HTTP exporter: every record once, in order', async () => {

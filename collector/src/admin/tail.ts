@@ -16,7 +16,7 @@ import type { TailMessage } from '../../../shared/src/api/events.ts';
 import { ErrorCodes, errorMessage, isSluiceError } from '../../../shared/src/errors.ts';
 import type { Channel } from '../channel/channel.ts';
 import type { EventFilter } from '../consumers/filters.ts';
-import { presentEvent } from '../consumers/present.ts';
+import { presentEvent, type BodyDecoder } from '../consumers/present.ts';
 import { scan } from '../consumers/scan.ts';
 
 export interface TailHubOptions {
@@ -62,6 +62,8 @@ export class TailClient {
     readonly socket: WebSocket,
     readonly filter: EventFilter,
     from: number,
+    /** The topic's viewer schema, looked up on every read (a schema set meanwhile applies from then on). */
+    readonly decoder: BodyDecoder | null = null,
   ) {
     this.pos = from;
   }
@@ -193,7 +195,7 @@ export class TailClient {
   }
 
   async #readChunk(chunk: number, high: number): Promise<CachedChunk> {
-    const key = `${this.topic}\u0000${this.pos}\u0000${this.filter.signature}`;
+    const key = `${this.topic}\u0000${this.pos}\u0000${this.filter.signature}\u0000${this.decoder?.signature ?? ''}`;
     const cached = this.hub.cacheGet(key);
     if (cached) return cached;
     let result: CachedChunk;
@@ -207,20 +209,20 @@ export class TailClient {
         filter: this.filter,
         bounds: { maxRows: chunk * 8, maxMs: 50 },
       });
-      result = { message: eventsMessage(page.events, page.next), next: page.next, count: page.events.length };
+      result = { message: eventsMessage(page.events, page.next, this.decoder), next: page.next, count: page.events.length };
     } else {
       const events = this.hub.channel.read(this.topic, this.pos, { maxEvents: chunk });
       const next = events.length > 0 ? events[events.length - 1].offset + 1 : this.pos;
-      result = { message: eventsMessage(events, next), next, count: events.length };
+      result = { message: eventsMessage(events, next, this.decoder), next, count: events.length };
     }
     this.hub.cachePut(key, result);
     return result;
   }
 }
 
-function eventsMessage(events: Parameters<typeof presentEvent>[0][], next: number): string {
+function eventsMessage(events: Parameters<typeof presentEvent>[0][], next: number, decoder: BodyDecoder | null): string {
   if (events.length === 0) return '';
-  return JSON.stringify({ type: 'events', events: events.map((e) => presentEvent(e)), next });
+  return JSON.stringify({ type: 'events', events: events.map((e) => presentEvent(e, { decoder })), next });
 }
 
 export class TailHub {
@@ -258,8 +260,8 @@ export class TailHub {
     return this.#unsubscribe !== null;
   }
 
-  add(topic: string, socket: WebSocket, filter: EventFilter, from: number): TailClient {
-    const client = new TailClient(this, topic, socket, filter, from);
+  add(topic: string, socket: WebSocket, filter: EventFilter, from: number, decoder: BodyDecoder | null = null): TailClient {
+    const client = new TailClient(this, topic, socket, filter, from, decoder);
     let set = this.#topics.get(topic);
     if (!set) this.#topics.set(topic, (set = new Set()));
     set.add(client);

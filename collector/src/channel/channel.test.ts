@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fromUtf8, makeEvent, type EventDraft } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { Channel, type ChannelOptions } from './channel.ts';
+import { checkBatches, encodeBatch } from './format.ts';
 import { SCHEMA_VERSION } from './schema.ts';
 
 const dirs: string[] = [];
@@ -216,6 +217,54 @@ describe('readers', () => {
     expect(seen).toEqual([['t', 1]]);
     expect(channel.read('t', 0)).toHaveLength(1);
     expect(await channel.waitFor('t', 1, 10)).toBe(false); // nothing newer: times out
+  });
+});
+
+describe('pre-encoded record batches (batch forwarding)', () => {
+  const strip = (events: { offset: number; ts: number; key: string | null; headers: Record<string, string>; body: Uint8Array }[]) =>
+    events.map((e) => ({ offset: e.offset, ts: e.ts, key: e.key, headers: e.headers, body: fromUtf8(e.body) }));
+
+  it('MUST store an encoded batch as one batch at the next offsets, in request order with events, and read it back exactly', async () => {
+    const channel = openChannel();
+    const drafts = [ev('t', 'b0', 5, { h: '1' }), { ...ev('t', 'b1', 7), key: 'k' }, ev('t', 'b2', 6)];
+    const [checked] = checkBatches(encodeBatch(drafts).payload);
+    const [r1, r2] = await Promise.all([
+      channel.append({ events: [ev('t', 'e0'), ev('u', 'u0')] }),
+      channel.append({ events: [], batches: [{ topic: 't', ...checked }, { topic: 'u', ...checked }] }),
+    ]);
+    expect(r1.ranges).toEqual([{ topic: 't', first: 0, last: 0 }, { topic: 'u', first: 0, last: 0 }]);
+    expect(r2.ranges).toEqual([{ topic: 't', first: 1, last: 3 }, { topic: 'u', first: 1, last: 3 }]);
+    expect(strip(channel.read('t', 0))).toEqual([
+      { offset: 0, ts: 1000, key: null, headers: {}, body: 'e0' },
+      { offset: 1, ts: 5, key: null, headers: { h: '1' }, body: 'b0' },
+      { offset: 2, ts: 7, key: 'k', headers: {}, body: 'b1' },
+      { offset: 3, ts: 6, key: null, headers: {}, body: 'b2' },
+    ]);
+    expect(channel.topic('t')).toMatchObject({ low: 0, high: 4, count: 4 });
+    expect(channel.stats().appendedEvents).toBe(8);
+  });
+
+  it('MUST NOT store a duplicate: the dedupe key covers batches too', async () => {
+    const channel = openChannel();
+    const [checked] = checkBatches(encodeBatch([ev('t', 'x')]).payload);
+    await channel.append({ events: [], batches: [{ topic: 't', ...checked }], dedupe: { namespace: 'n', key: 'c1' } });
+    const again = await channel.append({ events: [], batches: [{ topic: 't', ...checked }], dedupe: { namespace: 'n', key: 'c1' } });
+    expect(again.duplicate).toBe(true);
+    expect(channel.topic('t')?.high).toBe(1);
+  });
+
+  it('readStored returns the stored batches undecoded, clipped to the read', async () => {
+    const channel = openChannel({ maxBatchEvents: 4 });
+    await channel.append({ events: Array.from({ length: 10 }, (_, i) => ev('t', `e${i}`)) });
+    const read = channel.readStored('t', 2, { maxEvents: 5 });
+    expect(read.map((b) => [b.baseOffset, b.lastOffset, b.first, b.last])).toEqual([
+      [0, 3, 2, 3],
+      [4, 7, 4, 6],
+    ]);
+    expect(checkBatches(read[0].payload)[0].count).toBe(4);
+    expect(channel.readStored('t', 8).map((b) => [b.first, b.last])).toEqual([[8, 9]]);
+    expect(channel.readStored('t', 10)).toEqual([]);
+    expect(channel.readStored('t', 0, { maxBytes: 1 }).length).toBe(1);
   });
 });
 

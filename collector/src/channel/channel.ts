@@ -16,7 +16,7 @@ import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { formatBytes } from '../../../shared/src/format.ts';
 import { DiskGuard, statfsProbe, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
-import { RECORD_FORMAT, decodeBatch, encodeBatch } from './format.ts';
+import { RECORD_FORMAT, decodeBatch, encodeBatch, type EncodedBatch } from './format.ts';
 import { batchCrc, batchDamage, checkMetadata, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { ensureSchema, openError } from './schema.ts';
 
@@ -83,9 +83,32 @@ export interface StateWrite {
 
 export interface AppendRequest {
   events: readonly EventDraft[];
+  /**
+   * Record batches already encoded in the current format (a Sluice edge's stored batches, checked
+   * by format.ts `checkBatches`): each becomes one stored batch as it is, after the request's events.
+   */
+  batches?: readonly TopicBatch[];
   state?: readonly StateWrite[];
   /** When given and already recorded, nothing is appended and the result says `duplicate`. */
   dedupe?: { namespace: string; key: string };
+}
+
+/** A pre-encoded record batch (format RECORD_FORMAT) and the topic it goes to. */
+export interface TopicBatch extends EncodedBatch {
+  topic: string;
+}
+
+/** One stored record batch as read, undecoded; `first`/`last` clip it to what was asked for. */
+export interface StoredBatch {
+  baseOffset: number;
+  lastOffset: number;
+  /** The offsets of this batch that belong to the read (a read may start or end inside a batch). */
+  first: number;
+  last: number;
+  minTs: number;
+  maxTs: number;
+  format: number;
+  payload: Buffer;
 }
 
 export interface OffsetRange {
@@ -366,6 +389,9 @@ export class Channel {
       batchesFrom: db.prepare<[number, number], BatchRow>(
         'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
       ),
+      storedFrom: db.prepare<[number, number], BatchRow & { min_ts: number; max_ts: number }>(
+        'SELECT id, base_offset, last_offset, min_ts, max_ts, format, payload, crc FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
+      ),
       batchesBefore: db.prepare<[number, number], BatchRow>(
         'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND base_offset < ? ORDER BY last_offset DESC',
       ),
@@ -445,9 +471,17 @@ export class Channel {
         );
       }
     }
+    let batched = 0;
+    for (const batch of request.batches ?? []) {
+      if (!isValidTopic(batch.topic)) {
+        return Promise.reject(new SluiceError(ErrorCodes.TOPIC_INVALID, `invalid topic name "${batch.topic}": use 1–249 letters, digits, '.', '_' or '-'`));
+      }
+      if (!(batch.count >= 1)) return Promise.reject(new SluiceError(ErrorCodes.BAD_INPUT, `a record batch for "${batch.topic}" must hold at least one event`));
+      batched += batch.count;
+    }
     return new Promise<AppendResult>((resolve, reject) => {
       this.#pending.push({ request, resolve, reject });
-      this.#pendingEvents += request.events.length;
+      this.#pendingEvents += request.events.length + batched;
       this.#scheduleFlush();
     });
   }
@@ -491,7 +525,7 @@ export class Channel {
       return;
     }
 
-    const incoming = group.map((p) => estimateBytes(p.request.events));
+    const incoming = group.map((p) => estimateBytes(p.request.events) + encodedBytes(p.request.batches));
     let admitted: boolean[];
     let diskRefusal: SluiceError | null = null;
     try {
@@ -550,6 +584,18 @@ export class Channel {
             for (const e of events) topic.events.push(e);
             ranges.push({ topic: name, first, last: first + events.length - 1 });
           }
+          for (const batch of request.batches ?? []) {
+            let topic = pending.get(batch.topic);
+            if (!topic) pending.set(batch.topic, (topic = { row: topicRow(batch.topic), events: [] }));
+            // Offsets in arrival order: events of this topic pending from earlier requests go first.
+            if (topic.events.length > 0) {
+              committedBytes += this.#writeBatches(topic.row, topic.events);
+              topic.events = [];
+            }
+            const first = topic.row.next_offset;
+            committedBytes += this.#insertBatch(topic.row, batch, this.#now());
+            ranges.push({ topic: batch.topic, first, last: first + batch.count - 1 });
+          }
           const now = this.#now();
           if (request.dedupe) this.#stmt.putState!.run(request.dedupe.namespace, request.dedupe.key, String(now), now);
           for (const w of request.state ?? []) this.#writeState(w, now);
@@ -586,7 +632,7 @@ export class Channel {
         else this.#stats.rejectedFull++;
         group[g].reject(outcome);
       } else {
-        if (!outcome.duplicate) this.#stats.appendedEvents += group[g].request.events.length;
+        if (!outcome.duplicate) this.#stats.appendedEvents += group[g].request.events.length + encodedEvents(group[g].request.batches);
         group[g].resolve(outcome);
       }
     }
@@ -600,10 +646,12 @@ export class Channel {
   /**
    * Bytes committed between checkpoints: `checkpointBytes`, but at most a quarter of the free
    * disk space (at least 1 MiB) — a checkpoint copies the WAL into the main file, which needs
-   * that much room, so on a small or filling disk the WAL is kept small.
+   * that much room, so on a small or filling disk the WAL is kept small. Free space is the last
+   * probe less what was committed since: a fast writer can fill the disk between two probes, and
+   * a WAL larger than the room left cannot be checkpointed until more than it is freed.
    */
   #checkpointEvery(): number {
-    const free = this.#disk?.freeBytes ?? -1;
+    const free = this.#disk?.estimatedFreeBytes ?? -1;
     if (free < 0) return this.#opts.checkpointBytes;
     return Math.min(this.#opts.checkpointBytes, Math.max(1024 * 1024, Math.floor(free / 4)));
   }
@@ -620,22 +668,26 @@ export class Channel {
         raw += events[end].body.length + 64;
         end++;
       }
-      const batch = encodeBatch(events, start, end);
-      const base = row.next_offset;
-      const last = base + batch.count - 1;
-      const timeIndex = row.max_ts === null ? batch.maxTs : Math.max(row.max_ts, batch.maxTs);
-      this.#stmt.insertBatch!.run(
-        row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload, batchCrc(batch.payload), arrivedAt,
-      );
-      row.next_offset = last + 1;
-      row.max_ts = timeIndex;
-      row.bytes += batch.payload.length;
-      row.event_count += batch.count;
-      this.#stmt.updateTopicAppend!.run(row.next_offset, batch.count, batch.payload.length, timeIndex, row.id);
-      written += batch.payload.length;
+      written += this.#insertBatch(row, encodeBatch(events, start, end), arrivedAt);
       start = end;
     }
     return written;
+  }
+
+  /** Stores one encoded record batch at the topic's next offset; returns its payload bytes. */
+  #insertBatch(row: TopicRow, batch: EncodedBatch, arrivedAt: number): number {
+    const base = row.next_offset;
+    const last = base + batch.count - 1;
+    const timeIndex = row.max_ts === null ? batch.maxTs : Math.max(row.max_ts, batch.maxTs);
+    this.#stmt.insertBatch!.run(
+      row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload, batchCrc(batch.payload), arrivedAt,
+    );
+    row.next_offset = last + 1;
+    row.max_ts = timeIndex;
+    row.bytes += batch.payload.length;
+    row.event_count += batch.count;
+    this.#stmt.updateTopicAppend!.run(row.next_offset, batch.count, batch.payload.length, timeIndex, row.id);
+    return batch.payload.length;
   }
 
   #writeState(w: StateWrite, now: number): void {
@@ -756,6 +808,43 @@ export class Channel {
     } catch (error) {
       // A damaged batch ends the read: what came before it is served, a read starting in it fails.
       const damage = this.#damageError(error, row, out.length > 0 ? out[out.length - 1].offset + 1 : start);
+      if (out.length > 0) return out;
+      throw damage;
+    }
+    return out;
+  }
+
+  /**
+   * As `read`, but the stored record batches themselves, undecoded and CRC-checked — for a sink
+   * that sends them on as they are (forward to a Sluice hub). Whole batches, except that the
+   * first may start before `from` and the last is cut at `maxEvents` (their `first`/`last` say
+   * which offsets belong to the read); `maxBytes` counts payload bytes. A damaged batch ends the
+   * read as in `read`.
+   */
+  readStored(topic: string, from: number, options: ReadOptions = {}): StoredBatch[] {
+    const row = this.#stmt.topicByName.get(topic);
+    if (!row) return [];
+    const maxEvents = options.maxEvents ?? 1000;
+    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    const start = Math.max(from, row.low_offset);
+    const out: StoredBatch[] = [];
+    let events = 0;
+    let bytes = 0;
+    let at = start;
+    try {
+      for (const batch of this.#stmt.storedFrom.iterate(row.id, start)) {
+        at = Math.max(start, batch.base_offset);
+        const damage = batchDamage(topic, batch);
+        if (damage !== null) throw new BatchDamaged({ topic, first: batch.base_offset, last: batch.last_offset, reason: damage });
+        const first = Math.max(start, batch.base_offset);
+        const last = Math.min(batch.last_offset, first + (maxEvents - events) - 1);
+        out.push({ baseOffset: batch.base_offset, lastOffset: batch.last_offset, first, last, minTs: batch.min_ts, maxTs: batch.max_ts, format: batch.format, payload: batch.payload });
+        events += last - first + 1;
+        bytes += batch.payload.length;
+        if (events >= maxEvents || bytes >= maxBytes) return out;
+      }
+    } catch (error) {
+      const damage = this.#damageError(error, row, at);
       if (out.length > 0) return out;
       throw damage;
     }
@@ -1468,6 +1557,18 @@ function byTopic(events: readonly EventDraft[]): Iterable<[string, readonly Even
     list.push(e);
   }
   return topics;
+}
+
+function encodedBytes(batches: readonly TopicBatch[] | undefined): number {
+  let n = 0;
+  for (const b of batches ?? []) n += b.payload.length;
+  return n;
+}
+
+function encodedEvents(batches: readonly TopicBatch[] | undefined): number {
+  let n = 0;
+  for (const b of batches ?? []) n += b.count;
+  return n;
 }
 
 /** An upper estimate of the payload bytes a request adds (bodies plus per-event overhead). */

@@ -84,6 +84,20 @@ describe('DiskGuard', () => {
     expect(g.refuses(() => 0)).toBe(false);
   });
 
+  it('while a checkpoint is owed, appends wait for it even with room — the guard off too', () => {
+    for (const min of [0, 100 * MiB] as const) {
+      const { g, env } = guard(0, min);
+      g.owesCheckpoint(8 * MiB);
+      g.sawSqliteFull('a checkpoint');
+      env.free = 4 * GiB; // space came back: it goes to the checkpoint first
+      env.t += 5000;
+      expect(g.refuses(() => 0), `min ${min}`).toBe(true);
+      expect(g.state().reason).toMatch(/a checkpoint failed with SQLITE_FULL/);
+      g.checkpointed();
+      expect(g.refuses(() => 0), `min ${min}`).toBe(false);
+    }
+  });
+
   it('a filesystem that cannot be asked is no reason to refuse', () => {
     const { g, env } = guard(300 * MiB, 100 * MiB);
     env.fail = true;

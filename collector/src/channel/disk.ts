@@ -9,8 +9,9 @@
  * - `full` turns on when free space (plus pages SQLite can reuse inside the file) is below the
  *   requirement, or when SQLite reported SQLITE_FULL; it turns off only after a fresh probe shows
  *   enough room again, and not sooner than `holdMs` after an SQLITE_FULL.
- * - A checkpoint that failed for lack of space adds the WAL's size to the requirement until a
- *   checkpoint succeeds: the copy into the main file needs that much room.
+ * - A checkpoint that failed for lack of space holds appends until a checkpoint succeeds (guard
+ *   on or off), and its WAL's size is shown added to the requirement: the copy into the main
+ *   file needs that room, and appends meanwhile would only grow the WAL into it.
  */
 import { formatBytes } from '../../../shared/src/format.ts';
 import { statfsSync } from 'node:fs';
@@ -98,6 +99,11 @@ export class DiskGuard {
     return Number.isFinite(this.#space.free) ? this.#space.free : -1;
   }
 
+  /** Free bytes now, as far as the guard can tell without probing: the last probe less what was written since; -1 when unknown. */
+  get estimatedFreeBytes(): number {
+    return Number.isFinite(this.#space.free) ? Math.max(0, this.#space.free - this.#bytesSinceProbe) : -1;
+  }
+
   /** The requirement in bytes, given the last probe. */
   get required(): number {
     return requiredFreeBytes(this.#min, this.#space.total) + this.#checkpointDebt;
@@ -118,6 +124,14 @@ export class DiskGuard {
     const now = this.#now();
     if (now - this.#probedAt >= this.#intervalMs || (this.required > 0 && this.#bytesSinceProbe >= this.required / 2)) this.probe();
     if (now < this.#heldUntil) return true;
+    // A checkpoint the disk refused goes first, guard on or off: until one succeeds the WAL only
+    // grows, and appends would take the very room it needs (space freed by an operator would be
+    // eaten by the next commits and the channel would never recover). The channel's housekeeping
+    // retries it every second while this refuses.
+    if (this.#checkpointDebt > 0) {
+      if (!this.#full) this.#set(true, `the disk is full: waiting for a checkpoint that needs ${formatBytes(this.#checkpointDebt)} (${formatBytes(this.#space.free)} free on the filesystem of ${this.#dir})`);
+      return true;
+    }
     // Disabled (min_free_space: 0), only SQLITE_FULL refuses, for `holdMs` each time.
     const short = !this.disabled && this.shortfall() > 0 && this.shortfall(reusable()) > 0;
     this.#set(short, short ? `${formatBytes(this.#space.free)} free on the filesystem of ${this.#dir}, below channel.min_free_space (${formatBytes(this.required)})` : null);

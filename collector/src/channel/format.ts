@@ -214,6 +214,15 @@ export function encodeBatchReference(events: readonly EventDraft[], from = 0, to
   return { payload: packr.pack([baseTs, records]), count: to - from, minTs, maxTs };
 }
 
+/** Checked batches (checkBatches) as event drafts of `topic`, for a path that must touch each event. */
+export function decodeBatches(topic: string, batches: readonly EncodedBatch[]): EventDraft[] {
+  const out: EventDraft[] = [];
+  for (const b of batches) {
+    for (const e of decodeBatch(topic, 0, RECORD_FORMAT, b.payload)) out.push({ topic, ts: e.ts, key: e.key, headers: e.headers, body: e.body });
+  }
+  return out;
+}
+
 export function decodeBatch(topic: string, baseOffset: number, format: number, payload: Buffer): StoredEvent[] {
   if (format !== RECORD_FORMAT) {
     throw new SluiceError(
@@ -228,4 +237,266 @@ export function decodeBatch(topic: string, baseOffset: number, format: number, p
     out[i] = { topic, offset: baseOffset + i, ts: baseTs + r[0], key: r[1] ?? null, headers: r[2] ?? {}, body: r[3] };
   }
   return out;
+}
+
+// ─── Record batches from a peer (Sluice-to-Sluice batch forwarding) ──────────────────────────
+
+/** A format-1 payload found in a peer's bytes, checked: a view into those bytes, never a copy. */
+export interface CheckedBatch extends EncodedBatch {
+  /** Where in the scanned bytes it starts (for error messages). */
+  at: number;
+}
+
+/** Latest event time a checked batch may carry: the last EventTime second (early 2106), as the per-event forward path. */
+const MAX_TS = 0xfffffffd * 1000 + 999;
+
+/**
+ * Checks concatenated format-1 payloads from an untrusted peer — every byte, no recursion, no
+ * allocation from a declared length — and returns each as a view with its count and time range,
+ * so it can be stored as it is. What passes is exactly what `decodeBatch` reads back as events:
+ *
+ *   payload  = [baseTs, [record, …]]       fixarray of 2; at least one record
+ *   baseTs   = float or int of ≤ 32 bits   (msgpackr writes ms timestamps as float64)
+ *   record   = [tsDelta, key, headers, body]  array of 4
+ *   tsDelta  = float or int of ≤ 32 bits; baseTs + tsDelta within 0 … early 2106 (as EventTime)
+ *   key      = nil | str (valid UTF-8)
+ *   headers  = nil | map of str → str (valid UTF-8)
+ *   body     = bin
+ *
+ * Nothing else is accepted: no ext types (msgpackr would interpret its own), no 64-bit integers,
+ * no trailing bytes. The nesting is fixed (3 levels), so no depth limit applies; bodies are opaque
+ * bytes, as `_sluice_body` is on the per-event path. Throws a SluiceError (PROTOCOL) naming the
+ * batch, the record and the byte offset; `maxEvents` bounds the total events.
+ */
+export function checkBatches(bytes: Uint8Array, maxEvents = Number.MAX_SAFE_INTEGER): CheckedBatch[] {
+  const c = new BatchCursor(bytes);
+  const out: CheckedBatch[] = [];
+  let events = 0;
+  while (c.pos < bytes.length) {
+    const at = c.pos;
+    c.batch = out.length;
+    c.batchAt = at;
+    c.record = -1;
+    if (c.arrayLength('payload') !== 2) c.fail('payload must be [baseTs, records]', at);
+    const baseTs = c.number('baseTs');
+    const n = c.arrayLength('records');
+    if (n === 0) c.fail('holds no records', at);
+    events += n;
+    if (events > maxEvents) c.fail(`brings the frame to more than ${maxEvents} events`, at);
+    let minTs = Number.POSITIVE_INFINITY;
+    let maxTs = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      c.record = i;
+      const start = c.pos;
+      if (c.arrayLength('record') !== 4) c.fail('must be [tsDelta, key, headers, body]', start);
+      const ts = baseTs + c.number('tsDelta');
+      if (!(ts >= 0 && ts <= MAX_TS)) c.fail(`has time ${ts}, outside 0 … ${MAX_TS} ms since the epoch`, start);
+      if (ts < minTs) minTs = ts;
+      if (ts > maxTs) maxTs = ts;
+      if (!c.nil()) c.utf8('key');
+      if (!c.nil()) {
+        const m = c.mapLength('headers');
+        for (let h = 0; h < m; h++) {
+          c.utf8('header name');
+          c.utf8('header value');
+        }
+      }
+      c.bin('body');
+    }
+    const payload = bytes.subarray(at, c.pos);
+    out.push({ payload: Buffer.from(payload.buffer, payload.byteOffset, payload.length), count: n, minTs, maxTs, at });
+  }
+  return out;
+}
+
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A bounds-checked cursor over the fixed shapes of format 1 (checkBatches). */
+class BatchCursor {
+  pos = 0;
+  /** Where the cursor is, for messages: batch index, its first byte, record index (-1: none). */
+  batch = 0;
+  batchAt = 0;
+  record = -1;
+  constructor(readonly buf: Uint8Array) {}
+
+  fail(message: string, at = this.pos): never {
+    const where = `record batch ${this.batch} (byte ${this.batchAt})${this.record >= 0 ? ` record ${this.record}` : ''}`;
+    throw new SluiceError(ErrorCodes.PROTOCOL, `${where}: ${message} (byte ${at})`);
+  }
+
+  #need(n: number, what: string): void {
+    if (this.pos + n > this.buf.length) this.fail(`${what} is truncated`);
+  }
+
+  #u16(p: number): number {
+    return (this.buf[p] << 8) | this.buf[p + 1];
+  }
+
+  #u32(p: number): number {
+    return this.buf[p] * 0x1000000 + ((this.buf[p + 1] << 16) | (this.buf[p + 2] << 8) | this.buf[p + 3]);
+  }
+
+  arrayLength(what: string): number {
+    this.#need(1, what);
+    const b = this.buf[this.pos];
+    if (b >= 0x90 && b <= 0x9f) {
+      this.pos += 1;
+      return b & 0x0f;
+    }
+    if (b === 0xdc) {
+      this.#need(3, what);
+      this.pos += 3;
+      return this.#u16(this.pos - 2);
+    }
+    if (b === 0xdd) {
+      this.#need(5, what);
+      this.pos += 5;
+      return this.#u32(this.pos - 4);
+    }
+    return this.fail(`${what} must be an array, got byte 0x${b.toString(16)}`);
+  }
+
+  mapLength(what: string): number {
+    this.#need(1, what);
+    const b = this.buf[this.pos];
+    if (b >= 0x80 && b <= 0x8f) {
+      this.pos += 1;
+      return b & 0x0f;
+    }
+    if (b === 0xde) {
+      this.#need(3, what);
+      this.pos += 3;
+      return this.#u16(this.pos - 2);
+    }
+    if (b === 0xdf) {
+      this.#need(5, what);
+      this.pos += 5;
+      return this.#u32(this.pos - 4);
+    }
+    return this.fail(`${what} must be nil or a map, got byte 0x${b.toString(16)}`);
+  }
+
+  /** An int of at most 32 bits, or a float; finite. */
+  number(what: string): number {
+    this.#need(1, what);
+    const buf = this.buf;
+    const p = this.pos;
+    const b = buf[p];
+    if (b <= 0x7f || b >= 0xe0) {
+      this.pos = p + 1;
+      return b <= 0x7f ? b : b - 256;
+    }
+    let v: number;
+    let size: number;
+    switch (b) {
+      case 0xcc:
+      case 0xd0:
+        size = 2;
+        break;
+      case 0xcd:
+      case 0xd1:
+        size = 3;
+        break;
+      case 0xce:
+      case 0xd2:
+      case 0xca:
+        size = 5;
+        break;
+      case 0xcb:
+        size = 9;
+        break;
+      default:
+        return this.fail(`${what} must be a number (an int of at most 32 bits or a float), got byte 0x${b.toString(16)}`);
+    }
+    this.#need(size, what);
+    if (b === 0xcc) v = buf[p + 1];
+    else if (b === 0xd0) v = (buf[p + 1] << 24) >> 24;
+    else if (b === 0xcd) v = this.#u16(p + 1);
+    else if (b === 0xd1) v = (this.#u16(p + 1) << 16) >> 16;
+    else if (b === 0xce) v = this.#u32(p + 1);
+    else if (b === 0xd2) v = this.#u32(p + 1) | 0;
+    else {
+      const view = new DataView(buf.buffer, buf.byteOffset + p + 1, size - 1);
+      v = size === 5 ? view.getFloat32(0) : view.getFloat64(0);
+      if (!Number.isFinite(v)) this.fail(`${what} is not finite`);
+    }
+    this.pos = p + size;
+    return v;
+  }
+
+  nil(): boolean {
+    if (this.pos < this.buf.length && this.buf[this.pos] === 0xc0) {
+      this.pos += 1;
+      return true;
+    }
+    return false;
+  }
+
+  utf8(what: string): void {
+    this.#need(1, what);
+    const p = this.pos;
+    const b = this.buf[p];
+    let head: number;
+    let len: number;
+    if (b >= 0xa0 && b <= 0xbf) {
+      head = 1;
+      len = b & 0x1f;
+    } else if (b === 0xd9) {
+      this.#need(2, what);
+      head = 2;
+      len = this.buf[p + 1];
+    } else if (b === 0xda) {
+      this.#need(3, what);
+      head = 3;
+      len = this.#u16(p + 1);
+    } else if (b === 0xdb) {
+      this.#need(5, what);
+      head = 5;
+      len = this.#u32(p + 1);
+    } else return this.fail(`${what} must be a string, got byte 0x${b.toString(16)}`);
+    this.pos = p + head;
+    this.#need(len, what);
+    const start = this.pos;
+    const end = start + len;
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (this.buf[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (!ascii) {
+      try {
+        utf8Fatal.decode(this.buf.subarray(start, end));
+      } catch {
+        this.fail(`${what} is not valid UTF-8`, start);
+      }
+    }
+    this.pos = end;
+  }
+
+  bin(what: string): void {
+    this.#need(1, what);
+    const p = this.pos;
+    const b = this.buf[p];
+    let head: number;
+    let len: number;
+    if (b === 0xc4) {
+      this.#need(2, what);
+      head = 2;
+      len = this.buf[p + 1];
+    } else if (b === 0xc5) {
+      this.#need(3, what);
+      head = 3;
+      len = this.#u16(p + 1);
+    } else if (b === 0xc6) {
+      this.#need(5, what);
+      head = 5;
+      len = this.#u32(p + 1);
+    } else return this.fail(`${what} must be binary, got byte 0x${b.toString(16)}`);
+    this.pos = p + head;
+    this.#need(len, what);
+    this.pos += len;
+  }
 }

@@ -7,8 +7,9 @@ import { registerGroups } from './groups.ts';
 import { registerInspect } from './inspect.ts';
 import { registerProduce } from './produce.ts';
 import { registerReplay } from './replay.ts';
+import { registerSchema } from './schema.ts';
 import { registerCheck, registerStart } from './start.ts';
 import { registerTail } from './tail.ts';
 import { registerTopics } from './topics.ts';
 
-export const commands: ((program: Command) => void)[] = [registerStart, registerCheck, registerTopics, registerGroups, registerReplay, registerInspect, registerTail, registerProduce, registerExport, registerDoctor, registerEdges];
+export const commands: ((program: Command) => void)[] = [registerStart, registerCheck, registerTopics, registerGroups, registerReplay, registerInspect, registerTail, registerProduce, registerExport, registerDoctor, registerEdges, registerSchema];

@@ -18,7 +18,7 @@ import type { RE2JS } from 're2js';
 import type { FilterQuery } from '../../../shared/src/api/events.ts';
 import { contentTypeOf, type StoredEvent } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
-import { bodyText, decodeBody, isMsgpackType } from './present.ts';
+import { bodyText, decodeBody, isMsgpackType, type BodyDecoder } from './present.ts';
 
 const load = createRequire(import.meta.url);
 /** re2js (~270 KB of source) is required when a regex filter is first compiled, not at start-up. */
@@ -101,8 +101,12 @@ function headerValue(event: StoredEvent, name: string): string | undefined {
   return undefined;
 }
 
-/** Compiles the filters of a request. Throws BAD_INPUT with the offending parameter. */
-export function compileFilter(query: FilterQuery): EventFilter {
+/**
+ * Compiles the filters of a request. Throws BAD_INPUT with the offending parameter. With the
+ * topic's decoder (a viewer schema), the body filters see what the viewer shows: bodyContains and
+ * bodyRegex the decoded value's JSON text, jsonata the decoded value.
+ */
+export function compileFilter(query: FilterQuery, decoder: BodyDecoder | null = null): EventFilter {
   const tests: ((e: StoredEvent) => boolean)[] = [];
   const sig: string[] = [];
   for (const h of query.header ?? []) {
@@ -134,6 +138,8 @@ export function compileFilter(query: FilterQuery): EventFilter {
     const bytes = Buffer.from(needle, 'utf8');
     tests.push((e) => {
       const ct = contentTypeOf(e.headers);
+      const decoded = decoder?.decode(e, ct);
+      if (decoded && decoded.encoding !== null) return JSON.stringify(decoded.value).includes(needle);
       if (isMsgpackType(ct)) return bodyText(e, ct).includes(needle);
       const b = e.body;
       return Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(bytes) !== -1;
@@ -142,19 +148,19 @@ export function compileFilter(query: FilterQuery): EventFilter {
   }
   if (query.bodyRegex !== undefined) {
     const re = parseRegex(query.bodyRegex, 'bodyRegex');
-    tests.push((e) => re.test(bodyText(e)));
+    tests.push((e) => re.test(bodyText(e, contentTypeOf(e.headers), decoder)));
     sig.push(`br=${re}`);
   }
   let predicate: EventFilter['predicate'] = null;
   if (query.jsonata !== undefined) {
-    predicate = compileJsonata(query.jsonata);
+    predicate = compileJsonata(query.jsonata, decoder);
     sig.push(`j=${query.jsonata}`);
   }
   const test = tests.length === 0 ? null : tests.length === 1 ? tests[0] : (e: StoredEvent) => tests.every((t) => t(e));
   return { active: tests.length > 0 || predicate !== null, test, predicate, signature: sig.join('\u0000') };
 }
 
-function compileJsonata(text: string): (event: StoredEvent, deadline?: number, signal?: AbortSignal) => Promise<PredicateResult> {
+function compileJsonata(text: string, decoder: BodyDecoder | null): (event: StoredEvent, deadline?: number, signal?: AbortSignal) => Promise<PredicateResult> {
   let expr: jsonata.Expression;
   try {
     expr = jsonata(text);
@@ -175,7 +181,8 @@ function compileJsonata(text: string): (event: StoredEvent, deadline?: number, s
     if (Date.now() >= deadline || stop?.aborted) throw new JsonataTimeout();
   });
   return async (event, until, signal) => {
-    const decoded = decodeBody(event.body, contentTypeOf(event.headers));
+    const contentType = contentTypeOf(event.headers);
+    const decoded = decoder?.decode(event, contentType) ?? decodeBody(event.body, contentType);
     deadline = until ?? Date.now() + JSONATA_DEFAULT_MS;
     stop = signal;
     try {

@@ -15,7 +15,7 @@ import type { FetchQuery, FetchResponse, Group, GroupTopic, ProduceEvent, ResetP
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { CONTENT_TYPE, ContentTypes, isValidTopic, utf8, type EventDraft } from '../../../shared/src/event.ts';
 import type { Channel, CursorInfo } from '../channel/channel.ts';
-import { presentEvent } from './present.ts';
+import { presentEvent, type BodyDecoder } from './present.ts';
 import { parseTime } from './time.ts';
 import { GROUP_PREFIX, groupConsumer } from './names.ts';
 
@@ -90,6 +90,8 @@ export interface FetchOptions {
   signal?: AbortSignal;
   /** A read-only inspection: commits are refused. */
   readonly?: boolean;
+  /** The topic's viewer schema: bodies decoded with it, as browse shows them (raw bytes kept). */
+  decoder?: BodyDecoder | null;
 }
 
 /** One fetch: resolve the start, optionally commit it, read (long-polling when there is nothing yet). */
@@ -127,7 +129,7 @@ export async function fetchEvents(channel: Channel, topic: string, q: FetchQuery
     high,
     lag: high - next,
     committed: consumer === null || channel.closed ? null : channel.getCursor(consumer, topic),
-    events: events.map((e) => presentEvent(e, { raw })),
+    events: events.map((e) => presentEvent(e, { raw, decoder: options.decoder })),
     notes: start.notes,
   };
 }

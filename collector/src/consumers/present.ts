@@ -18,12 +18,23 @@ import { jsonTooDeepAt } from '../../../shared/src/json-limits.ts';
  */
 export const PRESENT_MAX_DEPTH = 1000;
 
-export type BodyEncoding = 'json' | 'msgpack' | 'text' | null;
+export type BodyEncoding = 'json' | 'msgpack' | 'text' | 'protobuf' | 'avro' | null;
 
 export interface DecodedBody {
   encoding: BodyEncoding;
   value: unknown;
   error?: string;
+  /** The schema id of a Confluent-framed body. */
+  schemaId?: number;
+}
+
+/**
+ * A topic's own way to decode bodies (its viewer schema, schemas.ts); `undefined` from decode
+ * means "by the content type". `signature` changes whenever the schema does (tail caches key on it).
+ */
+export interface BodyDecoder {
+  decode(event: StoredEvent, contentType: string): DecodedBody | undefined;
+  readonly signature: string;
 }
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -123,12 +134,12 @@ export function toJsonValue(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** An event as the API shows it. */
-export function presentEvent(event: StoredEvent, options: { raw?: boolean } = {}): ApiEvent {
+/** An event as the API shows it; with a decoder, as the topic's schema reads it. */
+export function presentEvent(event: StoredEvent, options: { raw?: boolean; decoder?: BodyDecoder | null } = {}): ApiEvent {
   const contentType = contentTypeOf(event.headers);
   let decoded: DecodedBody;
   try {
-    decoded = decodeBody(event.body, contentType);
+    decoded = options.decoder?.decode(event, contentType) ?? decodeBody(event.body, contentType);
   } catch (error) {
     // Never let one stored event fail a whole read: show its bytes and why.
     decoded = { encoding: null, value: null, error: `cannot decode the body (${(error as Error).message}): shown raw` };
@@ -144,6 +155,7 @@ export function presentEvent(event: StoredEvent, options: { raw?: boolean } = {}
     size: event.body.length,
   };
   if (decoded.error) out.decodeError = decoded.error;
+  if (decoded.schemaId !== undefined) out.schemaId = decoded.schemaId;
   // Without a decoded form the bytes are the only way to see the body: always sent then.
   if (options.raw !== false || decoded.encoding === null) out.raw = toBase64(event.body);
   return out;
@@ -154,10 +166,13 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 /**
- * The body as text for text filters: msgpack bodies as their JSON form, anything else as UTF-8
- * (invalid sequences become U+FFFD, so a binary body can still match a byte-oriented pattern).
+ * The body as text for text filters: bodies a topic schema decodes and msgpack bodies as their
+ * JSON form, anything else as UTF-8 (invalid sequences become U+FFFD, so a binary body can still
+ * match a byte-oriented pattern).
  */
-export function bodyText(event: StoredEvent, contentType = contentTypeOf(event.headers)): string {
+export function bodyText(event: StoredEvent, contentType = contentTypeOf(event.headers), decoder?: BodyDecoder | null): string {
+  const decoded = decoder?.decode(event, contentType);
+  if (decoded && decoded.encoding !== null) return JSON.stringify(decoded.value);
   if (isMsgpackType(contentType)) {
     try {
       return JSON.stringify(toJsonValue(unpackr.unpack(event.body)));

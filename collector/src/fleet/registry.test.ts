@@ -61,6 +61,47 @@ describe('FleetRegistry', () => {
     await channel.close();
   });
 
+  it('writes at most every 10 s: after a crash it re-reads exactly the reports it had not written, counting none twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-fleet-'));
+    dirs.push(dir);
+    const file = join(dir, 'channel.db');
+    const open = () => Channel.open({ file, retentionIntervalMs: 0, integrityScan: false });
+    let channel = open();
+    let now = 1_000_000;
+    const clock = { staleAfter: 3, now: () => now };
+    await channel.append({ events: [event(JSON.stringify(report('edge-1', { at: 1 })))] });
+    let registry = new FleetRegistry(channel, clock);
+    expect(registry.poll()).toBe(1); // the first poll writes
+
+    await channel.append({ events: [event(JSON.stringify(report('edge-1', { at: 2 })))] });
+    now += 1000;
+    expect(registry.poll()).toBe(1);
+    expect(registry.edge('edge-1')).toMatchObject({ reports: 2, reportedAt: 2 });
+
+    // A crash before the next write (no stop): the second report was not written and is read again, once.
+    await channel.close();
+    channel = open();
+    registry = new FleetRegistry(channel, clock);
+    expect(registry.edge('edge-1')).toMatchObject({ reports: 1, reportedAt: 1 });
+    expect(registry.poll()).toBe(1);
+    expect(registry.edge('edge-1')).toMatchObject({ reports: 2, reportedAt: 2 });
+    expect(registry.edge('edge-1')?.history.map((p) => p.at)).toEqual([1, 2]);
+
+    // Ten seconds on, a poll writes; so does a stop.
+    await channel.append({ events: [event(JSON.stringify(report('edge-1', { at: 3 })))] });
+    now += 10_000;
+    expect(registry.poll()).toBe(1);
+    await channel.append({ events: [event(JSON.stringify(report('edge-1', { at: 4 })))] });
+    expect(registry.poll()).toBe(1);
+    registry.stop();
+    await channel.close();
+    channel = open();
+    registry = new FleetRegistry(channel, clock);
+    expect(registry.poll()).toBe(0);
+    expect(registry.edge('edge-1')).toMatchObject({ reports: 4, reportedAt: 4 });
+    await channel.close();
+  });
+
   it('keeps at most FLEET_LIMITS.edges edges; reports of known edges still count past it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-fleet-'));
     dirs.push(dir);

@@ -3,6 +3,12 @@
  * cursor, which does not hold back retention), keeps the latest report per edge and a short
  * history durably in the channel's state store (namespace `fleet`, committed with the cursor), and
  * says which edges are stale: silent for `stale_after` of their own report intervals.
+ *
+ * What it took in is written at most every PERSIST_EVERY_MS (and when it stops), not on every poll:
+ * each write is a commit with an fsync, and a collector that reports every second would otherwise
+ * add one to its own ingest every second. Cursor and records are written in one transaction, so
+ * after a kill -9 the registry re-reads exactly the reports it had not written and applies them to
+ * the records as written: nothing is counted twice, and those edges' `lastSeen` is the re-read time.
  */
 import { FLEET_TOPIC, type EdgeHistoryPoint, type EdgeReport, type EdgeSummary } from '../../../shared/src/api/fleet.ts';
 import { fromUtf8 } from '../../../shared/src/event.ts';
@@ -12,6 +18,7 @@ import type { Logger } from '../log.ts';
 const CONSUMER = 'fleet:registry';
 const NAMESPACE = 'fleet';
 const HISTORY = 120;
+const PERSIST_EVERY_MS = 10_000;
 /** Bounds on what a report may make the hub keep: anyone who may forward to it can send one. */
 export const FLEET_LIMITS = { edges: 10_000, idLength: 256, reportBytes: 1024 * 1024, entries: 10_000 };
 
@@ -56,6 +63,11 @@ export class FleetRegistry {
   /** Events on the fleet topic that were not reports this hub keeps (malformed, too large, past the edge limit). */
   ignored = 0;
   #timer: NodeJS.Timeout | null = null;
+  /** Where the next poll reads, and what was taken in since the last write. */
+  #next: number;
+  readonly #dirty = new Set<string>();
+  #persisted = false;
+  #persistedAt = 0;
 
   constructor(
     private readonly channel: Channel,
@@ -69,6 +81,7 @@ export class FleetRegistry {
         // a record this version cannot read: the edge's next report replaces it
       }
     }
+    this.#next = channel.getCursor(CONSUMER, FLEET_TOPIC) ?? 0;
   }
 
   /** Reads new reports every `intervalMs` (and once now). */
@@ -84,21 +97,25 @@ export class FleetRegistry {
     this.#timer.unref();
   }
 
+  /** Stops polling and writes what was taken in (call before the channel closes). */
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    try {
+      this.#persist();
+    } catch (error) {
+      this.options.log?.warn({ err: (error as Error).message }, 'fleet: writing the registry failed; it re-reads those reports at the next start');
+    }
   }
 
   /** Takes in every report stored since the last call; returns how many. */
   poll(): number {
     if (this.channel.readonly) return 0;
-    let next = this.channel.getCursor(CONSUMER, FLEET_TOPIC) ?? 0;
     let taken = 0;
     for (;;) {
-      const events = this.channel.read(FLEET_TOPIC, next, { maxEvents: 500 });
+      const events = this.channel.read(FLEET_TOPIC, this.#next, { maxEvents: 500 });
       if (events.length === 0) break;
       const now = this.#now();
-      const touched = new Set<string>();
       for (const e of events) {
         let report: unknown;
         try {
@@ -111,16 +128,27 @@ export class FleetRegistry {
           continue;
         }
         this.#take(report, now);
-        touched.add(report.edge.id);
+        this.#dirty.add(report.edge.id);
         taken++;
       }
-      next = events[events.length - 1].offset + 1;
-      this.channel.commit(
-        [{ consumer: CONSUMER, topic: FLEET_TOPIC, next, protects: false }],
-        [...touched].map((id) => ({ namespace: NAMESPACE, key: id, value: JSON.stringify(this.#edges.get(id)) })),
-      );
+      this.#next = events[events.length - 1].offset + 1;
     }
+    if (!this.#persisted || this.#now() - this.#persistedAt >= PERSIST_EVERY_MS) this.#persist();
     return taken;
+  }
+
+  /** Writes the cursor and the records taken in since the last write, in one transaction. */
+  #persist(): void {
+    if (this.channel.readonly) return;
+    const known = this.channel.getCursor(CONSUMER, FLEET_TOPIC) ?? 0;
+    this.#persisted = true;
+    this.#persistedAt = this.#now();
+    if (this.#next === known && this.#dirty.size === 0) return;
+    this.channel.commit(
+      [{ consumer: CONSUMER, topic: FLEET_TOPIC, next: this.#next, protects: false }],
+      [...this.#dirty].map((id) => ({ namespace: NAMESPACE, key: id, value: JSON.stringify(this.#edges.get(id)) })),
+    );
+    this.#dirty.clear();
   }
 
   #take(report: EdgeReport, now: number): void {

@@ -18,7 +18,8 @@ import picomatch from 'picomatch';
 import type { SinkError, SinkState, SinkStatus, SinkTopicStatus } from '../../../shared/src/api/core.ts';
 import type { StoredEvent } from '../../../shared/src/event.ts';
 import { ErrorCodes, errorMessage, isRetriable, isSluiceError, SluiceError } from '../../../shared/src/errors.ts';
-import type { Channel } from '../channel/channel.ts';
+import type { Channel, StoredBatch } from '../channel/channel.ts';
+import { decodeBatch } from '../channel/format.ts';
 import type { Sink } from '../components.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -285,7 +286,7 @@ export class SinkRunner {
   /** Sends one batch of `topic` if there is one (one attempt). Returns whether it sent (or parked) anything. */
   async #drainOne(topic: string, run: TopicRun): Promise<boolean> {
     const channel = this.#o.channel;
-    const { maxEvents, maxBytes, maxWaitMs } = this.#o.batch;
+    const { maxEvents, maxWaitMs } = this.#o.batch;
     let cursor = channel.getCursor(this.consumer, topic);
     if (cursor === null) {
       const info = channel.topic(topic)!;
@@ -296,30 +297,48 @@ export class SinkRunner {
       this.#o.sink.rewound?.(topic, cursor);
     }
     run.known = cursor;
-    let events = channel.read(topic, cursor, { maxEvents, maxBytes });
-    if (events.length === 0) {
+    let batch = this.#read(topic, cursor);
+    if (batch.count === 0) {
       // Nothing left to send (retention or a replay past the end took it): nothing to back off from.
       if (run.nextAttemptAt !== null) this.#recovered(topic, run);
       return false;
     }
-    if (events.length < maxEvents && maxWaitMs > 0) {
+    if (batch.count < maxEvents && maxWaitMs > 0) {
       // Batch by time: give producers a moment to fill the batch.
       await channel.waitFor(topic, cursor + maxEvents, maxWaitMs, this.#stop.signal);
-      events = channel.read(topic, cursor, { maxEvents, maxBytes });
+      batch = this.#read(topic, cursor);
     }
-    const first = events[0].offset;
+    const first = batch.first;
     if (first > cursor) {
       // drop_oldest removed events this sink had not delivered; the topic's `dropped` counter has them.
       this.#o.log.warn({ topic, from: cursor, to: first }, 'events were dropped by the channel before delivery (when_full: drop_oldest)');
     }
-    const next = events[events.length - 1].offset + 1;
-    const delivered = await this.#deliver(topic, events, run);
+    const next = batch.last + 1;
+    const delivered = await this.#deliver(topic, batch, run);
     if (delivered === 'aborted' || delivered === 'retry') return false;
     // A replay may have moved the cursor while the batch was in flight: it wins.
     if (channel.getCursor(this.consumer, topic) !== cursor) return true;
     if (!(await this.#commitCursor(topic, next))) return false;
     run.known = next;
     return true;
+  }
+
+  /**
+   * The next batch of `topic` from `cursor`: events, or — for a sink that takes them — the stored
+   * record batches undecoded (decoded only if the batch must be parked).
+   */
+  #read(topic: string, cursor: number): RunnerBatch {
+    const { maxEvents, maxBytes } = this.#o.batch;
+    if (this.#o.sink.sendStored) {
+      const stored = this.#o.channel.readStored(topic, cursor, { maxEvents, maxBytes });
+      if (stored.length === 0) return { count: 0, first: cursor, last: cursor - 1, stored, events: null };
+      let count = 0;
+      for (const b of stored) count += b.last - b.first + 1;
+      return { count, first: stored[0].first, last: stored[stored.length - 1].last, stored, events: null };
+    }
+    const events = this.#o.channel.read(topic, cursor, { maxEvents, maxBytes });
+    if (events.length === 0) return { count: 0, first: cursor, last: cursor - 1, stored: null, events };
+    return { count: events.length, first: events[0].offset, last: events[events.length - 1].offset, stored: null, events };
   }
 
   /**
@@ -348,17 +367,18 @@ export class SinkRunner {
   }
 
   /** One attempt: confirmed, parked, stopped, or failed for now (the topic backs off; the others go on). */
-  async #deliver(topic: string, events: readonly StoredEvent[], run: TopicRun): Promise<'sent' | 'parked' | 'aborted' | 'retry'> {
+  async #deliver(topic: string, batch: RunnerBatch, run: TopicRun): Promise<'sent' | 'parked' | 'aborted' | 'retry'> {
     const metrics = this.#o.metrics;
     metrics?.sinkDrainAttempts.inc({ sink: this.name });
     try {
-      await this.#o.sink.send(events, topic);
+      if (batch.stored) await this.#o.sink.sendStored!(batch.stored, topic);
+      else await this.#o.sink.send(batch.events!, topic);
       metrics?.sinkDrainSuccesses.inc({ sink: this.name });
-      metrics?.sinkEventsSent.inc({ sink: this.name }, events.length);
-      this.#sentEvents += events.length;
+      metrics?.sinkEventsSent.inc({ sink: this.name }, batch.count);
+      this.#sentEvents += batch.count;
       this.#sentBatches++;
       this.#lastSuccessAt = Date.now();
-      run.rate.add(events.length, this.#lastSuccessAt);
+      run.rate.add(batch.count, this.#lastSuccessAt);
       this.#recovered(topic, run);
       return 'sent';
     } catch (error) {
@@ -375,6 +395,7 @@ export class SinkRunner {
           return 'aborted';
         }
         // A full channel (disk) refuses the parked copy for a while: wait, as for a cursor commit.
+        const events = batch.events ?? storedEvents(topic, batch.stored!);
         if (!(await this.#whileRetriable(topic, `park a rejected batch of "${topic}"`, () => this.#park(topic, events, error)))) return 'aborted';
         return 'parked';
       }
@@ -428,6 +449,25 @@ export class SinkRunner {
     const prefix = `sink "${this.name}": `;
     return message.startsWith(prefix) ? message.slice(prefix.length) : message;
   }
+}
+
+/** One runner batch: `count` events from offset `first` to `last`, as events or as stored batches. */
+interface RunnerBatch {
+  count: number;
+  first: number;
+  last: number;
+  stored: readonly StoredBatch[] | null;
+  events: readonly StoredEvent[] | null;
+}
+
+/** The events of stored batches, within each batch's first … last. */
+function storedEvents(topic: string, stored: readonly StoredBatch[]): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  for (const b of stored) {
+    const events = decodeBatch(topic, b.baseOffset, b.format, b.payload);
+    for (let i = b.first - b.baseOffset; i <= b.last - b.baseOffset; i++) out.push(events[i]);
+  }
+  return out;
 }
 
 function toSinkError(error: unknown): SinkError {

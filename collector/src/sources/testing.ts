@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { fromUtf8 } from '../../../shared/src/event.ts';
-import { Channel, type ChannelOptions } from '../channel/channel.ts';
+import { Channel, type ChannelOptions, type TopicBatch } from '../channel/channel.ts';
+import { decodeBatches } from '../channel/format.ts';
 import type { IngestOptions, IngestResult, SourceContext } from '../components.ts';
 import { silentLogger, type Logger } from '../log.ts';
 
@@ -39,7 +40,7 @@ export function openTestChannel(options: Partial<ChannelOptions> = {}): TestChan
 export interface TestSourceContext extends SourceContext {
   readonly controller: AbortController;
   /** What `ingest` saw, as the runtime's metrics count it. */
-  readonly counts: { received: number; accepted: number; dropped: number; rejected: number; calls: number };
+  readonly counts: { received: number; accepted: number; dropped: number; rejected: number; calls: number; batchCalls: number };
 }
 
 export interface TestContextOptions {
@@ -53,9 +54,9 @@ export interface TestContextOptions {
 /** A SourceContext whose `ingest` appends to `channel` in one request (events and state in one transaction). */
 export function createTestContext(channel: Channel, options: TestContextOptions = {}): TestSourceContext {
   const controller = new AbortController();
-  const counts = { received: 0, accepted: 0, dropped: 0, rejected: 0, calls: 0 };
+  const counts = { received: 0, accepted: 0, dropped: 0, rejected: 0, calls: 0, batchCalls: 0 };
   const intercept = options.intercept;
-  return {
+  const context: TestSourceContext = {
     name: options.name ?? 'test',
     log: options.log ?? silentLogger,
     channel,
@@ -85,7 +86,25 @@ export function createTestContext(channel: Channel, options: TestContextOptions 
         throw error;
       }
     },
+    // As the runtime's: stored as they are, or (with `intercept`) decoded and run through it.
+    async ingestBatches(batches: readonly TopicBatch[], ingestOptions: IngestOptions = {}): Promise<IngestResult> {
+      if (intercept) return context.ingest(batches.flatMap((b) => decodeBatches(b.topic, [b])), ingestOptions);
+      counts.calls++;
+      counts.batchCalls++;
+      const n = batches.reduce((a, b) => a + b.count, 0);
+      counts.received += n;
+      try {
+        const result = await channel.append({ events: [], batches, state: ingestOptions.state, dedupe: ingestOptions.dedupe });
+        const accepted = result.duplicate ? 0 : n;
+        counts.accepted += accepted;
+        return { accepted, dropped: 0, duplicate: result.duplicate };
+      } catch (error) {
+        counts.rejected += n;
+        throw error;
+      }
+    },
   };
+  return context;
 }
 
 /** Every stored event of a topic, in offset order. */

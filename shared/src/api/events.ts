@@ -24,7 +24,9 @@ export const TopicParams = Type.Object({ topic: Type.String({ minLength: 1, maxL
 export type TopicParams = Static<typeof TopicParams>;
 
 /** How a body was decoded for display; `null`: not decodable (see `raw`). */
-export const BodyEncoding = Type.Union([Type.Literal('json'), Type.Literal('msgpack'), Type.Literal('text'), Type.Null()]);
+export const BodyEncoding = Type.Union([Type.Literal('json'), Type.Literal('msgpack'), Type.Literal('text'), Type.Literal('protobuf'), Type.Literal('avro'), Type.Null()], {
+  description: '`protobuf`/`avro`: decoded with the topic\'s schema (GET /api/v1/topics/:topic/schema)',
+});
 
 export const ApiEvent = Type.Object(
   {
@@ -34,8 +36,9 @@ export const ApiEvent = Type.Object(
     headers: Type.Record(Type.String(), Type.String()),
     contentType: Type.String({ description: 'headers["content-type"] without parameters; application/octet-stream when absent' }),
     bodyEncoding: BodyEncoding,
-    body: Type.Unknown({ description: 'The decoded body: JSON → value, msgpack → JSON value, UTF-8 text → string; null when not decodable' }),
-    decodeError: Type.Optional(Type.String({ description: 'Why the body declared as JSON/msgpack could not be decoded' })),
+    body: Type.Unknown({ description: "The decoded body: JSON → value, msgpack → JSON value, the topic's Protobuf/Avro schema → JSON value, UTF-8 text → string; null when not decodable" }),
+    decodeError: Type.Optional(Type.String({ description: "Why the body could not be decoded as its content type or the topic's schema says" })),
+    schemaId: Type.Optional(Type.Integer({ description: 'The schema id of a body in the Confluent wire format (topic schema with framing "confluent")' })),
     raw: Type.Optional(Type.String({ contentEncoding: 'base64', description: 'The body bytes as stored, base64 (omitted with raw=false)' })),
     size: Type.Integer({ minimum: 0, description: 'Body size in bytes' }),
   },

@@ -27,6 +27,7 @@ import {
 import { ApiError, TopicParams } from '../../../../shared/src/api/events.ts';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
 import { commitOffsets, deleteGroup, describeGroup, fetchEvents, listGroups, produceDrafts } from '../../consumers/groups.ts';
+import { schemasOf } from '../../consumers/schemas.ts';
 import { rejectUnknownBody, rejectUnknownQuery } from '../query.ts';
 import { abortOnClose } from './events.ts';
 
@@ -52,7 +53,8 @@ export const consumerRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request, reply) => {
       const signal = AbortSignal.any([abortOnClose(reply.raw), closing.signal]);
-      return fetchEvents(collector.channel, request.params.topic, request.query, { signal, readonly: collector.inspect });
+      const decoder = schemasOf(collector.channel, collector.inspect).decoder(request.params.topic);
+      return fetchEvents(collector.channel, request.params.topic, request.query, { signal, readonly: collector.inspect, decoder });
     },
   );
 

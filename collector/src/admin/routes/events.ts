@@ -12,7 +12,8 @@ import type { TopicInfo } from '../../channel/channel.ts';
 import { ErrorCodes, SluiceError } from '../../../../shared/src/errors.ts';
 import { compileFilter } from '../../consumers/filters.ts';
 import { parseTime, rejectUnknownQuery } from '../query.ts';
-import { presentEvent } from '../../consumers/present.ts';
+import { presentEvent, type BodyDecoder } from '../../consumers/present.ts';
+import { schemasOf } from '../../consumers/schemas.ts';
 import { scan, type Direction, type ScanBounds } from '../../consumers/scan.ts';
 import type { Collector } from '../../runtime/collector.ts';
 
@@ -73,7 +74,8 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
       const { topic } = request.params;
       const q = request.query;
       onlyOne(q);
-      const filter = compileFilter(q);
+      const decoder = schemasOf(collector.channel, collector.inspect).decoder(topic);
+      const filter = compileFilter(q, decoder);
       const info = topicOrThrow(collector, topic);
       const notes: string[] = [];
       let direction: Direction = q.direction ?? 'forward';
@@ -107,7 +109,7 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
         low: info.low,
         high: info.high,
         direction,
-        events: result.events.map((e) => presentEvent(e, { raw: q.raw })),
+        events: result.events.map((e) => presentEvent(e, { raw: q.raw, decoder })),
         next: result.next,
         prev: result.prev,
         scanned: result.scanned,
@@ -153,7 +155,8 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
       const { topic } = request.params;
       const q = request.query;
       onlyOne(q);
-      const filter = compileFilter(q);
+      const decoder = schemasOf(collector.channel, collector.inspect).decoder(topic);
+      const filter = compileFilter(q, decoder);
       const info = topicOrThrow(collector, topic);
       const notes: string[] = [];
       let start = info.low;
@@ -169,7 +172,7 @@ export const eventRoutes: FastifyPluginAsync = async (app) => {
       // passed over by the scan (health and /metrics name them).
       if (start < end) collector.channel.read(topic, start, { maxEvents: 1 });
       const abort = AbortSignal.any([abortOnClose(reply.raw), closing.signal]);
-      const lines = exportLines(collector, { topic, start, end, limit, filter, format, signal: abort });
+      const lines = exportLines(collector, { topic, start, end, limit, filter, decoder, format, signal: abort });
       reply
         .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
         .header('content-disposition', `attachment; filename="${topic}-${start}-${Math.max(start, end)}.${format}"`)
@@ -184,7 +187,7 @@ export const CSV_COLUMNS = ['offset', 'ts', 'time', 'key', 'content_type', 'head
 
 async function* exportLines(
   collector: Collector,
-  o: { topic: string; start: number; end: number; limit: number; filter: ReturnType<typeof compileFilter>; format: 'ndjson' | 'csv'; signal: AbortSignal },
+  o: { topic: string; start: number; end: number; limit: number; filter: ReturnType<typeof compileFilter>; decoder: BodyDecoder; format: 'ndjson' | 'csv'; signal: AbortSignal },
 ): AsyncGenerator<string> {
   if (o.format === 'csv') yield `${CSV_COLUMNS.join(',')}\r\n`;
   let pos = o.start;
@@ -203,7 +206,7 @@ async function* exportLines(
     });
     let out = '';
     for (const e of page.events) {
-      const ev = presentEvent(e);
+      const ev = presentEvent(e, { decoder: o.decoder });
       out += o.format === 'csv' ? csvRow(ev) : `${JSON.stringify(ev)}\n`;
     }
     left -= page.events.length;

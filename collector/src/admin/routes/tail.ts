@@ -9,6 +9,7 @@ import { ApiError, TailQuery, TopicParams, type TailMessage } from '../../../../
 import { ErrorCodes, errorMessage, isSluiceError } from '../../../../shared/src/errors.ts';
 import type { Collector } from '../../runtime/collector.ts';
 import { compileFilter, type EventFilter } from '../../consumers/filters.ts';
+import { schemasOf } from '../../consumers/schemas.ts';
 import { rejectUnknownQuery } from '../query.ts';
 import { TailHub, type TailHubOptions } from '../tail.ts';
 
@@ -54,9 +55,10 @@ export const tailRoutes: FastifyPluginAsync = async (app) => {
         const m: TailMessage = { type: 'error', error: { code, message } };
         socket.send(JSON.stringify(m), () => socket.close(1008, code));
       };
+      const decoder = schemasOf(collector.channel, collector.inspect).decoder(topic);
       let filter: EventFilter;
       try {
-        filter = compileFilter(q);
+        filter = compileFilter(q, decoder);
       } catch (error) {
         fail(isSluiceError(error) ? error.code : ErrorCodes.BAD_INPUT, errorMessage(error));
         return;
@@ -78,7 +80,7 @@ export const tailRoutes: FastifyPluginAsync = async (app) => {
       } else if (q.last !== undefined) {
         from = Math.max(low, high - q.last);
       }
-      const client = hub.add(topic, socket, filter, from);
+      const client = hub.add(topic, socket, filter, from, decoder);
       client.send({ type: 'hello', topic, from, low, high, exists: info !== undefined, filtered: filter.active });
       client.wake();
     },

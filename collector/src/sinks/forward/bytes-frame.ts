@@ -118,6 +118,35 @@ export function bytesEntryStream(events: readonly StoredEvent[], from: number, t
   return out;
 }
 
+/**
+ * Sluice batch forwarding (a server whose acks said `sluice: 2`): the stored record batches as
+ * they are, back to back —
+ *
+ *   [tag, bin(payload payload …), {size: events, chunk?, sluice_batches: format, compressed?: "gzip"}]
+ *
+ * — as the parts of one frame, so the payloads are written without being copied (one buffer
+ * when gzipped).
+ */
+export function batchesFrame(tag: string, payloads: readonly Uint8Array[], events: number, format: number, options: { chunk?: string; gzip?: Gzip }): Uint8Array[] {
+  let parts = payloads;
+  let length = 0;
+  if (options.gzip) {
+    const stream = options.gzip(payloads.length === 1 ? payloads[0] : Buffer.concat(payloads));
+    parts = [stream];
+  }
+  for (const p of parts) length += p.length;
+  const option: Record<string, unknown> = { size: events };
+  if (options.chunk !== undefined) option.chunk = options.chunk;
+  option.sluice_batches = format;
+  if (options.gzip) option.compressed = 'gzip';
+  const tagBytes = packr.pack(tag);
+  const head = new Uint8Array(1 + tagBytes.length + binHeaderLength(length));
+  head[0] = 0x93;
+  head.set(tagBytes, 1);
+  writeBinHeader(head, 1 + tagBytes.length, length);
+  return [head, ...parts, new Uint8Array(packr.pack(option))]; // a copy: msgpackr reuses its output buffer
+}
+
 /** `[tag, bin(entries), {size, chunk?, compressed?}]` for `body_as: bytes`. */
 export function bytesPackedForward(tag: string, events: readonly StoredEvent[], from: number, to: number, options: { chunk?: string; gzip?: Gzip }): Uint8Array {
   let stream = bytesEntryStream(events, from, to);

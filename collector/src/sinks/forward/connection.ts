@@ -79,8 +79,16 @@ export class ServerConnection {
   /** The server closed or reset the connection (not us, not a timeout). */
   #closedByPeer = false;
   readonly #early: ResponseFrame[] = [];
-  /** The server's acks said it is a Sluice hub (`sluice: 1`): it stores `_sluice_body` records verbatim. */
-  sluiceHub = false;
+  /**
+   * The Sluice level the server's acks announced (0: none, not a Sluice hub): 1 — it stores
+   * `_sluice_body` records verbatim; 2 — it also takes stored record batches as they are.
+   */
+  sluiceLevel = 0;
+
+  /** The server's acks said it is a Sluice hub: it stores `_sluice_body` records verbatim. */
+  get sluiceHub(): boolean {
+    return this.sluiceLevel >= 1;
+  }
 
   private constructor(socket: Socket, server: string, who: string) {
     this.#socket = socket;
@@ -143,23 +151,35 @@ export class ServerConnection {
     return this.#failure === null;
   }
 
-  /** Writes a frame and resolves on `{ack: chunk}`; rejects on timeout or connection loss (then the connection is closed). */
-  request(frame: Uint8Array, chunk: string, ackTimeoutMs: number): Promise<void> {
+  /**
+   * Writes a frame (one buffer, or its parts in order) and resolves on `{ack: chunk}`; rejects on
+   * timeout or connection loss (then the connection is closed).
+   */
+  request(frame: Uint8Array | readonly Uint8Array[], chunk: string, ackTimeoutMs: number): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#fail(this.#error(`no ack from ${this.server} within ${ackTimeoutMs} ms`));
       }, ackTimeoutMs);
       this.#waiters.set(chunk, { resolve, reject, timer });
-      this.#socket.write(frame);
+      if (frame instanceof Uint8Array) this.#socket.write(frame);
+      else {
+        this.#socket.cork();
+        for (const part of frame) this.#socket.write(part);
+        this.#socket.uncork();
+      }
     });
   }
 
-  /** Writes a frame and resolves once it was handed to the OS (require_ack: false). */
-  write(frame: Uint8Array): Promise<void> {
+  /** Writes a frame (one buffer, or its parts in order) and resolves once it was handed to the OS (require_ack: false). */
+  write(frame: Uint8Array | readonly Uint8Array[]): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
+    const parts = frame instanceof Uint8Array ? [frame] : frame;
     return new Promise<void>((resolve, reject) => {
-      this.#socket.write(frame, (error) => (error ? reject(this.#failure ?? this.#connectionError(error)) : resolve()));
+      this.#socket.cork();
+      for (let i = 0; i < parts.length - 1; i++) this.#socket.write(parts[i]);
+      this.#socket.write(parts[parts.length - 1], (error) => (error ? reject(this.#failure ?? this.#connectionError(error)) : resolve()));
+      this.#socket.uncork();
     });
   }
 
@@ -232,7 +252,7 @@ export class ServerConnection {
     }
     for (const frame of frames) {
       if (frame.kind === 'ack') {
-        if (frame.sluice !== undefined && frame.sluice >= 1) this.sluiceHub = true;
+        if (frame.sluice !== undefined && frame.sluice > this.sluiceLevel) this.sluiceLevel = frame.sluice;
         const waiter = this.#waiters.get(frame.chunk);
         if (!waiter) continue; // an ack for a chunk we gave up on
         this.#waiters.delete(frame.chunk);

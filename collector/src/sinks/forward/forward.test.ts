@@ -205,8 +205,8 @@ describe('forward sink', () => {
     const stored = readAll(hub.t.channel, 'app');
     expect(view(stored)).toEqual(view(events));
     expect(sink.describe()).toMatchObject({ chunks: 9, events: 2500, connects: 1, connectedTo: `127.0.0.1:${hub.port}` });
-    // auto: the hub's acks said it is Sluice, so the rest went as bytes
-    expect(sink.describe().bodyAs).toBe(bodyAs === 'fields' ? 'fields' : 'bytes');
+    // auto: the hub's acks said it is Sluice, so the rest went as bytes (send() never sends stored batches)
+    expect(sink.describe().bodyAs).toBe(bodyAs === 'fields' ? 'fields' : 'batches'); // level 2: what the runner sends (sendStored) goes as stored batches
   });
 
   it('body_as auto: a fluent server that is not Sluice (plain `{ack}`) only ever gets record fields', async () => {

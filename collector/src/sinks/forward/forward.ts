@@ -33,12 +33,14 @@ import { ErrorCodes, errorMessage, isSluiceError, SluiceError } from '../../../.
 import type { StoredEvent } from '../../../../shared/src/event.ts';
 import { chunkId, encodePackedForward, eventToEntry, type ForwardEntry } from '../../../../shared/src/protocol/forward/index.ts';
 import { EXPECTED, type ConfigProblem } from '../../../../shared/src/spec.ts';
-import type { Channel } from '../../channel/channel.ts';
+import type { Channel, StoredBatch } from '../../channel/channel.ts';
+import { decodeBatch, encodeBatch } from '../../channel/format.ts';
 import type { Sink, SinkContext, SinkSpec } from '../../components.ts';
 import { ADDRESS_EXPECTED, ADDRESS_PATTERN, Duration, Size, toBytes, toMs } from '../../units.ts';
 import { parseListen } from '../../net.ts';
 import { cursorConsumer } from '../runner.ts';
-import { bytesPackedForward } from './bytes-frame.ts';
+import { MAX_EVENT_TIME_MS } from '../../../../shared/src/protocol/forward/index.ts';
+import { batchesFrame, bytesPackedForward } from './bytes-frame.ts';
 import { ServerConnection, type ConnectOptions, type ServerAddress } from './connection.ts';
 
 const ForwardConfig = Type.Object(
@@ -77,7 +79,7 @@ const ForwardConfig = Type.Object(
     body_as: Type.Union([Type.Literal('auto'), Type.Literal('fields'), Type.Literal('bytes')], {
       default: 'auto',
       description:
-        '`fields`: JSON and msgpack objects travel as record fields and text as `message`, so any fluent server sees ordinary records. `bytes`: every body travels verbatim as the binary `_sluice_body` field — about 3× cheaper on both sides; for Sluice hubs (other servers see a binary field). `auto`: `fields` until the server\'s acks say it is a Sluice hub, then `bytes` (the hub stores the same events either way)',
+        '`fields`: JSON and msgpack objects travel as record fields and text as `message`, so any fluent server sees ordinary records. `bytes`: every body travels verbatim as the binary `_sluice_body` field — about 3× cheaper on both sides; for Sluice hubs (other servers see a binary field). `auto`: `fields` until the server\'s acks say it is a Sluice hub, then `bytes` (the hub stores the same events either way). With `auto` and `bytes`, a hub whose acks say `sluice: 2` gets the edge\'s stored record batches as they are (batch forwarding: no per-event work on either side)',
     }),
     json_fields: Type.Union([Type.Literal('exact'), Type.Literal('always')], {
       default: 'exact',
@@ -91,8 +93,24 @@ export type ForwardSinkConfig = Static<typeof ForwardConfig>;
 
 interface Frame {
   chunk: string;
-  bytes: Uint8Array;
+  bytes: Uint8Array | Uint8Array[];
 }
+
+/** Part of one stored batch that goes into a chunk: offsets first … last of it. */
+interface Segment {
+  batch: StoredBatch;
+  first: number;
+  last: number;
+}
+
+/** The server level (its acks' `sluice`) from which stored record batches are sent as they are. */
+const BATCHES_LEVEL = 2;
+/**
+ * Batches whose times all lie in this range travel as they are: outside it the per-event path
+ * reads the time differently (the epoch's first second is "now"; beyond 2106 is refused), and
+ * both ways must store the same events.
+ */
+const BATCH_MIN_TS = 1000;
 
 export class ForwardSink implements Sink {
   readonly #config: ForwardSinkConfig;
@@ -163,7 +181,7 @@ export class ForwardSink implements Sink {
     if ((this.#sentHigh.get(topic) ?? -1) < last) this.#sentHigh.set(topic, last);
     const conn = await this.#connection();
     try {
-      if (this.#config.require_ack) await this.#sendAcked(conn, events, topic);
+      if (this.#config.require_ack) await this.#sendAcked(conn, this.#frames(conn, events, topic, 0, events.length, true));
       else for (const frame of this.#frames(conn, events, topic, 0, events.length, false)) await conn.write(frame.bytes);
     } catch (error) {
       this.#stats.lastError = errorMessage(error);
@@ -172,6 +190,39 @@ export class ForwardSink implements Sink {
     }
     this.#acked.clear();
     this.#stats.events += events.length;
+  }
+
+  /**
+   * The runner's stored record batches. Chunks are cut at stored batch boundaries (a batch longer
+   * than `chunk_max_events` is cut inside), the same whatever a chunk is sent as, so a chunk id
+   * means the same offsets in every mode; to a server whose acks said `sluice: 2` a chunk travels
+   * as the stored batches themselves (a batch the chunk holds only part of is re-encoded), to any
+   * other as PackedForward of the decoded events.
+   */
+  async sendStored(batches: readonly StoredBatch[], topic: string): Promise<void> {
+    if (batches.length === 0) return;
+    if (this.#closed) throw new SluiceError(ErrorCodes.DESTINATION_UNAVAILABLE, `${this.#who}: closed`, { retriable: true });
+    const first = batches[0].first;
+    const last = batches[batches.length - 1].last;
+    const attempt = `${topic}/${first}`;
+    if (attempt !== this.#attempt) {
+      this.#attempt = attempt;
+      this.#acked.clear();
+    }
+    if ((this.#sentHigh.get(topic) ?? -1) < last) this.#sentHigh.set(topic, last);
+    const conn = await this.#connection();
+    const decoded = new Map<StoredBatch, StoredEvent[]>();
+    try {
+      const frames = this.#storedFrames(conn, batches, topic, this.#config.require_ack, decoded);
+      if (this.#config.require_ack) await this.#sendAcked(conn, frames);
+      else for (const frame of frames) await conn.write(frame.bytes);
+    } catch (error) {
+      this.#stats.lastError = errorMessage(error);
+      if (error instanceof SluiceError && error.retriable) this.#drop(conn);
+      throw error;
+    }
+    this.#acked.clear();
+    this.#stats.events += last - first + 1;
   }
 
   /** The runner moved our cursor of `topic` back (a replay): what is sent again gets new chunk ids. */
@@ -192,7 +243,7 @@ export class ForwardSink implements Sink {
       servers: this.#config.servers,
       connectedTo: this.#conn?.usable ? this.#conn.server : null,
       edgeId: this.#edge,
-      bodyAs: this.#config.body_as === 'auto' ? (this.#conn?.sluiceHub ? 'bytes' : 'fields') : this.#config.body_as,
+      bodyAs: this.#batchesTo(this.#conn) ? 'batches' : this.#config.body_as === 'auto' ? (this.#conn?.sluiceHub ? 'bytes' : 'fields') : this.#config.body_as,
       chunks: this.#stats.chunks,
       events: this.#stats.events,
       connects: this.#stats.connects,
@@ -202,7 +253,7 @@ export class ForwardSink implements Sink {
   }
 
   /** Pipelined: up to `in_flight` chunks written before the oldest ack is awaited. */
-  async #sendAcked(conn: ServerConnection, events: readonly StoredEvent[], topic: string): Promise<void> {
+  async #sendAcked(conn: ServerConnection, frames: Iterable<Frame>): Promise<void> {
     // Settled promises only (error or null): a failure of one while another is awaited must not go unhandled.
     const pending: Promise<unknown>[] = [];
     const settle = async () => {
@@ -210,7 +261,7 @@ export class ForwardSink implements Sink {
       if (outcome) throw outcome;
     };
     try {
-      for (const frame of this.#frames(conn, events, topic, 0, events.length, true)) {
+      for (const frame of frames) {
         if (pending.length >= this.#config.in_flight) await settle();
         pending.push(
           conn.request(frame.bytes, frame.chunk, this.#ackTimeoutMs).then(
@@ -227,6 +278,71 @@ export class ForwardSink implements Sink {
     } finally {
       await Promise.all(pending);
     }
+  }
+
+  /** Whether chunks go to `conn` as stored record batches: a server at level 2, unless bodies must travel as fields. */
+  #batchesTo(conn: ServerConnection | null): boolean {
+    return conn !== null && conn.sluiceLevel >= BATCHES_LEVEL && this.#config.body_as !== 'fields';
+  }
+
+  /** Chunks of stored batches (see sendStored): cut by whole batches within chunk_max_events and about chunk_max_bytes. */
+  *#storedFrames(conn: ServerConnection, batches: readonly StoredBatch[], topic: string, withIds: boolean, decoded: Map<StoredBatch, StoredEvent[]>): Generator<Frame> {
+    let chunk: Segment[] = [];
+    let events = 0;
+    let bytes = 0;
+    for (const batch of batches) {
+      const perEvent = batch.payload.length / (batch.lastOffset - batch.baseOffset + 1);
+      for (let from = batch.first; from <= batch.last; from += this.#chunkMaxEvents) {
+        const segment: Segment = { batch, first: from, last: Math.min(batch.last, from + this.#chunkMaxEvents - 1) };
+        const n = segment.last - segment.first + 1;
+        const size = n * perEvent;
+        if (chunk.length > 0 && (events + n > this.#chunkMaxEvents || bytes + size > this.#chunkMaxBytes)) {
+          yield* this.#storedChunk(conn, chunk, topic, withIds, decoded);
+          chunk = [];
+          events = 0;
+          bytes = 0;
+        }
+        chunk.push(segment);
+        events += n;
+        bytes += size;
+      }
+    }
+    if (chunk.length > 0) yield* this.#storedChunk(conn, chunk, topic, withIds, decoded);
+  }
+
+  /** One chunk of segments: the stored batches as they are to a level-2 server, else PackedForward. */
+  *#storedChunk(conn: ServerConnection, segments: Segment[], topic: string, withIds: boolean, decoded: Map<StoredBatch, StoredEvent[]>): Generator<Frame> {
+    const first = segments[0].first;
+    const last = segments[segments.length - 1].last;
+    const eventsOf = (b: StoredBatch) => {
+      let events = decoded.get(b);
+      if (!events) decoded.set(b, (events = decodeBatch(topic, b.baseOffset, b.format, b.payload)));
+      return events;
+    };
+    // decided per chunk, so the first ack of a Sluice hub switches the rest of the batch
+    const asBatches = this.#batchesTo(conn) && segments.every((s) => s.batch.minTs >= BATCH_MIN_TS && s.batch.maxTs <= MAX_EVENT_TIME_MS);
+    if (asBatches) {
+      const chunk = withIds ? chunkId(this.#edgeFor(topic), topic, first, last) : '';
+      if (withIds && this.#acked.has(chunk)) return; // acknowledged in an earlier attempt at this batch
+      const payloads = segments.map((s) =>
+        s.first === s.batch.baseOffset && s.last === s.batch.lastOffset ? s.batch.payload : encodeBatch(eventsOf(s.batch), s.first - s.batch.baseOffset, s.last - s.batch.baseOffset + 1).payload,
+      );
+      const parts = batchesFrame(topic, payloads, last - first + 1, segments[0].batch.format, { chunk: withIds ? chunk : undefined, gzip: this.#gzip });
+      let size = 0;
+      for (const p of parts) size += p.length;
+      if (size <= this.#maxFrameBytes) {
+        yield { chunk, bytes: parts };
+        return;
+      }
+      // over max_frame_bytes: the per-event path below splits it
+    }
+    const events: StoredEvent[] = [];
+    for (const s of segments) {
+      const all = eventsOf(s.batch);
+      for (let i = s.first - s.batch.baseOffset; i <= s.last - s.batch.baseOffset; i++) events.push(all[i]);
+    }
+    const asBytes = this.#config.body_as === 'bytes' || (this.#config.body_as === 'auto' && conn.sluiceHub);
+    yield* this.#frame(events, topic, 0, events.length, withIds, asBytes);
   }
 
   /**

@@ -34,6 +34,8 @@ import {
   type PingFrame,
   type RequestFrame,
 } from '../../../../shared/src/protocol/forward/index.ts';
+import type { TopicBatch } from '../../channel/channel.ts';
+import { checkBatches, decodeBatches, RECORD_FORMAT, type CheckedBatch } from '../../channel/format.ts';
 import type { IngestOptions, IngestResult, SourceContext } from '../../components.ts';
 import { Backoff, sleep } from '../../retry.ts';
 
@@ -51,14 +53,25 @@ const QUEUE_MAX_BYTES = 4 * 1024 * 1024;
 const QUEUE_MAX_FRAMES = 256;
 /** Frames waiting in the queue are stored together, one transaction for up to this many. */
 const GROUP_MAX_FRAMES = 32;
-/** Sent in every ack: this server stores `_sluice_body` records verbatim (a `body_as: auto` edge then sends bytes). */
-const SLUICE_FORWARD_LEVEL = 1;
+/**
+ * Sent in every ack: 1 — this server stores `_sluice_body` records verbatim (a `body_as: auto`
+ * edge then sends bytes); 2 — it also takes the edge's stored record batches as they are
+ * (`option.sluice_batches`; docs/protocols/forward.md "Batch forwarding").
+ */
+const SLUICE_FORWARD_LEVEL = 2;
 const GROUP_MAX_EVENTS = 50_000;
 const GROUP_MAX_BYTES = 16 * 1024 * 1024;
 
 interface Queued {
   frame: EventFrame;
   topic: string;
+  /** A `batches` frame's record batches, checked. */
+  batches?: CheckedBatch[];
+}
+
+/** Events a queued frame holds. */
+function eventsIn(q: Queued): number {
+  return q.batches ? q.frame.option.size! : q.frame.entries.length;
 }
 
 export interface HandshakeSettings {
@@ -184,6 +197,13 @@ export class ForwardConnection {
         this.#refuse(mapped.refuse);
         return;
       }
+      if (frame.kind === 'batches') {
+        const batches = this.#checkBatches(frame);
+        if (!batches) return;
+        this.#queue.push({ frame, topic: mapped.topic, batches });
+        this.#queuedBytes += frame.bytes;
+        continue;
+      }
       this.#queue.push({ frame, topic: mapped.topic });
       this.#queuedBytes += frame.bytes;
     }
@@ -209,6 +229,33 @@ export class ForwardConnection {
   #onClose(): void {
     // Frames already read are still stored: a client that sent and hung up counts them as sent.
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+  }
+
+  /**
+   * A batch frame's record batches, every byte checked (they come from a peer and are stored as
+   * they are); null when the frame is refused and the connection closed.
+   */
+  #checkBatches(frame: EventFrame): CheckedBatch[] | null {
+    const format = frame.option.sluiceBatches!;
+    if (format !== RECORD_FORMAT) {
+      this.#refuse(`record batches in format ${format}; this hub reads format ${RECORD_FORMAT} (upgrade it, or set body_as: fields on the edge)`);
+      return null;
+    }
+    const size = frame.option.size!;
+    let batches: CheckedBatch[];
+    try {
+      batches = checkBatches(frame.batches!, size);
+    } catch (error) {
+      this.#refuse(`bad record batches for tag ${JSON.stringify(frame.tag.slice(0, 80))}: ${errorMessage(error)}`, error);
+      return null;
+    }
+    let n = 0;
+    for (const b of batches) n += b.count;
+    if (n !== size) {
+      this.#refuse(`option size says ${size} events, but the record batches hold ${n}`);
+      return null;
+    }
+    return batches;
   }
 
   /** Logs why, and closes: a byte stream cannot be resynchronised after a bad frame. */
@@ -289,19 +336,22 @@ export class ForwardConnection {
   #takeGroup(): Queued[] {
     const first = this.#queue.shift()!;
     const group = [first];
-    let events = first.frame.entries.length;
+    let events = eventsIn(first);
     let bytes = first.frame.bytes;
     const chunked = first.frame.option.chunk !== undefined;
+    // Batches and events are stored by different calls: a group holds one kind, so wire order holds.
+    const batched = first.batches !== undefined;
     const ids = new Set<string>();
     if (chunked) ids.add(first.frame.option.chunk!);
     while (this.#queue.length > 0 && group.length < GROUP_MAX_FRAMES) {
       const next = this.#queue[0];
       const chunk = next.frame.option.chunk;
       if ((chunk !== undefined) !== chunked || (chunk !== undefined && ids.has(chunk))) break;
-      if (events + next.frame.entries.length > GROUP_MAX_EVENTS || bytes + next.frame.bytes > GROUP_MAX_BYTES) break;
+      if ((next.batches !== undefined) !== batched) break;
+      if (events + eventsIn(next) > GROUP_MAX_EVENTS || bytes + next.frame.bytes > GROUP_MAX_BYTES) break;
       this.#queue.shift();
       group.push(next);
-      events += next.frame.entries.length;
+      events += eventsIn(next);
       bytes += next.frame.bytes;
       if (chunk !== undefined) ids.add(chunk);
     }
@@ -318,11 +368,21 @@ export class ForwardConnection {
   async #store(group: Queued[]): Promise<boolean> {
     const { ctx } = this.#s;
     let events: EventDraft[] = [];
-    for (const q of group) {
-      const part = toEvents(q.frame, q.topic);
-      if (group.length === 1) events = part;
-      else for (const e of part) events.push(e);
+    // Record batches are stored as they are when the tag is the topic (no `topic:` override, no
+    // mapped tag, both of which add the `fluent.tag` header to each event); the runtime decides
+    // about interceptors. Otherwise they become events like any frame's entries.
+    let batches: TopicBatch[] | null = null;
+    if (group[0].batches && ctx.ingestBatches && group.every((q) => q.topic === q.frame.tag)) {
+      batches = [];
+      for (const q of group) for (const b of q.batches!) batches.push({ topic: q.topic, payload: b.payload, count: b.count, minTs: b.minTs, maxTs: b.maxTs });
+    } else {
+      for (const q of group) {
+        const part = toEvents(q, q.topic);
+        if (group.length === 1) events = part;
+        else for (const e of part) events.push(e);
+      }
     }
+    const count = batches ? group.reduce((a, q) => a + eventsIn(q), 0) : events.length;
     const chunks = group.map((q) => q.frame.option.chunk).filter((c): c is string => c !== undefined);
     const topics = [...new Set(group.map((q) => q.topic))].join(', ');
     const backoff = new Backoff({ initialMs: 50, maxMs: 2000 });
@@ -338,7 +398,12 @@ export class ForwardConnection {
         const release = await claim(chunks);
         let result: IngestResult | 'known';
         try {
-          result = group.length > 1 && chunks.some((c) => ctx.channel.getState(CHUNK_NAMESPACE, c) !== null) ? 'known' : await ctx.ingest(events, options);
+          result =
+            group.length > 1 && chunks.some((c) => ctx.channel.getState(CHUNK_NAMESPACE, c) !== null)
+              ? 'known'
+              : batches
+                ? await ctx.ingestBatches!(batches, options)
+                : await ctx.ingest(events, options);
         } finally {
           release();
         }
@@ -352,7 +417,7 @@ export class ForwardConnection {
           this.#s.stats.duplicates++;
           ctx.log.info({ peer: this.peer, chunk: chunks[0], topic: topics }, `forward: chunk ${chunks[0]} from ${this.peer} was stored before; acknowledged again, not stored twice`);
         } else {
-          this.#s.stats.events += events.length;
+          this.#s.stats.events += count;
         }
         if (chunks.length > 0 && this.#socket.writable) {
           const acks = chunks.map((c) => encodeAck(c, SLUICE_FORWARD_LEVEL));
@@ -361,7 +426,7 @@ export class ForwardConnection {
         return true;
       } catch (error) {
         if (!isRetriable(error)) {
-          ctx.log.error({ peer: this.peer, err: errorMessage(error), topic: topics }, `forward: cannot store ${events.length} events for "${topics}" from ${this.peer}: ${errorMessage(error)}; connection closed`);
+          ctx.log.error({ peer: this.peer, err: errorMessage(error), topic: topics }, `forward: cannot store ${count} events for "${topics}" from ${this.peer}: ${errorMessage(error)}; connection closed`);
           this.#closed = true;
           this.#socket.destroy();
           return false;
@@ -420,11 +485,17 @@ async function claim(chunks: readonly string[]): Promise<() => void> {
   };
 }
 
-/** A frame's entries as events of `topic`; the tag is kept in a header when it is not the topic. */
-export function toEvents(frame: EventFrame, topic: string): EventDraft[] {
+/** A frame's entries (or record batches) as events of `topic`; the tag is kept in a header when it is not the topic. */
+function toEvents(q: Queued, topic: string): EventDraft[] {
+  const { frame } = q;
+  const keepTag = topic !== frame.tag;
+  if (q.batches) {
+    const events = decodeBatches(topic, q.batches);
+    if (keepTag) for (const e of events) e.headers = { ...e.headers, [TAG_HEADER]: frame.tag };
+    return events;
+  }
   const { entries } = frame;
   const out: EventDraft[] = new Array(entries.length);
-  const keepTag = topic !== frame.tag;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
     const event = recordToEvent(topic, e.time, e.record);

@@ -18,6 +18,7 @@ import type { GroupsResponse, ProduceRequest, ProduceResponse, TruncateResponse 
 import type { BrowseQuery, BrowseResponse, ExportQuery, TailMessage, TailQuery } from '../../../../shared/src/api/events.ts';
 import type { ApplyRequest, ApplyResponse, ChainResponse, ComponentsResponse, PreviewRequest, PreviewResponse, ValidateResponse } from '../../../../shared/src/api/interceptors.ts';
 import type { ReplayRequest, ReplayResponse } from '../../../../shared/src/api/replay.ts';
+import type { SchemaValidateResponse, TopicSchemaRequest, TopicSchemaResponse, TopicSchemasResponse } from '../../../../shared/src/api/schemas.ts';
 import { AdminApiError, hintFor } from './errors.ts';
 
 export interface Connection {
@@ -166,6 +167,28 @@ export class AdminClient {
   /** Deletes the events before `before` (whole batches). */
   truncate(topic: string, before: number): Promise<TruncateResponse> {
     return this.request(`Truncating "${topic}"`, `${topicPath(topic)}/events`, { method: 'DELETE', query: { before } });
+  }
+
+  // ─── Viewer schemas ─────────────────────────────────────────────────────────────────────
+
+  /** The topic's Protobuf/Avro schema, or null when it has none (asked from the list first: no 404 to log). */
+  async topicSchema(topic: string, signal?: AbortSignal): Promise<TopicSchemaResponse | null> {
+    const all = await this.request<TopicSchemasResponse>('Loading the topic schemas', '/api/v1/schemas', { signal });
+    if (!all.schemas.some((s) => s.topic === topic)) return null;
+    return this.request<TopicSchemaResponse>(`Loading the schema of "${topic}"`, `${topicPath(topic)}/schema`, { signal });
+  }
+
+  setTopicSchema(topic: string, request: TopicSchemaRequest): Promise<TopicSchemaResponse> {
+    return this.request(`Setting the schema of "${topic}"`, `${topicPath(topic)}/schema`, { method: 'PUT', body: request });
+  }
+
+  deleteTopicSchema(topic: string): Promise<{ topic: string; deleted: boolean }> {
+    return this.request(`Removing the schema of "${topic}"`, `${topicPath(topic)}/schema`, { method: 'DELETE' });
+  }
+
+  /** Whether a schema would be accepted, and the message types it defines. */
+  validateSchema(request: TopicSchemaRequest, signal?: AbortSignal): Promise<SchemaValidateResponse> {
+    return this.request('Checking the schema', '/api/v1/schemas/validate', { method: 'POST', body: request, signal });
   }
 
   exportUrl(topic: string, query: ExportQuery): string {

@@ -1,7 +1,8 @@
 /**
  * One topic: its offsets, size, rate over the last minutes, retention, who reads it (sinks and
  * consumer groups) and how far behind they are; produce a test event; truncate (delete the events
- * before an offset) after a confirmation that says what will go and who has not read it yet.
+ * before an offset) after a confirmation that says what will go and who has not read it yet; its
+ * viewer schema (Protobuf/Avro, SchemaCard.tsx).
  */
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
@@ -13,6 +14,7 @@ import { Empty, Loading, PageHeader, Stat } from '../components/ui.tsx';
 import { formatAgo, formatBytes, formatCount, formatDuration, formatRate } from '../lib/format.ts';
 import type { Route } from '../lib/router.ts';
 import { useClient } from '../state.tsx';
+import { SchemaCard } from './SchemaCard.tsx';
 
 type Navigate = (r: { view: Route['view']; arg?: string | null; params?: Record<string, string> }) => void;
 
@@ -68,6 +70,7 @@ export function TopicView({ topic, navigate }: { topic: string; navigate: Naviga
         )}
       </section>
       <Readers cursors={t.cursors} high={t.high} navigate={navigate} />
+      <SchemaCard topic={topic} />
       <div className="topic-tools">
         <ProduceForm topic={topic} onDone={() => void detail.refetch()} />
         <TruncateForm topic={topic} low={t.low} high={t.high} cursors={t.cursors} onDone={() => void detail.refetch()} />

@@ -110,7 +110,7 @@ export function encodeMessageMode(tag: string, entry: Entry, option?: SimpleOpti
   return concat(parts, parts.reduce((s, p) => s + p.length, 0));
 }
 
-/** `{ack: chunk}` — the server's answer to a request that carried `chunk`; a Sluice hub passes `sluice: 1` (see AckFrame). */
+/** `{ack: chunk}` — the server's answer to a request that carried `chunk`; a Sluice hub passes its level, `sluice: 2` (see AckFrame). */
 export function encodeAck(chunk: string, sluice?: number): Uint8Array {
   return pack(sluice === undefined ? { ack: chunk } : { ack: chunk, sluice });
 }

@@ -118,6 +118,7 @@ function decodePackedMode(r: Reader, tag: string, hasOption: boolean, bytes: num
   const region = r.region('entries');
   const option = hasOption ? readOption(r) : {};
   checkSignal(option);
+  if (option.sluiceBatches !== undefined) return batchesFrame(r.buf, region, tag, option, bytes, ctx);
   let stream: Reader;
   let kind: EventFrame['kind'];
   // The entries are decoded from bytes this frame owns (see viewUnpackr): a copy of the region, or gunzip's output.
@@ -139,6 +140,17 @@ function decodePackedMode(r: Reader, tag: string, hasOption: boolean, bytes: num
   const owned = kind === 'compressed' ? plain(stream.buf.subarray(start, stream.end)) : stream.buf.slice(start, stream.end);
   const values = shapes.length === 0 ? [] : (unpack(() => viewUnpackr.unpackMultiple(owned), 'entries') as unknown[]);
   return { kind, tag, entries: buildEntries(values, shapes, new FrameClock(ctx.now)), option, bytes };
+}
+
+/** Sluice batch forwarding: the record batches' bytes, owned (a copy, or gunzip's output); the receiver checks them. */
+function batchesFrame(buf: Uint8Array, region: { start: number; end: number }, tag: string, option: ForwardOption, bytes: number, ctx: FrameContext): EventFrame {
+  if (option.size === undefined || option.size === 0) throw protocolError('a record batches frame (option sluice_batches) needs option size, its number of events (at least 1)');
+  let batches: Uint8Array;
+  if (option.compressed === undefined) batches = buf.slice(region.start, region.end);
+  else if (option.compressed === 'gzip') batches = gunzipEntries(buf.subarray(region.start, region.end), ctx);
+  else throw protocolError(`compression ${clip(option.compressed)} is not supported (only gzip)`);
+  if (batches.length === 0) throw protocolError('a record batches frame holds no bytes');
+  return { kind: 'batches', tag, entries: [], batches, option, bytes };
 }
 
 function gunzipEntries(data: Uint8Array, ctx: FrameContext): Uint8Array {
@@ -277,6 +289,12 @@ function readOption(r: Reader): ForwardOption {
       case 'fluent_signal':
         option.fluentSignal = r.integer('option fluent_signal');
         break;
+      case 'sluice_batches': {
+        const format = r.integer('option sluice_batches');
+        if (format < 1) throw protocolError(`option sluice_batches must be a record format (1 or more), got ${format}`);
+        option.sluiceBatches = format;
+        break;
+      }
       default:
         r.skip(`option ${clip(key)}`, true);
     }

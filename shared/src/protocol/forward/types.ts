@@ -26,16 +26,27 @@ export interface ForwardOption {
   compressed?: string;
   /** Fluent Bit's signal type: 0 logs (the only one accepted), 1 metrics, 2 traces. */
   fluentSignal?: number;
+  /**
+   * Sluice batch forwarding: the entries are the sender's stored record batches in this record
+   * format (1), back to back, not fluent entries. Only sent to a server whose acks said `sluice: 2`.
+   */
+  sluiceBatches?: number;
 }
 
-/** How the events were carried; `compressed` is CompressedPackedForward. */
-export type EventMode = 'message' | 'forward' | 'packed' | 'compressed';
+/** How the events were carried; `compressed` is CompressedPackedForward; `batches` is Sluice batch forwarding. */
+export type EventMode = 'message' | 'forward' | 'packed' | 'compressed' | 'batches';
 
 export interface EventFrame {
   kind: EventMode;
   tag: string;
-  /** In wire order. Fluent Bit group markers are dropped. */
+  /** In wire order. Fluent Bit group markers are dropped. Empty for `batches`. */
   entries: ForwardEntry[];
+  /**
+   * `batches` only: the record batches as sent (gunzipped), owned by the frame, NOT yet checked —
+   * the record format belongs to the receiver's channel, which must check every byte of them.
+   * `option.size` (required) is the number of events they claim to hold.
+   */
+  batches?: Uint8Array;
   option: ForwardOption;
   /** Size of the frame on the wire. */
   bytes: number;
@@ -80,14 +91,15 @@ export interface PongFrame {
 }
 
 /**
- * Server → client: `{ack: chunk}`. A Sluice hub adds `sluice: 1` (other servers send no such key
- * and clients ignore keys they do not know): it stores `_sluice_body` records verbatim, so a
- * Sluice edge with `body_as: auto` sends bodies as bytes to it.
+ * Server → client: `{ack: chunk}`. A Sluice hub adds `sluice: <level>` (other servers send no such
+ * key and clients ignore keys they do not know): level 1 stores `_sluice_body` records verbatim,
+ * so a Sluice edge with `body_as: auto` sends bodies as bytes to it; level 2 also takes record
+ * batches (`option.sluice_batches`), so the edge sends its stored batches as they are.
  */
 export interface AckFrame {
   kind: 'ack';
   chunk: string;
-  /** The Sluice forward extension level of the server (1), when it is a Sluice hub. */
+  /** The Sluice forward extension level of the server (1 or 2), when it is a Sluice hub. */
   sluice?: number;
 }
 

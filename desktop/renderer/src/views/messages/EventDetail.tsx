@@ -1,6 +1,8 @@
 /**
  * The detail pane: offset, time, key, headers, and the body decoded as a JSON tree, msgpack,
- * text or hex. Copy as JSON puts the whole event on the clipboard.
+ * text or hex — and, on a topic with a viewer schema, as the collector decoded it with the
+ * Protobuf/Avro schema (the raw bytes stay in Hex). Copy as JSON puts the whole event on the
+ * clipboard.
  */
 import { useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
@@ -11,7 +13,7 @@ import { decodeMsgpack, fromBase64, hexDump, toBase64, toText } from '../../lib/
 import { formatBytes, formatCount, formatTimeZoned } from '../../lib/format.ts';
 import { useClient } from '../../state.tsx';
 
-type Tab = 'json' | 'msgpack' | 'text' | 'hex';
+type Tab = 'schema' | 'json' | 'msgpack' | 'text' | 'hex';
 
 export function EventDetail({ topic, offset, onClose }: { topic: string; offset: number; onClose: () => void }) {
   const client = useClient();
@@ -38,7 +40,8 @@ export function EventDetail({ topic, offset, onClose }: { topic: string; offset:
 
 function EventBody({ topic, event }: { topic: string; event: ApiEvent }) {
   const bytes = useMemo(() => (event.raw !== undefined ? fromBase64(event.raw) : null), [event.raw]);
-  const initial: Tab = event.bodyEncoding === 'json' ? 'json' : event.bodyEncoding === 'msgpack' ? 'msgpack' : event.bodyEncoding === 'text' ? 'text' : 'hex';
+  const bySchema = event.bodyEncoding === 'protobuf' || event.bodyEncoding === 'avro';
+  const initial: Tab = bySchema ? 'schema' : event.bodyEncoding === 'json' ? 'json' : event.bodyEncoding === 'msgpack' ? 'msgpack' : event.bodyEncoding === 'text' ? 'text' : 'hex';
   const [tab, setTab] = useState<Tab>(initial);
   const [copied, setCopied] = useState<string | null>(null);
   const headers = Object.entries(event.headers).sort(([a], [b]) => a.localeCompare(b));
@@ -60,7 +63,7 @@ function EventBody({ topic, event }: { topic: string; event: ApiEvent }) {
       <dl className="kv">
         <dt>Time</dt><dd className="mono">{formatTimeZoned(event.ts)} <span className="muted">({event.ts})</span></dd>
         <dt>Key</dt><dd className="mono">{event.key ?? <span className="muted">none</span>}</dd>
-        <dt>Type</dt><dd>{event.contentType} · {formatBytes(event.size)}{event.decodeError && <span className="warn-text"> · not decodable: {event.decodeError}</span>}</dd>
+        <dt>Type</dt><dd>{event.contentType} · {formatBytes(event.size)}{bySchema && <> · decoded as {event.bodyEncoding === 'protobuf' ? 'Protobuf' : 'Avro'}</>}{event.schemaId !== undefined && <> · schema id {event.schemaId}</>}{event.decodeError && <span className="warn-text" data-testid="decode-error"> · not decodable: {event.decodeError}</span>}</dd>
       </dl>
       <h3>Headers <span className="muted">({headers.length})</span></h3>
       {headers.length === 0 ? <div className="muted">none</div> : (
@@ -75,9 +78,9 @@ function EventBody({ topic, event }: { topic: string; event: ApiEvent }) {
       <div className="body-toolbar">
         <h3>Body</h3>
         <div className="tabs" role="tablist">
-          {(['json', 'msgpack', 'text', 'hex'] as const).map((t) => (
+          {(bySchema ? (['schema', 'text', 'hex'] as const) : (['json', 'msgpack', 'text', 'hex'] as const)).map((t) => (
             <button key={t} type="button" role="tab" aria-selected={tab === t} className={tab === t ? 'tab active' : 'tab'} onClick={() => setTab(t)}>
-              {t === 'json' ? 'JSON tree' : t === 'msgpack' ? 'msgpack' : t === 'text' ? 'Text' : 'Hex'}
+              {t === 'schema' ? (event.bodyEncoding === 'avro' ? 'Avro' : 'Protobuf') : t === 'json' ? 'JSON tree' : t === 'msgpack' ? 'msgpack' : t === 'text' ? 'Text' : 'Hex'}
             </button>
           ))}
         </div>
@@ -92,6 +95,7 @@ function EventBody({ topic, event }: { topic: string; event: ApiEvent }) {
 }
 
 function BodyTab({ tab, event, bytes }: { tab: Tab; event: ApiEvent; bytes: Uint8Array | null }) {
+  if (tab === 'schema') return <div className="json-tree"><JsonTree value={event.body} /></div>;
   if (tab === 'json') {
     if (event.bodyEncoding === 'json' || event.bodyEncoding === 'msgpack') return <div className="json-tree"><JsonTree value={event.body} /></div>;
     if (bytes) {

@@ -493,7 +493,7 @@ function Row({ offset, event, failed, selected, style, onClick }: { offset: numb
       <div className="c-offset mono">{offset}</div>
       <div className="c-time mono">{event ? formatTime(event.ts) : ''}</div>
       <div className="c-key mono" title={event?.key ?? undefined}>{event?.key ?? ''}</div>
-      <div className="c-type" title={event ? `${event.contentType}, ${event.size} bytes, ${headerCount} headers` : undefined}>{event ? shortType(event.contentType) : ''}</div>
+      <div className="c-type" title={event ? `${event.contentType}, ${event.size} bytes, ${headerCount} headers` : undefined}>{event ? (event.bodyEncoding === 'protobuf' ? 'proto' : event.bodyEncoding === 'avro' ? 'avro' : shortType(event.contentType)) : ''}</div>
       <div className="c-headers mono" title={event ? headerText(event.headers, '\n') : undefined}>{event ? headerText(event.headers, ' · ') : ''}</div>
       <div className="c-body mono">{event ? preview(event.body ?? (event.decodeError ? `⚠ ${event.decodeError}` : `(${event.size} bytes binary)`)) : failed ? '⚠ could not load' : '…'}</div>
     </div>
