@@ -7,7 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import picomatch from 'picomatch';
 import type { TopicInfo } from '../../../shared/src/api/core.ts';
@@ -15,9 +15,10 @@ import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { formatBytes } from '../../../shared/src/format.ts';
-import { DiskGuard, statfsProbe, type DiskState, type FreeSpaceProbe } from './disk.ts';
+import { DiskGuard, statfsProbe, type DiskState } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch, type EncodedBatch } from './format.ts';
 import { batchCrc, batchDamage, checkMetadata, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
+import { BatchDamaged, closedError, diskFullAtOpen, diskFullError, fullError, isSqliteFull } from './errors.ts';
 import { ensureSchema, openError } from './schema.ts';
 import {
   DEFAULT_POLICY,
@@ -41,6 +42,7 @@ import {
   type TopicPolicy,
   type TopicRow,
 } from './types.ts';
+import { acquireWriterLock, releaseWriterLock } from './writer-lock.ts';
 
 export type {
   AppendRequest,
@@ -1320,57 +1322,6 @@ export class Channel {
   }
 }
 
-/**
- * One writer process per channel file: a second collector on the same folder would assign the
- * same cursors' batches twice and drift the byte accounting. The lock file holds the owner's pid
- * and process start time, so a lock left by a crashed process (or a reused pid) is taken over.
- */
-function acquireWriterLock(file: string): void {
-  const lock = `${file}.lock`;
-  const me = processIdentity(process.pid);
-  try {
-    const [pid, started] = readFileSync(lock, 'utf8').trim().split(' ');
-    const owner = Number(pid);
-    if (owner !== process.pid && Number.isInteger(owner) && processIdentity(owner) === `${pid} ${started}`) {
-      throw new SluiceError(
-        ErrorCodes.CHANNEL_CLOSED,
-        `channel ${file} is in use by another Sluice process (pid ${owner}); stop it, or point channel.path at another folder`,
-      );
-    }
-  } catch (error) {
-    if (error instanceof SluiceError) throw error;
-  }
-  try {
-    writeFileSync(lock, `${me}\n`);
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code !== 'ENOSPC') throw cause;
-    throw openError(file, Object.assign(new Error((cause as Error).message), { code: 'SQLITE_FULL' }));
-  }
-}
-
-function releaseWriterLock(file: string): void {
-  try {
-    if (readFileSync(`${file}.lock`, 'utf8').trim() === processIdentity(process.pid)) rmSync(`${file}.lock`);
-  } catch {
-    // already gone
-  }
-}
-
-/** `pid starttime` from /proc where it exists (Linux), else `pid -` if the process is alive; '' if not. */
-function processIdentity(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return `${pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
-  } catch {
-    try {
-      process.kill(pid, 0);
-      return `${pid} -`;
-    } catch {
-      return '';
-    }
-  }
-}
-
 function toTopicInfo(row: TopicRow): TopicInfo {
   return {
     name: row.name,
@@ -1422,50 +1373,3 @@ function estimateBytes(events: readonly EventDraft[]): number {
   }
   return n;
 }
-
-/** A stored batch failed its check while being read; #damageError names it to the caller. */
-class BatchDamaged extends Error {
-  constructor(readonly range: { topic: string; first: number; last: number; reason: string }) {
-    super(`topic "${range.topic}": batch at offsets ${range.first}–${range.last}: ${range.reason}`);
-  }
-}
-
-function closedError(file: string): SluiceError {
-  return new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${file} is closed`, { retriable: true });
-}
-
-/**
- * On a nearly full disk SQLite can fail to open with an I/O error (growing the -shm file) rather
- * than SQLITE_FULL: with less than 1 MiB free, call it what it is.
- */
-function diskFullAtOpen(file: string, error: unknown, probe: FreeSpaceProbe): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !code.startsWith('SQLITE_IOERR')) return error;
-  try {
-    if (probe(dirname(file)).free >= 1024 * 1024) return error;
-  } catch {
-    return error;
-  }
-  return Object.assign(new Error((error as Error).message), { code: 'SQLITE_FULL', cause: error });
-}
-
-function isSqliteFull(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'SQLITE_FULL';
-}
-
-function diskFullError(reason: string | null, cause?: unknown): SluiceError {
-  return new SluiceError(
-    ErrorCodes.CHANNEL_FULL,
-    `channel refuses new events: ${reason ?? 'the disk is full'}; sinks keep delivering and retention frees delivered events — retry later, free disk space, or lower channel.min_free_space`,
-    { retriable: true, retryAfterMs: 1000, cause },
-  );
-}
-
-function fullError(bytes: number, max: number): SluiceError {
-  return new SluiceError(
-    ErrorCodes.CHANNEL_FULL,
-    `channel full: ${formatBytes(bytes)} of ${formatBytes(max)} used by undelivered events; retry later, raise channel.max_bytes, or set when_full: drop_oldest for topics that may lose old events`,
-    { retriable: true, retryAfterMs: 1000 },
-  );
-}
-
