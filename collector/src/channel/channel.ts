@@ -6,7 +6,6 @@
  * every transaction runs to completion inside one call; nothing is ever awaited inside one.
  */
 import Database from 'better-sqlite3';
-import { EventEmitter } from 'node:events';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import picomatch from 'picomatch';
@@ -20,6 +19,7 @@ import { RECORD_FORMAT, decodeBatch, encodeBatch, type EncodedBatch } from './fo
 import { batchCrc, batchDamage, checkMetadata, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { BatchDamaged, closedError, diskFullAtOpen, diskFullError, fullError, isSqliteFull } from './errors.ts';
 import { ensureSchema, openError } from './schema.ts';
+import { ChannelEvents, TopicWaiters } from './subscriptions.ts';
 import {
   DEFAULT_POLICY,
   type AppendRequest,
@@ -69,7 +69,7 @@ export class Channel {
   readonly file: string;
   readonly readonly: boolean;
   /** Subscribers, through the typed on…() methods below; as many as there are sinks and tails. */
-  readonly #events = new EventEmitter().setMaxListeners(0);
+  readonly #events = new ChannelEvents();
 
   readonly #db: Database.Database;
   readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe' | 'integrityScan'>>;
@@ -77,7 +77,7 @@ export class Channel {
   readonly #policies: { match: (t: string) => boolean; policy: Partial<TopicPolicy> }[];
   readonly #now: () => number;
   readonly #protectors: Protector[] = [];
-  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #waiters = new TopicWaiters({ high: (topic) => this.#stmt.topicByName.get(topic)?.next_offset, closed: () => this.#closed });
   /** Recently decoded batches by row id (see #decode). */
   readonly #decoded = new Map<number, StoredEvent[]>();
   #pending: PendingAppend[] = [];
@@ -182,34 +182,29 @@ export class Channel {
 
   /** After every commit that appended to `topic`: its new high watermark. */
   onAppend(listener: (topic: string, high: number) => void): () => void {
-    return this.#subscribe('append', listener);
+    return this.#events.on('append', listener);
   }
 
   /** After a cursor was committed or moved (a replay, a reset): the consumer, topic and next offset. */
   onCursorMoved(listener: (consumer: string, topic: string, next: number) => void): () => void {
-    return this.#subscribe('cursor', listener);
+    return this.#events.on('cursor', listener);
   }
 
   /** When the disk guard starts or stops refusing events. */
   onDisk(listener: (state: DiskState) => void): () => void {
-    return this.#subscribe('disk', listener);
+    return this.#events.on('disk', listener);
   }
 
   /** A background task (retention, checkpoint, the integrity scan) failed; the channel goes on. */
   onError(listener: (error: unknown) => void): () => void {
-    return this.#subscribe('error', listener);
+    return this.#events.on('error', listener);
   }
 
   /** How many subscribe to an event (tests check that subscribers leave). */
   subscribers(event: 'append' | 'cursor' | 'disk' | 'error'): number {
-    return this.#events.listenerCount(event);
+    return this.#events.count(event);
   }
 
-  #subscribe<A extends unknown[]>(event: string, listener: (...args: A) => void): () => void {
-    const l = listener as (...args: unknown[]) => void;
-    this.#events.on(event, l);
-    return () => this.#events.off(event, l);
-  }
 
   private prepare() {
     const db = this.#db;
@@ -481,8 +476,8 @@ export class Channel {
       }
     }
     for (const [topic, high] of highs) {
-      this.#events.emit('append', topic, high);
-      this.#wake(topic);
+      this.#events.appended(topic, high);
+      this.#waiters.wake(topic);
     }
     if (this.#bytesSinceCheckpoint >= this.#checkpointEvery()) setImmediate(() => this.#safeCheckpoint());
   }
@@ -574,7 +569,7 @@ export class Channel {
     const full = this.#disk?.full ?? false;
     if (full !== this.#diskWasFull) {
       this.#diskWasFull = full;
-      this.#events.emit('disk', this.#disk!.state());
+      this.#events.disk(this.#disk!.state());
     }
   }
 
@@ -599,7 +594,7 @@ export class Channel {
       }
     } catch (error) {
       if (isSqliteFull(error)) this.#sqliteFull('housekeeping', error);
-      else this.#events.emit('error', error);
+      else this.#events.error(error);
     }
     this.#noteDiskTransition();
   }
@@ -870,32 +865,7 @@ export class Channel {
 
   /** Resolves when `topic` has an event at `offset` or later, or after `timeoutMs`/abort (resolves false). */
   waitFor(topic: string, offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    const row = this.#stmt.topicByName.get(topic);
-    if (row && row.next_offset > offset) return Promise.resolve(true);
-    if (this.#closed || signal?.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      let set = this.#waiters.get(topic);
-      if (!set) this.#waiters.set(topic, (set = new Set()));
-      const done = (value: boolean) => {
-        clearTimeout(timer);
-        set!.delete(wake);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(value);
-      };
-      const wake = () => {
-        const now = this.#stmt.topicByName.get(topic);
-        if (this.#closed || (now && now.next_offset > offset)) done(!this.#closed);
-      };
-      const onAbort = () => done(false);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      set.add(wake);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  #wake(topic: string): void {
-    const set = this.#waiters.get(topic);
-    if (set) for (const wake of [...set]) wake();
+    return this.#waiters.wait(topic, offset, timeoutMs, signal);
   }
 
   // ─── Cursors ──────────────────────────────────────────────────────────────────────────────
@@ -938,7 +908,7 @@ export class Channel {
       if (isSqliteFull(cause)) throw this.#sqliteFull('a cursor commit', cause);
       throw cause;
     }
-    for (const c of cursors) this.#events.emit('cursor', c.consumer, c.topic, c.next);
+    for (const c of cursors) this.#events.cursorMoved(c.consumer, c.topic, c.next);
   }
 
   deleteCursor(consumer: string, topic: string): void {
@@ -1219,7 +1189,7 @@ export class Channel {
     try {
       this.runRetention();
     } catch (error) {
-      this.#events.emit('error', error);
+      this.#events.error(error);
     }
   }
 
@@ -1254,7 +1224,7 @@ export class Channel {
     try {
       this.checkpoint();
     } catch (error) {
-      this.#events.emit('error', error);
+      this.#events.error(error);
     }
   }
 
@@ -1290,7 +1260,7 @@ export class Channel {
     if (this.#retentionTimer) clearInterval(this.#retentionTimer);
     if (this.#diskTimer) clearInterval(this.#diskTimer);
     if (this.#scanTimer) clearImmediate(this.#scanTimer);
-    for (const topic of this.#waiters.keys()) this.#wake(topic);
+    this.#waiters.wakeAll();
     if (!this.readonly) {
       try {
         this.#db.pragma('wal_checkpoint(TRUNCATE)');
