@@ -19,6 +19,7 @@ import { RECORD_FORMAT, decodeBatch, encodeBatch, type EncodedBatch } from './fo
 import { batchCrc, batchDamage, checkMetadata, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { BatchDamaged, closedError, diskFullAtOpen, diskFullError, fullError, isSqliteFull } from './errors.ts';
 import { ensureSchema, openError } from './schema.ts';
+import { prepareStatements, type Statements } from './statements.ts';
 import { ChannelEvents, TopicWaiters } from './subscriptions.ts';
 import {
   DEFAULT_POLICY,
@@ -99,7 +100,7 @@ export class Channel {
   #commitDamage: string | null = null;
   /** Topics whose retention is stuck on a damaged batch, with what to do. */
   readonly #retentionBlocked = new Map<string, string>();
-  readonly #stmt: ReturnType<Channel['prepare']>;
+  readonly #stmt: Statements;
   readonly #disk: DiskGuard | null = null;
   #diskTimer: NodeJS.Timeout | null = null;
   #diskWasFull = false;
@@ -149,7 +150,7 @@ export class Channel {
       this.#db.pragma('cache_size = -32000');
       ensureSchema(this.#db, this.file, this.readonly);
       checkMetadata(this.#db);
-      this.#stmt = this.prepare();
+      this.#stmt = prepareStatements(this.#db, this.readonly);
       this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     } catch (error) {
       this.#db.close();
@@ -205,92 +206,6 @@ export class Channel {
     return this.#events.count(event);
   }
 
-
-  private prepare() {
-    const db = this.#db;
-    return {
-      topicByName: db.prepare<[string], TopicRow>('SELECT * FROM topics WHERE name = ?'),
-      topicById: db.prepare<[number], TopicRow>('SELECT * FROM topics WHERE id = ?'),
-      allTopics: db.prepare<[], TopicRow>('SELECT * FROM topics ORDER BY name'),
-      insertTopic: this.readonly
-        ? null
-        : db.prepare<[string, number]>('INSERT INTO topics (name, created_at) VALUES (?, ?)'),
-      updateTopicAppend: this.readonly
-        ? null
-        : db.prepare<[number, number, number, number | null, number]>(
-            'UPDATE topics SET next_offset = ?, event_count = event_count + ?, bytes = bytes + ?, max_ts = ? WHERE id = ?',
-          ),
-      insertBatch: this.readonly
-        ? null
-        : db.prepare<[number, number, number, number, number, number, number, number, number, Buffer, number, number]>(
-            'INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload, crc, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-          ),
-      batchesFrom: db.prepare<[number, number], BatchRow>(
-        'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
-      ),
-      storedFrom: db.prepare<[number, number], BatchRow & { min_ts: number; max_ts: number }>(
-        'SELECT id, base_offset, last_offset, min_ts, max_ts, format, payload, crc FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
-      ),
-      batchesBefore: db.prepare<[number, number], BatchRow>(
-        'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND base_offset < ? ORDER BY last_offset DESC',
-      ),
-      batchByTime: db.prepare<[number, number], { id: number; last_offset: number }>(
-        'SELECT id, last_offset FROM batches WHERE topic_id = ? AND time_index >= ? ORDER BY time_index, last_offset LIMIT 1',
-      ),
-      batchMinTs: db.prepare<[number, number], { min_ts: number }>(
-        'SELECT min_ts FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset LIMIT 1',
-      ),
-      firstBatch: db.prepare<[number], { base_offset: number }>(
-        'SELECT base_offset FROM batches WHERE topic_id = ? ORDER BY last_offset LIMIT 1',
-      ),
-      // Retention: the first batch that must stay, given a protect bound and an arrival cutoff
-      // (never the events' own timestamps: an old event that just arrived is kept max_age).
-      firstKept: db.prepare<[number, number, number], { base_offset: number }>(
-        'SELECT base_offset FROM batches INDEXED BY batches_by_arrival WHERE topic_id = ? AND (last_offset >= ? OR arrived_at >= ?) ORDER BY last_offset LIMIT 1',
-      ),
-      prefixBatches: db.prepare<[number], { id: number; base_offset: number; last_offset: number; count: number; bytes: number }>(
-        'SELECT id, base_offset, last_offset, count, bytes FROM batches WHERE topic_id = ? ORDER BY last_offset',
-      ),
-      prefixStats: db.prepare<[number, number], { n: number; b: number }>(
-        'SELECT COALESCE(SUM(count), 0) AS n, COALESCE(SUM(bytes), 0) AS b FROM batches WHERE topic_id = ? AND last_offset < ?',
-      ),
-      deletePrefix: this.readonly ? null : db.prepare<[number, number]>('DELETE FROM batches WHERE topic_id = ? AND last_offset < ?'),
-      updateTopicRetention: this.readonly
-        ? null
-        : db.prepare<[number, number, number, number, number, number]>(
-            'UPDATE topics SET low_offset = ?, event_count = event_count - ?, bytes = bytes - ?, dropped = dropped + ?, expired = expired + ? WHERE id = ?',
-          ),
-      getCursor: db.prepare<[string, number], { next_offset: number; protects: number; updated_at: number }>(
-        'SELECT next_offset, protects, updated_at FROM cursors WHERE consumer = ? AND topic_id = ?',
-      ),
-      cursorsOf: db.prepare<[string], { consumer: string; topic: string; next_offset: number; protects: number; updated_at: number }>(
-        'SELECT c.consumer, t.name AS topic, c.next_offset, c.protects, c.updated_at FROM cursors c JOIN topics t ON t.id = c.topic_id WHERE c.consumer = ? ORDER BY t.name',
-      ),
-      allCursors: db.prepare<[], { consumer: string; topic: string; next_offset: number; protects: number; updated_at: number }>(
-        'SELECT c.consumer, t.name AS topic, c.next_offset, c.protects, c.updated_at FROM cursors c JOIN topics t ON t.id = c.topic_id ORDER BY c.consumer, t.name',
-      ),
-      protectingCursors: db.prepare<[number], { next_offset: number }>(
-        'SELECT next_offset FROM cursors WHERE topic_id = ? AND protects = 1',
-      ),
-      upsertCursor: this.readonly
-        ? null
-        : db.prepare<[string, number, number, number, number]>(
-            'INSERT INTO cursors (consumer, topic_id, next_offset, protects, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (consumer, topic_id) DO UPDATE SET next_offset = excluded.next_offset, protects = excluded.protects, updated_at = excluded.updated_at',
-          ),
-      deleteCursor: this.readonly ? null : db.prepare<[string, number]>('DELETE FROM cursors WHERE consumer = ? AND topic_id = ?'),
-      getState: db.prepare<[string, string], { value: string }>('SELECT value FROM state WHERE namespace = ? AND key = ?'),
-      listState: db.prepare<[string], { key: string; value: string; updated_at: number }>(
-        'SELECT key, value, updated_at FROM state WHERE namespace = ? ORDER BY key',
-      ),
-      putState: this.readonly
-        ? null
-        : db.prepare<[string, string, string, number]>(
-            'INSERT INTO state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
-          ),
-      deleteState: this.readonly ? null : db.prepare<[string, string]>('DELETE FROM state WHERE namespace = ? AND key = ?'),
-      pruneState: this.readonly ? null : db.prepare<[string, number]>('DELETE FROM state WHERE namespace = ? AND updated_at < ?'),
-    };
-  }
 
   // ─── Appending ────────────────────────────────────────────────────────────────────────────
 
