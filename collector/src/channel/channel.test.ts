@@ -295,44 +295,6 @@ describe('time seek', () => {
   });
 });
 
-describe('cursors', () => {
-  it('MUST persist cursors with state atomically and move them by every position kind', async () => {
-    const file = tempFile();
-    let channel = openChannel({ file });
-    await channel.append({ events: Array.from({ length: 10 }, (_, i) => ev('t', `e${i}`, 100 + i * 10)) });
-    channel.commit([{ consumer: 'sink:a', topic: 't', next: 4, protects: true }], [{ namespace: 'x', key: 'y', value: 'z' }]);
-    await channel.close();
-    channel = openChannel({ file });
-    expect(channel.getCursor('sink:a', 't')).toBe(4);
-    expect(channel.getState('x', 'y')).toBe('z');
-
-    const dry = channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { earliest: true } }], true);
-    expect(dry[0]).toMatchObject({ current: 4, target: 0, redeliver: 4, skip: 0 });
-    expect(channel.getCursor('sink:a', 't')).toBe(4); // dry-run changed nothing
-
-    expect(channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { latest: true } }], false)[0]).toMatchObject({ target: 10, skip: 6 });
-    expect(channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { shift: -3 } }], false)[0]).toMatchObject({ target: 7, redeliver: 3 });
-    expect(channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { time: 125 } }], false)[0].target).toBe(3);
-    expect(channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { offset: 6 } }], false)[0].target).toBe(6);
-    expect(channel.moveCursors([{ consumer: 'sink:a', topic: 't', spec: { shift: -100 } }], false)[0].target).toBe(0);
-    expect(channel.getCursor('sink:a', 't')).toBe(0);
-    expect(channel.cursors('sink:a')[0]).toMatchObject({ protects: true });
-  });
-
-  it('MUST refuse offsets beyond the end or older than retention kept', async () => {
-    let now = 10_000;
-    const channel = openChannel({ now: () => now, defaults: { retentionMs: 1000 } });
-    await channel.append({ events: [ev('t', 'old', 1), ev('t', 'old', 1)] });
-    now += 5000; // retention counts from arrival: the first two arrived 5 s ago
-    await channel.append({ events: [ev('t', 'new', now)] });
-    channel.runRetention();
-    expect(channel.topic('t')).toMatchObject({ low: 2, high: 3 });
-    expect(() => channel.moveCursors([{ consumer: 'c', topic: 't', spec: { offset: 1 } }], true)).toThrow(/older than what retention kept \(earliest is 2\)/);
-    expect(() => channel.moveCursors([{ consumer: 'c', topic: 't', spec: { offset: 9 } }], true)).toThrow(/beyond the end/);
-    expect(() => channel.commit([{ consumer: 'c', topic: 't', next: 4 }])).toThrow(SluiceError);
-  });
-});
-
 describe('retention and capacity', () => {
   it('MUST delete by age only what every protecting cursor has passed', async () => {
     let now = 100_000;

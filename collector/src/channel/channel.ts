@@ -17,6 +17,7 @@ import { formatBytes } from '../../../shared/src/format.ts';
 import { DiskGuard, statfsProbe, type DiskState } from './disk.ts';
 import { RECORD_FORMAT, decodeBatch, encodeBatch, type EncodedBatch } from './format.ts';
 import { batchCrc, batchDamage, checkMetadata, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
+import { Cursors } from './cursors.ts';
 import { BatchDamaged, closedError, diskFullAtOpen, diskFullError, fullError, isSqliteFull } from './errors.ts';
 import { ensureSchema, openError } from './schema.ts';
 import { prepareStatements, type Statements } from './statements.ts';
@@ -35,7 +36,6 @@ import {
   type OffsetRange,
   type PendingAppend,
   type PositionSpec,
-  type Protector,
   type ReadOptions,
   type StateWrite,
   type StoredBatch,
@@ -77,7 +77,6 @@ export class Channel {
   readonly #defaults: TopicPolicy;
   readonly #policies: { match: (t: string) => boolean; policy: Partial<TopicPolicy> }[];
   readonly #now: () => number;
-  readonly #protectors: Protector[] = [];
   readonly #waiters = new TopicWaiters({ high: (topic) => this.#stmt.topicByName.get(topic)?.next_offset, closed: () => this.#closed });
   /** Recently decoded batches by row id (see #decode). */
   readonly #decoded = new Map<number, StoredEvent[]>();
@@ -101,6 +100,7 @@ export class Channel {
   /** Topics whose retention is stuck on a damaged batch, with what to do. */
   readonly #retentionBlocked = new Map<string, string>();
   readonly #stmt: Statements;
+  readonly #cursors: Cursors;
   readonly #disk: DiskGuard | null = null;
   #diskTimer: NodeJS.Timeout | null = null;
   #diskWasFull = false;
@@ -151,6 +151,17 @@ export class Channel {
       ensureSchema(this.#db, this.file, this.readonly);
       checkMetadata(this.#db);
       this.#stmt = prepareStatements(this.#db, this.readonly);
+      this.#cursors = new Cursors({
+        db: this.#db,
+        stmt: this.#stmt,
+        events: this.#events,
+        now: this.#now,
+        ensureTopic: (name) => this.#ensureTopic(name),
+        topic: (name) => this.topic(name),
+        offsetForTime: (topic, ts) => this.offsetForTime(topic, ts),
+        assertWritable: () => this.#assertWritable(),
+        sqliteFull: (what, cause) => this.#sqliteFull(what, cause),
+      });
       this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     } catch (error) {
       this.#db.close();
@@ -352,7 +363,7 @@ export class Channel {
           }
           const now = this.#now();
           if (request.dedupe) this.#stmt.putState!.run(request.dedupe.namespace, request.dedupe.key, String(now), now);
-          for (const w of request.state ?? []) this.#writeState(w, now);
+          for (const w of request.state ?? []) this.#cursors.writeState(w, now);
           outcomes[g] = { duplicate: false, ranges };
         }
         for (const [name, { row, events }] of pending) {
@@ -442,11 +453,6 @@ export class Channel {
     row.event_count += batch.count;
     this.#stmt.updateTopicAppend!.run(row.next_offset, batch.count, batch.payload.length, timeIndex, row.id);
     return batch.payload.length;
-  }
-
-  #writeState(w: StateWrite, now: number): void {
-    if (w.value === null) this.#stmt.deleteState!.run(w.namespace, w.key);
-    else this.#stmt.putState!.run(w.namespace, w.key, w.value, now);
   }
 
   /**
@@ -786,14 +792,11 @@ export class Channel {
   // ─── Cursors ──────────────────────────────────────────────────────────────────────────────
 
   getCursor(consumer: string, topic: string): number | null {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row) return null;
-    return this.#stmt.getCursor.get(consumer, row.id)?.next_offset ?? null;
+    return this.#cursors.get(consumer, topic);
   }
 
   cursors(consumer?: string): CursorInfo[] {
-    const rows = consumer === undefined ? this.#stmt.allCursors.all() : this.#stmt.cursorsOf.all(consumer);
-    return rows.map((r) => ({ consumer: r.consumer, topic: r.topic, next: r.next_offset, protects: r.protects === 1, updatedAt: r.updated_at }));
+    return this.#cursors.list(consumer);
   }
 
   /**
@@ -801,62 +804,16 @@ export class Channel {
    * the topic's high watermark.
    */
   commit(cursors: readonly CursorCommit[], state: readonly StateWrite[] = []): void {
-    this.#assertWritable();
-    const now = this.#now();
-    const transaction = this.#db.transaction(() => {
-      for (const c of cursors) {
-        const row = this.#ensureTopic(c.topic);
-        if (!Number.isSafeInteger(c.next) || c.next < 0 || c.next > row.next_offset) {
-          throw new SluiceError(
-            ErrorCodes.OFFSET_OUT_OF_RANGE,
-            `cursor ${c.consumer}/${c.topic}: offset ${c.next} is outside 0..${row.next_offset}`,
-          );
-        }
-        this.#stmt.upsertCursor!.run(c.consumer, row.id, c.next, c.protects ? 1 : 0, now);
-      }
-      for (const w of state) this.#writeState(w, now);
-    });
-    try {
-      transaction.immediate();
-    } catch (cause) {
-      // The guard leaves room for cursor commits; if the disk filled anyway, the caller retries.
-      if (isSqliteFull(cause)) throw this.#sqliteFull('a cursor commit', cause);
-      throw cause;
-    }
-    for (const c of cursors) this.#events.cursorMoved(c.consumer, c.topic, c.next);
+    this.#cursors.commit(cursors, state);
   }
 
   deleteCursor(consumer: string, topic: string): void {
-    this.#assertWritable();
-    const row = this.#stmt.topicByName.get(topic);
-    if (row) this.#stmt.deleteCursor!.run(consumer, row.id);
+    this.#cursors.delete(consumer, topic);
   }
 
   /** Where a position spec points in a topic, relative to the consumer's current cursor for `shift`. */
   resolvePosition(topic: string, spec: PositionSpec, current: number | null): number {
-    const info = this.topic(topic);
-    const low = info?.low ?? 0;
-    const high = info?.high ?? 0;
-    if ('earliest' in spec) return low;
-    if ('latest' in spec) return high;
-    if ('time' in spec) return this.offsetForTime(topic, spec.time);
-    if ('offset' in spec) {
-      if (!Number.isSafeInteger(spec.offset) || spec.offset < 0) {
-        throw new SluiceError(ErrorCodes.OFFSET_OUT_OF_RANGE, `topic "${topic}": offset ${spec.offset} is not a valid offset`);
-      }
-      if (spec.offset > high) {
-        throw new SluiceError(ErrorCodes.OFFSET_OUT_OF_RANGE, `topic "${topic}": offset ${spec.offset} is beyond the end (high watermark ${high})`);
-      }
-      if (spec.offset < low) {
-        throw new SluiceError(
-          ErrorCodes.OFFSET_OUT_OF_RANGE,
-          `topic "${topic}": offset ${spec.offset} is older than what retention kept (earliest is ${low})`,
-        );
-      }
-      return spec.offset;
-    }
-    const base = current ?? low;
-    return Math.min(high, Math.max(low, base + spec.shift));
+    return this.#cursors.resolvePosition(topic, spec, current);
   }
 
   /**
@@ -864,36 +821,7 @@ export class Channel {
    * A time target older than retention resolves to the earliest kept event.
    */
   moveCursors(moves: readonly { consumer: string; topic: string; spec: PositionSpec; protects?: boolean }[], dryRun: boolean): CursorMove[] {
-    const plan: CursorMove[] = moves.map(({ consumer, topic, spec }) => {
-      const info = this.topic(topic);
-      if (!info) throw new SluiceError(ErrorCodes.TOPIC_NOT_FOUND, `topic "${topic}" does not exist`);
-      const current = this.getCursor(consumer, topic);
-      const target = this.resolvePosition(topic, spec, current);
-      const from = current ?? info.low;
-      return {
-        consumer,
-        topic,
-        current,
-        target,
-        low: info.low,
-        high: info.high,
-        redeliver: target < from ? from - target : 0,
-        skip: target > from ? target - from : 0,
-      };
-    });
-    if (!dryRun) {
-      this.commit(
-        plan.map((p, i) => ({ consumer: p.consumer, topic: p.topic, next: p.target, protects: moves[i].protects ?? this.#protectsByDefault(p.consumer, p.topic) })),
-      );
-    }
-    return plan;
-  }
-
-  #protectsByDefault(consumer: string, topic: string): boolean {
-    const row = this.#stmt.topicByName.get(topic);
-    const existing = row ? this.#stmt.getCursor.get(consumer, row.id) : undefined;
-    if (existing) return existing.protects === 1;
-    return this.#protectors.some((p) => p.consumer === consumer && p.matches(topic));
+    return this.#cursors.move(moves, dryRun);
   }
 
   /**
@@ -901,33 +829,26 @@ export class Channel {
    * before it has a cursor on them. Returns a function that withdraws the protection.
    */
   protect(consumer: string, topics: readonly string[]): () => void {
-    const matchers = topics.map((t) => picomatch(t, { dot: true }));
-    const protector: Protector = { consumer, matches: (t) => matchers.some((m) => m(t)) };
-    this.#protectors.push(protector);
-    return () => {
-      const i = this.#protectors.indexOf(protector);
-      if (i >= 0) this.#protectors.splice(i, 1);
-    };
+    return this.#cursors.protect(consumer, topics);
   }
 
   // ─── State ────────────────────────────────────────────────────────────────────────────────
 
   getState(namespace: string, key: string): string | null {
-    return this.#stmt.getState.get(namespace, key)?.value ?? null;
+    return this.#cursors.getState(namespace, key);
   }
 
   listState(namespace: string): { key: string; value: string; updatedAt: number }[] {
-    return this.#stmt.listState.all(namespace).map((r) => ({ key: r.key, value: r.value, updatedAt: r.updated_at }));
+    return this.#cursors.listState(namespace);
   }
 
   putState(writes: readonly StateWrite[]): void {
-    this.commit([], writes);
+    this.#cursors.putState(writes);
   }
 
   /** Deletes a namespace's entries not updated since `olderThan` (ms epoch). */
   pruneState(namespace: string, olderThan: number): number {
-    this.#assertWritable();
-    return this.#stmt.pruneState!.run(namespace, olderThan).changes;
+    return this.#cursors.pruneState(namespace, olderThan);
   }
 
   // ─── Retention ────────────────────────────────────────────────────────────────────────────
@@ -939,22 +860,9 @@ export class Channel {
 
   /** The offset below which retention may delete: the minimum over protecting cursors and protectors. */
   protectBound(topic: TopicRow): number {
-    let bound = topic.next_offset;
-    for (const c of this.#stmt.protectingCursors.all(topic.id)) bound = Math.min(bound, c.next_offset);
-    for (const p of this.#protectors) {
-      if (!p.matches(topic.name)) continue;
-      const cursor = this.#stmt.getCursor.get(p.consumer, topic.id);
-      bound = Math.min(bound, cursor ? cursor.next_offset : topic.low_offset);
-    }
-    return bound;
+    return this.#cursors.protectBound(topic);
   }
 
-  /**
-   * Removes whole record batches from the front of each topic: delivered ones older than the
-   * topic's retention or over its byte bound; and, when `needBytes` is given (the channel is
-   * full), delivered ones oldest first and then undelivered ones of `drop_oldest` topics, each
-   * counted as dropped. Never removes an undelivered event of a `block` topic.
-   */
   runRetention(options: { needBytes?: number } = {}): { deletedEvents: number; droppedEvents: number; freedBytes: number } {
     if (this.readonly || this.#closed) return { deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
     let need = options.needBytes ?? 0;
