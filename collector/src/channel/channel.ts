@@ -15,18 +15,18 @@ import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { formatBytes } from '../../../shared/src/format.ts';
 import { DiskGuard, statfsProbe, type DiskState } from './disk.ts';
-import { RECORD_FORMAT, decodeBatch, encodeBatch, type EncodedBatch } from './format.ts';
-import { batchCrc, batchDamage, checkMetadata, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
+import { RECORD_FORMAT, encodeBatch, type EncodedBatch } from './format.ts';
+import { batchCrc, checkMetadata, DamageLog, IntegrityScanner, isSqliteCorruption, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { Cursors } from './cursors.ts';
-import { BatchDamaged, closedError, diskFullAtOpen, diskFullError, fullError, isSqliteFull } from './errors.ts';
+import { closedError, diskFullAtOpen, diskFullError, fullError, isSqliteFull } from './errors.ts';
 import { ensureSchema, openError } from './schema.ts';
+import { Reader } from './reads.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 import { ChannelEvents, TopicWaiters } from './subscriptions.ts';
 import {
   DEFAULT_POLICY,
   type AppendRequest,
   type AppendResult,
-  type BatchRow,
   type ChannelOptions,
   type ChannelStats,
   type CursorCommit,
@@ -79,7 +79,6 @@ export class Channel {
   readonly #now: () => number;
   readonly #waiters = new TopicWaiters({ high: (topic) => this.#stmt.topicByName.get(topic)?.next_offset, closed: () => this.#closed });
   /** Recently decoded batches by row id (see #decode). */
-  readonly #decoded = new Map<number, StoredEvent[]>();
   #pending: PendingAppend[] = [];
   #pendingEvents = 0;
   #flushTimer: NodeJS.Timeout | null = null;
@@ -101,6 +100,7 @@ export class Channel {
   readonly #retentionBlocked = new Map<string, string>();
   readonly #stmt: Statements;
   readonly #cursors: Cursors;
+  readonly #reader: Reader;
   readonly #disk: DiskGuard | null = null;
   #diskTimer: NodeJS.Timeout | null = null;
   #diskWasFull = false;
@@ -151,6 +151,7 @@ export class Channel {
       ensureSchema(this.#db, this.file, this.readonly);
       checkMetadata(this.#db);
       this.#stmt = prepareStatements(this.#db, this.readonly);
+      this.#reader = new Reader(this.#db, this.#stmt, this.file, this.#damage);
       this.#cursors = new Cursors({
         db: this.#db,
         stmt: this.#stmt,
@@ -549,157 +550,30 @@ export class Channel {
    * order, at most `maxEvents` (default 1000) and about `maxBytes` of bodies.
    */
   read(topic: string, from: number, options: ReadOptions = {}): StoredEvent[] {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row) return [];
-    const maxEvents = options.maxEvents ?? 1000;
-    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    const start = Math.max(from, row.low_offset);
-    const out: StoredEvent[] = [];
-    let bytes = 0;
-    try {
-      for (const batch of this.#stmt.batchesFrom.iterate(row.id, start)) {
-        const events = this.#decode(topic, batch);
-        for (let i = Math.max(0, start - batch.base_offset); i < events.length; i++) {
-          out.push(events[i]);
-          bytes += events[i].body.length;
-          if (out.length >= maxEvents || (bytes >= maxBytes && out.length > 0)) return out;
-        }
-      }
-    } catch (error) {
-      // A damaged batch ends the read: what came before it is served, a read starting in it fails.
-      const damage = this.#damageError(error, row, out.length > 0 ? out[out.length - 1].offset + 1 : start);
-      if (out.length > 0) return out;
-      throw damage;
-    }
-    return out;
+    return this.#reader.read(topic, from, options);
   }
 
-  /**
-   * As `read`, but the stored record batches themselves, undecoded and CRC-checked — for a sink
-   * that sends them on as they are (forward to a Sluice hub). Whole batches, except that the
-   * first may start before `from` and the last is cut at `maxEvents` (their `first`/`last` say
-   * which offsets belong to the read); `maxBytes` counts payload bytes. A damaged batch ends the
-   * read as in `read`.
-   */
+  /** As `read`, but the stored record batches, undecoded and CRC-checked (reads.ts). */
   readStored(topic: string, from: number, options: ReadOptions = {}): StoredBatch[] {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row) return [];
-    const maxEvents = options.maxEvents ?? 1000;
-    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    const start = Math.max(from, row.low_offset);
-    const out: StoredBatch[] = [];
-    let events = 0;
-    let bytes = 0;
-    let at = start;
-    try {
-      for (const batch of this.#stmt.storedFrom.iterate(row.id, start)) {
-        at = Math.max(start, batch.base_offset);
-        const damage = batchDamage(topic, batch);
-        if (damage !== null) throw new BatchDamaged({ topic, first: batch.base_offset, last: batch.last_offset, reason: damage });
-        const first = Math.max(start, batch.base_offset);
-        const last = Math.min(batch.last_offset, first + (maxEvents - events) - 1);
-        out.push({ baseOffset: batch.base_offset, lastOffset: batch.last_offset, first, last, minTs: batch.min_ts, maxTs: batch.max_ts, format: batch.format, payload: batch.payload });
-        events += last - first + 1;
-        bytes += batch.payload.length;
-        if (events >= maxEvents || bytes >= maxBytes) return out;
-      }
-    } catch (error) {
-      const damage = this.#damageError(error, row, at);
-      if (out.length > 0) return out;
-      throw damage;
-    }
-    return out;
+    return this.#reader.readStored(topic, from, options);
   }
 
   /** Events before offset `before`, newest last, at most `maxEvents` — for paging backward. */
   readBefore(topic: string, before: number, maxEvents: number): StoredEvent[] {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row || maxEvents <= 0) return [];
-    const end = Math.min(before, row.next_offset);
-    const chunks: StoredEvent[][] = [];
-    let n = 0;
-    let lowest = end;
-    try {
-      for (const batch of this.#stmt.batchesBefore.iterate(row.id, end)) {
-        lowest = batch.base_offset;
-        const events = this.#decode(topic, batch);
-        const upto = Math.min(events.length, end - batch.base_offset);
-        const from = Math.max(0, upto - (maxEvents - n));
-        chunks.push(events.slice(from, upto));
-        n += upto - from;
-        if (n >= maxEvents) break;
-      }
-    } catch (error) {
-      // Paging backward stops at a damaged batch: what came after it is served.
-      const damage = this.#damageError(error, row, lowest, true);
-      if (n > 0) return chunks.reverse().flat();
-      throw damage;
-    }
-    return chunks.reverse().flat();
+    return this.#reader.readBefore(topic, before, maxEvents);
   }
 
   /** The newest `n` events of a topic, oldest first. */
   readLast(topic: string, n: number): StoredEvent[] {
-    return this.readBefore(topic, Number.MAX_SAFE_INTEGER, n);
-  }
-
-  #decode(topic: string, batch: BatchRow): StoredEvent[] {
-    const cached = this.#decoded.get(batch.id);
-    // Row ids are reused once retention deleted the newest rows, and retention on another
-    // connection does not clear this cache: use an entry only if it is this batch. (topic,
-    // base offset) names a batch for ever, because offsets are never reused.
-    if (cached !== undefined && cached[0]?.topic === topic && cached[0].offset === batch.base_offset) return cached;
-    // Every read is checked against the CRC stored at append (integrity.ts).
-    const damage = batchDamage(topic, batch);
-    if (damage !== null) throw new BatchDamaged({ topic, first: batch.base_offset, last: batch.last_offset, reason: damage });
-    const events = decodeBatch(topic, batch.base_offset, batch.format, batch.payload);
-    if (this.#decoded.size >= 64) this.#decoded.delete(this.#decoded.keys().next().value!);
-    this.#decoded.set(batch.id, events);
-    return events;
+    return this.#reader.readLast(topic, n);
   }
 
   /**
    * The first offset whose event has ts ≥ `ts` (Kafka's ListOffsets by time). Returns the high
-   * watermark when no stored event is that recent. An index seek plus one batch decode.
+   * watermark when no stored event is that recent.
    */
   offsetForTime(topic: string, ts: number): number {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row) return 0;
-    const hit = this.#stmt.batchByTime.get(row.id, ts);
-    if (!hit) return row.next_offset;
-    // time_index is a running max; the batch it points at (or, after retention, a later one) holds the event.
-    let at = hit.last_offset;
-    try {
-      for (const batch of this.#stmt.batchesFrom.iterate(row.id, hit.last_offset)) {
-        at = batch.base_offset;
-        for (const e of this.#decode(topic, batch)) if (e.ts >= ts && e.offset >= row.low_offset) return e.offset;
-      }
-    } catch (error) {
-      throw this.#damageError(error, row, at);
-    }
-    return row.next_offset;
-  }
-
-  /**
-   * Turns a failure to read a stored batch into SLUICE_CHANNEL_CORRUPT naming the damaged range,
-   * and records the range (health, metrics). Anything else is rethrown as it is.
-   */
-  #damageError(error: unknown, row: TopicRow, at: number, backward = false): unknown {
-    let range: { topic: string; first: number; last: number; reason: string } | null = null;
-    if (error instanceof BatchDamaged) range = error.range;
-    else if (isSqliteCorruption(error)) {
-      const known = this.#damage.find(row.name, at);
-      try {
-        range = known ?? locateDamage(this.#db, row.name, row.id, backward ? row.low_offset : at);
-      } catch {
-        range = null;
-      }
-      if (!range) return corruptError(this.file, { topic: row.name, first: at, last: null, reason: (error as Error).message }, error);
-    } else {
-      return error;
-    }
-    this.#damage.record({ ...range, foundAt: Date.now() });
-    return corruptError(this.file, range, error);
+    return this.#reader.offsetForTime(topic, ts);
   }
 
   // ─── Integrity ────────────────────────────────────────────────────────────────────────────
@@ -769,19 +643,16 @@ export class Channel {
    * it: what a sink's lag in seconds is measured from. Null when there is no such event.
    */
   oldestTs(topic: string, offset: number): number | null {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row) return null;
-    return this.#stmt.batchMinTs.get(row.id, offset)?.min_ts ?? null;
+    return this.#reader.oldestTs(topic, offset);
   }
 
   /** The topic's current watermarks and counts, or undefined if it does not exist. */
   topic(name: string): TopicInfo | undefined {
-    const row = this.#stmt.topicByName.get(name);
-    return row ? toTopicInfo(row) : undefined;
+    return this.#reader.topic(name);
   }
 
   topics(): TopicInfo[] {
-    return this.#stmt.allTopics.all().map(toTopicInfo);
+    return this.#reader.topics();
   }
 
   /** Resolves when `topic` has an event at `offset` or later, or after `timeoutMs`/abort (resolves false). */
@@ -951,7 +822,7 @@ export class Channel {
       }
     }
     this.#totalBytes -= freedBytes;
-    if (deletedEvents > 0) this.#decoded.clear();
+    if (deletedEvents > 0) this.#reader.forgetDecoded();
     for (const e of expired) {
       let counts = this.#expired.get(e.topic);
       if (!counts) this.#expired.set(e.topic, (counts = { age: 0, size: 0, capacity: 0 }));
@@ -982,7 +853,7 @@ export class Channel {
       return { low: newLow, deletedEvents: n, droppedEvents: dropped, freedBytes: b };
     }).immediate();
     this.#totalBytes -= result.freedBytes;
-    if (result.deletedEvents > 0) this.#decoded.clear();
+    if (result.deletedEvents > 0) this.#reader.forgetDecoded();
     return result;
   }
 
@@ -1115,19 +986,6 @@ export class Channel {
   }
 }
 
-function toTopicInfo(row: TopicRow): TopicInfo {
-  return {
-    name: row.name,
-    low: row.low_offset,
-    high: row.next_offset,
-    count: row.event_count,
-    bytes: row.bytes,
-    dropped: row.dropped,
-    expired: row.expired,
-    createdAt: row.created_at,
-    lastTs: row.max_ts,
-  };
-}
 
 /** A request's events by topic, in order within each topic (most requests have one topic). */
 function byTopic(events: readonly EventDraft[]): Iterable<[string, readonly EventDraft[]]> {
