@@ -8,7 +8,6 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import picomatch from 'picomatch';
 import type { TopicInfo } from '../../../shared/src/api/core.ts';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
@@ -21,10 +20,10 @@ import { Cursors } from './cursors.ts';
 import { closedError, diskFullAtOpen, diskFullError, fullError, isSqliteFull } from './errors.ts';
 import { ensureSchema, openError } from './schema.ts';
 import { Reader } from './reads.ts';
+import { Retention } from './retention.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 import { ChannelEvents, TopicWaiters } from './subscriptions.ts';
 import {
-  DEFAULT_POLICY,
   type AppendRequest,
   type AppendResult,
   type ChannelOptions,
@@ -74,8 +73,6 @@ export class Channel {
 
   readonly #db: Database.Database;
   readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe' | 'integrityScan'>>;
-  readonly #defaults: TopicPolicy;
-  readonly #policies: { match: (t: string) => boolean; policy: Partial<TopicPolicy> }[];
   readonly #now: () => number;
   readonly #waiters = new TopicWaiters({ high: (topic) => this.#stmt.topicByName.get(topic)?.next_offset, closed: () => this.#closed });
   /** Recently decoded batches by row id (see #decode). */
@@ -88,19 +85,16 @@ export class Channel {
   #retentionTimer: NodeJS.Timeout | null = null;
   #totalBytes = 0;
   #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0, rejectedDisk: 0 };
-  /** Events retention removed since open, by topic and reason (for /metrics). */
-  readonly #expired = new Map<string, Record<ExpiryReason, number>>();
   readonly #damage = new DamageLog();
   #scanner: IntegrityScanner | null = null;
   #scanState: IntegrityStatus['scan'] = 'idle';
   #scanTimer: NodeJS.Immediate | null = null;
   /** Set when a commit failed on a damaged page; cleared by the next commit that succeeds. */
   #commitDamage: string | null = null;
-  /** Topics whose retention is stuck on a damaged batch, with what to do. */
-  readonly #retentionBlocked = new Map<string, string>();
   readonly #stmt: Statements;
   readonly #cursors: Cursors;
   readonly #reader: Reader;
+  readonly #retention: Retention;
   readonly #disk: DiskGuard | null = null;
   #diskTimer: NodeJS.Timeout | null = null;
   #diskWasFull = false;
@@ -122,11 +116,6 @@ export class Channel {
       walMaxBytes: options.walMaxBytes ?? 64 * 1024 * 1024,
       retentionIntervalMs: options.retentionIntervalMs ?? 5000,
     };
-    this.#defaults = { ...DEFAULT_POLICY, ...options.defaults };
-    this.#policies = Object.entries(options.topics ?? {}).map(([pattern, policy]) => ({
-      match: picomatch(pattern, { dot: true }),
-      policy,
-    }));
 
     if (!this.readonly) {
       mkdirSync(dirname(this.file), { recursive: true });
@@ -152,6 +141,23 @@ export class Channel {
       checkMetadata(this.#db);
       this.#stmt = prepareStatements(this.#db, this.readonly);
       this.#reader = new Reader(this.#db, this.#stmt, this.file, this.#damage);
+      this.#retention = new Retention(
+        {
+          db: this.#db,
+          stmt: this.#stmt,
+          file: this.file,
+          readonly: this.readonly,
+          closed: () => this.#closed,
+          now: this.#now,
+          protectBound: (row) => this.#cursors.protectBound(row),
+          freed: (bytes, events) => {
+            this.#totalBytes -= bytes;
+            if (events > 0) this.#reader.forgetDecoded();
+          },
+        },
+        options.defaults,
+        options.topics,
+      );
       this.#cursors = new Cursors({
         db: this.#db,
         stmt: this.#stmt,
@@ -617,7 +623,7 @@ export class Channel {
       checkedBatches: s?.checked ?? 0,
       uncheckedBatches: s?.unchecked ?? 0,
       fileProblem: [s?.fileProblem, this.#commitDamage].filter(Boolean).join('; ') || null,
-      retentionBlocked: [...this.#retentionBlocked].map(([topic, message]) => ({ topic, message })),
+      retentionBlocked: [...this.#retention.blocked].map(([topic, message]) => ({ topic, message })),
     };
   }
 
@@ -725,8 +731,7 @@ export class Channel {
   // ─── Retention ────────────────────────────────────────────────────────────────────────────
 
   policyFor(topic: string): TopicPolicy {
-    for (const p of this.#policies) if (p.match(topic)) return { ...this.#defaults, ...p.policy };
-    return this.#defaults;
+    return this.#retention.policyFor(topic);
   }
 
   /** The offset below which retention may delete: the minimum over protecting cursors and protectors. */
@@ -734,127 +739,17 @@ export class Channel {
     return this.#cursors.protectBound(topic);
   }
 
+  /** Runs retention now (it also runs on a timer, and when an append needs room); retention.ts. */
   runRetention(options: { needBytes?: number } = {}): { deletedEvents: number; droppedEvents: number; freedBytes: number } {
-    if (this.readonly || this.#closed) return { deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
-    let need = options.needBytes ?? 0;
-    let deletedEvents = 0;
-    let droppedEvents = 0;
-    let freedBytes = 0;
-    const now = this.#now();
-    const expired: { topic: string; reason: ExpiryReason; n: number }[] = [];
-    // Each cut is its own transaction: SQLite cannot delete a row whose pages are damaged, and
-    // that error spoils the whole transaction it happens in; one topic's damage must not stop
-    // retention of the others. (Retention needs no atomicity across topics.)
-    {
-      const rows = this.#stmt.allTopics.all();
-      const cut = (row: TopicRow, newLow: number, protect: number, reason: ExpiryReason): void => {
-        if (newLow <= row.low_offset) return;
-        let done: { n: number; b: number; dropped: number } | null;
-        try {
-          done = this.#db.transaction(() => {
-            const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
-            if (n === 0) return null;
-            const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
-            this.#stmt.deletePrefix!.run(row.id, newLow);
-            this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
-            return { n, b, dropped };
-          }).immediate();
-        } catch (error) {
-          if (!isSqliteCorruption(error)) throw error;
-          this.#retentionBlocked.set(
-            row.name,
-            `retention cannot delete the damaged batches of topic "${row.name}" (${(error as Error).message}); salvage the channel with \`sluice doctor ${this.file} --out NEW.db\``,
-          );
-          return;
-        }
-        this.#retentionBlocked.delete(row.name);
-        if (!done) return;
-        const { n, b, dropped } = done;
-        row.low_offset = newLow;
-        row.bytes -= b;
-        row.event_count -= n;
-        deletedEvents += n;
-        droppedEvents += dropped;
-        expired.push({ topic: row.name, reason, n });
-        freedBytes += b;
-        need -= b;
-      };
-      const protects = new Map<number, number>();
-      // Reading a damaged index page to plan a cut fails like a delete does: that topic is blocked, the others go on.
-      const guarded = (row: TopicRow, plan: () => void): void => {
-        try {
-          plan();
-        } catch (error) {
-          if (!isSqliteCorruption(error)) throw error;
-          this.#retentionBlocked.set(
-            row.name,
-            `retention cannot read the batches of topic "${row.name}" (${(error as Error).message}); salvage the channel with \`sluice doctor ${this.file} --out NEW.db\``,
-          );
-        }
-      };
-      for (const row of rows) {
-        const policy = this.policyFor(row.name);
-        const protect = this.protectBound(row);
-        protects.set(row.id, protect);
-        guarded(row, () => {
-          // By age: delete the delivered prefix whose batches all arrived before the cutoff.
-          if (policy.retentionMs !== null) {
-            const kept = this.#stmt.firstKept.get(row.id, protect, now - policy.retentionMs);
-            cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect, 'age');
-          }
-          // By bytes per topic: delivered batches first.
-          if (policy.retentionBytes !== null && row.bytes > policy.retentionBytes) {
-            cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect, 'size');
-          }
-        });
-      }
-      if (need > 0) {
-        // Full: delivered events of every topic, oldest topics' batches first.
-        for (const row of rows) {
-          if (need <= 0) break;
-          guarded(row, () => cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!, 'capacity'));
-        }
-        for (const row of rows) {
-          if (need <= 0) break;
-          if (this.policyFor(row.name).whenFull !== 'drop_oldest') continue;
-          guarded(row, () => cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!, 'capacity'));
-        }
-      }
-    }
-    this.#totalBytes -= freedBytes;
-    if (deletedEvents > 0) this.#reader.forgetDecoded();
-    for (const e of expired) {
-      let counts = this.#expired.get(e.topic);
-      if (!counts) this.#expired.set(e.topic, (counts = { age: 0, size: 0, capacity: 0 }));
-      counts[e.reason] += e.n;
-    }
-    return { deletedEvents, droppedEvents, freedBytes };
+    return this.#retention.run(options);
   }
 
   /**
    * Deletes a topic's events before `before`, as `kafka-delete-records` does, whatever sinks have
-   * delivered: whole record batches, so the new low is the first offset of the batch holding
-   * `before` (or the high watermark when `before` reaches it). Undelivered events of protecting
-   * cursors count as dropped, the rest as expired.
+   * delivered (whole record batches); retention.ts.
    */
   truncate(topic: string, before: number): { low: number; deletedEvents: number; droppedEvents: number; freedBytes: number } {
-    if (this.readonly) throw new SluiceError(ErrorCodes.BAD_INPUT, 'this is a read-only inspection of a channel file: cannot truncate');
-    const result = this.#db.transaction(() => {
-      const row = this.#stmt.topicByName.get(topic);
-      if (!row) throw new SluiceError(ErrorCodes.TOPIC_NOT_FOUND, `topic "${topic}" does not exist`);
-      const target = Math.min(before, row.next_offset);
-      const holding = target >= row.next_offset ? undefined : this.#stmt.firstKept.get(row.id, target, Number.MAX_SAFE_INTEGER);
-      const newLow = holding ? holding.base_offset : row.next_offset;
-      if (newLow <= row.low_offset) return { low: row.low_offset, deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
-      const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
-      const dropped = Math.min(n, Math.max(0, newLow - Math.max(this.protectBound(row), row.low_offset)));
-      this.#stmt.deletePrefix!.run(row.id, newLow);
-      this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
-      return { low: newLow, deletedEvents: n, droppedEvents: dropped, freedBytes: b };
-    }).immediate();
-    this.#totalBytes -= result.freedBytes;
-    if (result.deletedEvents > 0) this.#reader.forgetDecoded();
-    return result;
+    return this.#retention.truncate(topic, before);
   }
 
   /**
@@ -862,21 +757,7 @@ export class Channel {
    * counter: it restarts at 0 with the process; the topic's `expired`/`dropped` totals persist).
    */
   expiredCounts(): { topic: string; reason: ExpiryReason; events: number }[] {
-    const out: { topic: string; reason: ExpiryReason; events: number }[] = [];
-    for (const [topic, counts] of this.#expired) for (const reason of ['age', 'size', 'capacity'] as const) out.push({ topic, reason, events: counts[reason] });
-    return out;
-  }
-
-  /** The offset up to which (exclusive) whole batches sum to at least `bytes`, not past `limit`. */
-  #prefixEnd(row: TopicRow, bytes: number, limit: number): number {
-    let freed = 0;
-    let end = row.low_offset;
-    for (const b of this.#stmt.prefixBatches.iterate(row.id)) {
-      if (freed >= bytes || b.last_offset >= limit) break;
-      freed += b.bytes;
-      end = b.last_offset + 1;
-    }
-    return end;
+    return this.#retention.expiredCounts();
   }
 
   #safeRetention(): void {
