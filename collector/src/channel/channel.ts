@@ -14,8 +14,8 @@ import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { formatBytes } from '../../../shared/src/format.ts';
 import { DiskGuard, statfsProbe, type DiskState } from './disk.ts';
-import { RECORD_FORMAT, encodeBatch, type EncodedBatch } from './format.ts';
-import { batchCrc, checkMetadata, DamageLog, IntegrityScanner, isSqliteCorruption, type DamagedRange, type IntegrityStatus } from './integrity.ts';
+import { checkMetadata, DamageLog, IntegrityScanner, isSqliteCorruption, type DamagedRange, type IntegrityStatus } from './integrity.ts';
+import { BatchWriter, byTopic, encodedBytes, encodedEvents, estimateBytes } from './batches.ts';
 import { Cursors } from './cursors.ts';
 import { closedError, diskFullAtOpen, diskFullError, fullError, isSqliteFull } from './errors.ts';
 import { ensureSchema, openError } from './schema.ts';
@@ -38,7 +38,6 @@ import {
   type ReadOptions,
   type StateWrite,
   type StoredBatch,
-  type TopicBatch,
   type TopicPolicy,
   type TopicRow,
 } from './types.ts';
@@ -94,6 +93,7 @@ export class Channel {
   readonly #stmt: Statements;
   readonly #cursors: Cursors;
   readonly #reader: Reader;
+  readonly #batches: BatchWriter;
   readonly #retention: Retention;
   readonly #disk: DiskGuard | null = null;
   #diskTimer: NodeJS.Timeout | null = null;
@@ -141,6 +141,7 @@ export class Channel {
       checkMetadata(this.#db);
       this.#stmt = prepareStatements(this.#db, this.readonly);
       this.#reader = new Reader(this.#db, this.#stmt, this.file, this.#damage);
+      this.#batches = new BatchWriter(this.#stmt, this.#opts);
       this.#retention = new Retention(
         {
           db: this.#db,
@@ -361,11 +362,11 @@ export class Channel {
             if (!topic) pending.set(batch.topic, (topic = { row: topicRow(batch.topic), events: [] }));
             // Offsets in arrival order: events of this topic pending from earlier requests go first.
             if (topic.events.length > 0) {
-              committedBytes += this.#writeBatches(topic.row, topic.events);
+              committedBytes += this.#batches.writeEvents(topic.row, topic.events, this.#now());
               topic.events = [];
             }
             const first = topic.row.next_offset;
-            committedBytes += this.#insertBatch(topic.row, batch, this.#now());
+            committedBytes += this.#batches.insert(topic.row, batch, this.#now());
             ranges.push({ topic: batch.topic, first, last: first + batch.count - 1 });
           }
           const now = this.#now();
@@ -374,7 +375,7 @@ export class Channel {
           outcomes[g] = { duplicate: false, ranges };
         }
         for (const [name, { row, events }] of pending) {
-          committedBytes += this.#writeBatches(row, events);
+          committedBytes += this.#batches.writeEvents(row, events, this.#now());
           highs.set(name, row.next_offset);
         }
       }).immediate();
@@ -426,40 +427,6 @@ export class Channel {
     const free = this.#disk?.estimatedFreeBytes ?? -1;
     if (free < 0) return this.#opts.checkpointBytes;
     return Math.min(this.#opts.checkpointBytes, Math.max(1024 * 1024, Math.floor(free / 4)));
-  }
-
-  /** Writes one topic's events as record batches; returns the payload bytes written. */
-  #writeBatches(row: TopicRow, events: EventDraft[]): number {
-    let written = 0;
-    const arrivedAt = this.#now();
-    let start = 0;
-    while (start < events.length) {
-      let end = start;
-      let raw = 0;
-      while (end < events.length && end - start < this.#opts.maxBatchEvents && (end === start || raw < this.#opts.maxBatchBytes)) {
-        raw += events[end].body.length + 64;
-        end++;
-      }
-      written += this.#insertBatch(row, encodeBatch(events, start, end), arrivedAt);
-      start = end;
-    }
-    return written;
-  }
-
-  /** Stores one encoded record batch at the topic's next offset; returns its payload bytes. */
-  #insertBatch(row: TopicRow, batch: EncodedBatch, arrivedAt: number): number {
-    const base = row.next_offset;
-    const last = base + batch.count - 1;
-    const timeIndex = row.max_ts === null ? batch.maxTs : Math.max(row.max_ts, batch.maxTs);
-    this.#stmt.insertBatch!.run(
-      row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload, batchCrc(batch.payload), arrivedAt,
-    );
-    row.next_offset = last + 1;
-    row.max_ts = timeIndex;
-    row.bytes += batch.payload.length;
-    row.event_count += batch.count;
-    this.#stmt.updateTopicAppend!.run(row.next_offset, batch.count, batch.payload.length, timeIndex, row.id);
-    return batch.payload.length;
   }
 
   /**
@@ -865,43 +832,4 @@ export class Channel {
     if (this.#closed) throw closedError(this.file);
     if (this.readonly) throw new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${this.file} is open read-only`);
   }
-}
-
-
-/** A request's events by topic, in order within each topic (most requests have one topic). */
-function byTopic(events: readonly EventDraft[]): Iterable<[string, readonly EventDraft[]]> {
-  if (events.length === 0) return [];
-  const first = events[0].topic;
-  let one = true;
-  for (let i = 1; i < events.length && one; i++) one = events[i].topic === first;
-  if (one) return [[first, events]];
-  const topics = new Map<string, EventDraft[]>();
-  for (const e of events) {
-    let list = topics.get(e.topic);
-    if (!list) topics.set(e.topic, (list = []));
-    list.push(e);
-  }
-  return topics;
-}
-
-function encodedBytes(batches: readonly TopicBatch[] | undefined): number {
-  let n = 0;
-  for (const b of batches ?? []) n += b.payload.length;
-  return n;
-}
-
-function encodedEvents(batches: readonly TopicBatch[] | undefined): number {
-  let n = 0;
-  for (const b of batches ?? []) n += b.count;
-  return n;
-}
-
-/** An upper estimate of the payload bytes a request adds (bodies plus per-event overhead). */
-function estimateBytes(events: readonly EventDraft[]): number {
-  let n = 0;
-  for (const e of events) {
-    n += e.body.length + 16 + (e.key?.length ?? 0);
-    for (const k in e.headers) n += k.length + e.headers[k].length + 2;
-  }
-  return n;
 }
