@@ -24,7 +24,7 @@ import { createTestContext, openTestChannel, readAll, waitUntil, type TestChanne
 import { validateSink } from '../../collector/src/config/load.ts';
 import { validateConfig, type ConfigProblem } from '../../shared/src/spec.ts';
 import { freePort } from '../helpers/process.ts';
-import { kafkaAvailable, kafkaSkipMessage, startBroker, type Broker } from '../kafka/broker.ts';
+import { createTopic, kafkaAvailable, kafkaSkipMessage, startBroker, type Broker } from '../kafka/broker.ts';
 
 const registries = builtinRegistries();
 
@@ -150,6 +150,7 @@ const harnesses: Record<string, HarnessFactory | { skip: string }> = {
         broker ??= await startBroker();
         const { Kafka } = await import('kafkajs');
         const bootstrap = broker.bootstrap;
+        await createTopic(bootstrap, TOPIC);
         const away = await nowhere();
         const seen: string[] = [];
         const consumer = new Kafka({ brokers: [bootstrap], logLevel: 0 }).consumer({ groupId: `compliance-${Date.now()}` });

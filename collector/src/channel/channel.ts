@@ -6,236 +6,75 @@
  * every transaction runs to completion inside one call; nothing is ever awaited inside one.
  */
 import Database from 'better-sqlite3';
-import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import picomatch from 'picomatch';
 import type { TopicInfo } from '../../../shared/src/api/core.ts';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { formatBytes } from '../../../shared/src/format.ts';
-import { DiskGuard, statfsProbe, type DiskState, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
-import { RECORD_FORMAT, decodeBatch, encodeBatch, type EncodedBatch } from './format.ts';
-import { batchCrc, batchDamage, checkMetadata, corruptError, DamageLog, IntegrityScanner, isSqliteCorruption, locateDamage, type DamagedRange, type IntegrityStatus } from './integrity.ts';
+import { DiskGuard, statfsProbe, type DiskState } from './disk.ts';
+import { checkMetadata, DamageLog, IntegrityScanner, isSqliteCorruption, type DamagedRange, type IntegrityStatus } from './integrity.ts';
+import { BatchWriter, byTopic, encodedBytes, encodedEvents, estimateBytes } from './batches.ts';
+import { Cursors } from './cursors.ts';
+import { closedError, diskFullAtOpen, diskFullError, fullError, isSqliteFull } from './errors.ts';
 import { ensureSchema, openError } from './schema.ts';
+import { Reader } from './reads.ts';
+import { Retention } from './retention.ts';
+import { prepareStatements, type Statements } from './statements.ts';
+import { ChannelEvents, TopicWaiters } from './subscriptions.ts';
+import {
+  type AppendRequest,
+  type AppendResult,
+  type ChannelOptions,
+  type ChannelStats,
+  type CursorCommit,
+  type CursorInfo,
+  type CursorMove,
+  type ExpiryReason,
+  type OffsetRange,
+  type PendingAppend,
+  type PositionSpec,
+  type ReadOptions,
+  type StateWrite,
+  type StoredBatch,
+  type TopicPolicy,
+  type TopicRow,
+} from './types.ts';
+import { acquireWriterLock, releaseWriterLock } from './writer-lock.ts';
 
-export type SynchronousLevel = 'off' | 'normal' | 'full' | 'extra';
-export type WhenFull = 'block' | 'drop_oldest';
-
-export interface TopicPolicy {
-  /** Delete delivered events older than this (ms); null keeps them. */
-  retentionMs: number | null;
-  /** Keep at most this many payload bytes per topic (delivered events go first); null: no bound. */
-  retentionBytes: number | null;
-  /** At capacity: `block` rejects appends (back-pressure); `drop_oldest` removes the oldest events even if undelivered. */
-  whenFull: WhenFull;
-}
-
-export interface ChannelOptions {
-  /** The database file. Its folder is created. */
-  file: string;
-  synchronous?: SynchronousLevel;
-  /** Capacity: total payload bytes over all topics. */
-  maxBytes?: number;
-  /** Group commit: wait this long for more appends before committing (0: commit on the next turn). */
-  commitWindowMs?: number;
-  /** Group commit: commit at once when this many events are pending. */
-  maxCommitEvents?: number;
-  /** Events per stored record batch. */
-  maxBatchEvents?: number;
-  /** Payload bytes per stored record batch (approximate: checked on raw body sizes). */
-  maxBatchBytes?: number;
-  defaults?: Partial<TopicPolicy>;
-  /** Per-topic policies; keys are topic names or globs (`logs.*`). The first match wins. */
-  topics?: Record<string, Partial<TopicPolicy>>;
-  /** Run a PASSIVE checkpoint once this many bytes were committed since the last one. */
-  checkpointBytes?: number;
-  /** If the WAL file is larger than this after a checkpoint, truncate it (RESTART/TRUNCATE). */
-  walMaxBytes?: number;
-  /** How often retention runs, ms (also run when the channel is full). 0 disables the timer. */
-  retentionIntervalMs?: number;
-  /**
-   * Free space to keep on the channel's filesystem (`channel.min_free_space`): below it appends
-   * are refused with CHANNEL_FULL (disk.ts). Bytes, `{ ratio }` of the filesystem, or `auto`
-   * (default: 256 MiB, at most 10% of the filesystem); 0 disables the guard.
-   */
-  minFreeSpace?: MinFreeSpace;
-  /** How the guard asks for free space (default statfs); for tests. */
-  freeSpaceProbe?: FreeSpaceProbe;
-  readonly?: boolean;
-  /**
-   * Check every stored batch in the background after opening (integrity.ts). Default: true for a
-   * writable channel (a collector), false read-only (inspect, tests, benchmarks): reads are
-   * checked either way.
-   */
-  integrityScan?: boolean;
-  /** Clock, for tests. */
-  now?: () => number;
-}
-
-/** A state write committed in the same transaction as an append or a cursor commit. `value: null` deletes. */
-export interface StateWrite {
-  namespace: string;
-  key: string;
-  value: string | null;
-}
-
-export interface AppendRequest {
-  events: readonly EventDraft[];
-  /**
-   * Record batches already encoded in the current format (a Sluice edge's stored batches, checked
-   * by format.ts `checkBatches`): each becomes one stored batch as it is, after the request's events.
-   */
-  batches?: readonly TopicBatch[];
-  state?: readonly StateWrite[];
-  /** When given and already recorded, nothing is appended and the result says `duplicate`. */
-  dedupe?: { namespace: string; key: string };
-}
-
-/** A pre-encoded record batch (format RECORD_FORMAT) and the topic it goes to. */
-export interface TopicBatch extends EncodedBatch {
-  topic: string;
-}
-
-/** One stored record batch as read, undecoded; `first`/`last` clip it to what was asked for. */
-export interface StoredBatch {
-  baseOffset: number;
-  lastOffset: number;
-  /** The offsets of this batch that belong to the read (a read may start or end inside a batch). */
-  first: number;
-  last: number;
-  minTs: number;
-  maxTs: number;
-  format: number;
-  payload: Buffer;
-}
-
-export interface OffsetRange {
-  topic: string;
-  first: number;
-  last: number;
-}
-
-export interface AppendResult {
-  duplicate: boolean;
-  ranges: OffsetRange[];
-}
-
-/** A topic's watermarks and counts, as the admin API shows them (shared/src/api/core.ts). */
-export type { TopicInfo };
-
-export interface CursorInfo {
-  consumer: string;
-  topic: string;
-  /** The next offset this consumer will read. */
-  next: number;
-  protects: boolean;
-  updatedAt: number;
-}
-
-export type PositionSpec =
-  | { earliest: true }
-  | { latest: true }
-  | { offset: number }
-  | { time: number }
-  | { shift: number };
-
-export interface CursorMove {
-  consumer: string;
-  topic: string;
-  current: number | null;
-  target: number;
-  low: number;
-  high: number;
-  /** Events that will be delivered again (0 when moving forward). */
-  redeliver: number;
-  /** Events skipped without delivery (0 when moving backward). */
-  skip: number;
-}
-
-export interface CursorCommit {
-  consumer: string;
-  topic: string;
-  next: number;
-  protects?: boolean;
-}
-
-export interface ReadOptions {
-  maxEvents?: number;
-  maxBytes?: number;
-}
-
-export interface ChannelStats {
-  bytes: number;
-  maxBytes: number;
-  fill: number;
-  topics: number;
-  events: number;
-  walBytes: number;
-  commits: number;
-  appendedEvents: number;
-  /** Append requests refused because the channel held max_bytes of undelivered events. */
-  rejectedFull: number;
-  /** Append requests refused because the disk was (nearly) full. */
-  rejectedDisk: number;
-  /** The free-space guard; null for a read-only channel. */
-  disk: DiskState | null;
-}
-
-interface PendingAppend {
-  request: AppendRequest;
-  resolve: (result: AppendResult) => void;
-  reject: (error: unknown) => void;
-}
-
-interface TopicRow {
-  id: number;
-  name: string;
-  next_offset: number;
-  low_offset: number;
-  event_count: number;
-  bytes: number;
-  max_ts: number | null;
-  dropped: number;
-  expired: number;
-  created_at: number;
-}
-
-interface BatchRow {
-  id: number;
-  base_offset: number;
-  last_offset: number;
-  format: number;
-  payload: Buffer;
-  crc: number | null;
-}
-
-/** Why retention removed events: the topic's max_age, its max_bytes, or the channel's capacity. */
-export type ExpiryReason = 'age' | 'size' | 'capacity';
-
-interface Protector {
-  consumer: string;
-  matches: (topic: string) => boolean;
-}
-
-const DEFAULT_POLICY: TopicPolicy = { retentionMs: 7 * 24 * 3600_000, retentionBytes: null, whenFull: 'block' };
+export type {
+  AppendRequest,
+  AppendResult,
+  ChannelOptions,
+  ChannelStats,
+  CursorCommit,
+  CursorInfo,
+  CursorMove,
+  ExpiryReason,
+  OffsetRange,
+  PositionSpec,
+  ReadOptions,
+  StateWrite,
+  StoredBatch,
+  SynchronousLevel,
+  TopicBatch,
+  TopicInfo,
+  TopicPolicy,
+  WhenFull,
+} from './types.ts';
 
 export class Channel {
   readonly file: string;
   readonly readonly: boolean;
   /** Subscribers, through the typed on…() methods below; as many as there are sinks and tails. */
-  readonly #events = new EventEmitter().setMaxListeners(0);
+  readonly #events = new ChannelEvents();
 
   readonly #db: Database.Database;
   readonly #opts: Required<Omit<ChannelOptions, 'defaults' | 'topics' | 'readonly' | 'now' | 'file' | 'minFreeSpace' | 'freeSpaceProbe' | 'integrityScan'>>;
-  readonly #defaults: TopicPolicy;
-  readonly #policies: { match: (t: string) => boolean; policy: Partial<TopicPolicy> }[];
   readonly #now: () => number;
-  readonly #protectors: Protector[] = [];
-  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #waiters = new TopicWaiters({ high: (topic) => this.#stmt.topicByName.get(topic)?.next_offset, closed: () => this.#closed });
   /** Recently decoded batches by row id (see #decode). */
-  readonly #decoded = new Map<number, StoredEvent[]>();
   #pending: PendingAppend[] = [];
   #pendingEvents = 0;
   #flushTimer: NodeJS.Timeout | null = null;
@@ -245,17 +84,17 @@ export class Channel {
   #retentionTimer: NodeJS.Timeout | null = null;
   #totalBytes = 0;
   #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0, rejectedDisk: 0 };
-  /** Events retention removed since open, by topic and reason (for /metrics). */
-  readonly #expired = new Map<string, Record<ExpiryReason, number>>();
   readonly #damage = new DamageLog();
   #scanner: IntegrityScanner | null = null;
   #scanState: IntegrityStatus['scan'] = 'idle';
   #scanTimer: NodeJS.Immediate | null = null;
   /** Set when a commit failed on a damaged page; cleared by the next commit that succeeds. */
   #commitDamage: string | null = null;
-  /** Topics whose retention is stuck on a damaged batch, with what to do. */
-  readonly #retentionBlocked = new Map<string, string>();
-  readonly #stmt: ReturnType<Channel['prepare']>;
+  readonly #stmt: Statements;
+  readonly #cursors: Cursors;
+  readonly #reader: Reader;
+  readonly #batches: BatchWriter;
+  readonly #retention: Retention;
   readonly #disk: DiskGuard | null = null;
   #diskTimer: NodeJS.Timeout | null = null;
   #diskWasFull = false;
@@ -277,11 +116,6 @@ export class Channel {
       walMaxBytes: options.walMaxBytes ?? 64 * 1024 * 1024,
       retentionIntervalMs: options.retentionIntervalMs ?? 5000,
     };
-    this.#defaults = { ...DEFAULT_POLICY, ...options.defaults };
-    this.#policies = Object.entries(options.topics ?? {}).map(([pattern, policy]) => ({
-      match: picomatch(pattern, { dot: true }),
-      policy,
-    }));
 
     if (!this.readonly) {
       mkdirSync(dirname(this.file), { recursive: true });
@@ -305,7 +139,37 @@ export class Channel {
       this.#db.pragma('cache_size = -32000');
       ensureSchema(this.#db, this.file, this.readonly);
       checkMetadata(this.#db);
-      this.#stmt = this.prepare();
+      this.#stmt = prepareStatements(this.#db, this.readonly);
+      this.#reader = new Reader(this.#db, this.#stmt, this.file, this.#damage);
+      this.#batches = new BatchWriter(this.#stmt, this.#opts);
+      this.#retention = new Retention(
+        {
+          db: this.#db,
+          stmt: this.#stmt,
+          file: this.file,
+          readonly: this.readonly,
+          closed: () => this.#closed,
+          now: this.#now,
+          protectBound: (row) => this.#cursors.protectBound(row),
+          freed: (bytes, events) => {
+            this.#totalBytes -= bytes;
+            if (events > 0) this.#reader.forgetDecoded();
+          },
+        },
+        options.defaults,
+        options.topics,
+      );
+      this.#cursors = new Cursors({
+        db: this.#db,
+        stmt: this.#stmt,
+        events: this.#events,
+        now: this.#now,
+        ensureTopic: (name) => this.#ensureTopic(name),
+        topic: (name) => this.topic(name),
+        offsetForTime: (topic, ts) => this.offsetForTime(topic, ts),
+        assertWritable: () => this.#assertWritable(),
+        sqliteFull: (what, cause) => this.#sqliteFull(what, cause),
+      });
       this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     } catch (error) {
       this.#db.close();
@@ -338,120 +202,29 @@ export class Channel {
 
   /** After every commit that appended to `topic`: its new high watermark. */
   onAppend(listener: (topic: string, high: number) => void): () => void {
-    return this.#subscribe('append', listener);
+    return this.#events.on('append', listener);
   }
 
   /** After a cursor was committed or moved (a replay, a reset): the consumer, topic and next offset. */
   onCursorMoved(listener: (consumer: string, topic: string, next: number) => void): () => void {
-    return this.#subscribe('cursor', listener);
+    return this.#events.on('cursor', listener);
   }
 
   /** When the disk guard starts or stops refusing events. */
   onDisk(listener: (state: DiskState) => void): () => void {
-    return this.#subscribe('disk', listener);
+    return this.#events.on('disk', listener);
   }
 
   /** A background task (retention, checkpoint, the integrity scan) failed; the channel goes on. */
   onError(listener: (error: unknown) => void): () => void {
-    return this.#subscribe('error', listener);
+    return this.#events.on('error', listener);
   }
 
   /** How many subscribe to an event (tests check that subscribers leave). */
   subscribers(event: 'append' | 'cursor' | 'disk' | 'error'): number {
-    return this.#events.listenerCount(event);
+    return this.#events.count(event);
   }
 
-  #subscribe<A extends unknown[]>(event: string, listener: (...args: A) => void): () => void {
-    const l = listener as (...args: unknown[]) => void;
-    this.#events.on(event, l);
-    return () => this.#events.off(event, l);
-  }
-
-  private prepare() {
-    const db = this.#db;
-    return {
-      topicByName: db.prepare<[string], TopicRow>('SELECT * FROM topics WHERE name = ?'),
-      topicById: db.prepare<[number], TopicRow>('SELECT * FROM topics WHERE id = ?'),
-      allTopics: db.prepare<[], TopicRow>('SELECT * FROM topics ORDER BY name'),
-      insertTopic: this.readonly
-        ? null
-        : db.prepare<[string, number]>('INSERT INTO topics (name, created_at) VALUES (?, ?)'),
-      updateTopicAppend: this.readonly
-        ? null
-        : db.prepare<[number, number, number, number | null, number]>(
-            'UPDATE topics SET next_offset = ?, event_count = event_count + ?, bytes = bytes + ?, max_ts = ? WHERE id = ?',
-          ),
-      insertBatch: this.readonly
-        ? null
-        : db.prepare<[number, number, number, number, number, number, number, number, number, Buffer, number, number]>(
-            'INSERT INTO batches (topic_id, base_offset, last_offset, min_ts, max_ts, time_index, count, bytes, format, payload, crc, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-          ),
-      batchesFrom: db.prepare<[number, number], BatchRow>(
-        'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
-      ),
-      storedFrom: db.prepare<[number, number], BatchRow & { min_ts: number; max_ts: number }>(
-        'SELECT id, base_offset, last_offset, min_ts, max_ts, format, payload, crc FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset',
-      ),
-      batchesBefore: db.prepare<[number, number], BatchRow>(
-        'SELECT id, base_offset, last_offset, format, payload, crc FROM batches WHERE topic_id = ? AND base_offset < ? ORDER BY last_offset DESC',
-      ),
-      batchByTime: db.prepare<[number, number], { id: number; last_offset: number }>(
-        'SELECT id, last_offset FROM batches WHERE topic_id = ? AND time_index >= ? ORDER BY time_index, last_offset LIMIT 1',
-      ),
-      batchMinTs: db.prepare<[number, number], { min_ts: number }>(
-        'SELECT min_ts FROM batches WHERE topic_id = ? AND last_offset >= ? ORDER BY last_offset LIMIT 1',
-      ),
-      firstBatch: db.prepare<[number], { base_offset: number }>(
-        'SELECT base_offset FROM batches WHERE topic_id = ? ORDER BY last_offset LIMIT 1',
-      ),
-      // Retention: the first batch that must stay, given a protect bound and an arrival cutoff
-      // (never the events' own timestamps: an old event that just arrived is kept max_age).
-      firstKept: db.prepare<[number, number, number], { base_offset: number }>(
-        'SELECT base_offset FROM batches INDEXED BY batches_by_arrival WHERE topic_id = ? AND (last_offset >= ? OR arrived_at >= ?) ORDER BY last_offset LIMIT 1',
-      ),
-      prefixBatches: db.prepare<[number], { id: number; base_offset: number; last_offset: number; count: number; bytes: number }>(
-        'SELECT id, base_offset, last_offset, count, bytes FROM batches WHERE topic_id = ? ORDER BY last_offset',
-      ),
-      prefixStats: db.prepare<[number, number], { n: number; b: number }>(
-        'SELECT COALESCE(SUM(count), 0) AS n, COALESCE(SUM(bytes), 0) AS b FROM batches WHERE topic_id = ? AND last_offset < ?',
-      ),
-      deletePrefix: this.readonly ? null : db.prepare<[number, number]>('DELETE FROM batches WHERE topic_id = ? AND last_offset < ?'),
-      updateTopicRetention: this.readonly
-        ? null
-        : db.prepare<[number, number, number, number, number, number]>(
-            'UPDATE topics SET low_offset = ?, event_count = event_count - ?, bytes = bytes - ?, dropped = dropped + ?, expired = expired + ? WHERE id = ?',
-          ),
-      getCursor: db.prepare<[string, number], { next_offset: number; protects: number; updated_at: number }>(
-        'SELECT next_offset, protects, updated_at FROM cursors WHERE consumer = ? AND topic_id = ?',
-      ),
-      cursorsOf: db.prepare<[string], { consumer: string; topic: string; next_offset: number; protects: number; updated_at: number }>(
-        'SELECT c.consumer, t.name AS topic, c.next_offset, c.protects, c.updated_at FROM cursors c JOIN topics t ON t.id = c.topic_id WHERE c.consumer = ? ORDER BY t.name',
-      ),
-      allCursors: db.prepare<[], { consumer: string; topic: string; next_offset: number; protects: number; updated_at: number }>(
-        'SELECT c.consumer, t.name AS topic, c.next_offset, c.protects, c.updated_at FROM cursors c JOIN topics t ON t.id = c.topic_id ORDER BY c.consumer, t.name',
-      ),
-      protectingCursors: db.prepare<[number], { next_offset: number }>(
-        'SELECT next_offset FROM cursors WHERE topic_id = ? AND protects = 1',
-      ),
-      upsertCursor: this.readonly
-        ? null
-        : db.prepare<[string, number, number, number, number]>(
-            'INSERT INTO cursors (consumer, topic_id, next_offset, protects, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (consumer, topic_id) DO UPDATE SET next_offset = excluded.next_offset, protects = excluded.protects, updated_at = excluded.updated_at',
-          ),
-      deleteCursor: this.readonly ? null : db.prepare<[string, number]>('DELETE FROM cursors WHERE consumer = ? AND topic_id = ?'),
-      getState: db.prepare<[string, string], { value: string }>('SELECT value FROM state WHERE namespace = ? AND key = ?'),
-      listState: db.prepare<[string], { key: string; value: string; updated_at: number }>(
-        'SELECT key, value, updated_at FROM state WHERE namespace = ? ORDER BY key',
-      ),
-      putState: this.readonly
-        ? null
-        : db.prepare<[string, string, string, number]>(
-            'INSERT INTO state (namespace, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
-          ),
-      deleteState: this.readonly ? null : db.prepare<[string, string]>('DELETE FROM state WHERE namespace = ? AND key = ?'),
-      pruneState: this.readonly ? null : db.prepare<[string, number]>('DELETE FROM state WHERE namespace = ? AND updated_at < ?'),
-    };
-  }
 
   // ─── Appending ────────────────────────────────────────────────────────────────────────────
 
@@ -589,20 +362,20 @@ export class Channel {
             if (!topic) pending.set(batch.topic, (topic = { row: topicRow(batch.topic), events: [] }));
             // Offsets in arrival order: events of this topic pending from earlier requests go first.
             if (topic.events.length > 0) {
-              committedBytes += this.#writeBatches(topic.row, topic.events);
+              committedBytes += this.#batches.writeEvents(topic.row, topic.events, this.#now());
               topic.events = [];
             }
             const first = topic.row.next_offset;
-            committedBytes += this.#insertBatch(topic.row, batch, this.#now());
+            committedBytes += this.#batches.insert(topic.row, batch, this.#now());
             ranges.push({ topic: batch.topic, first, last: first + batch.count - 1 });
           }
           const now = this.#now();
           if (request.dedupe) this.#stmt.putState!.run(request.dedupe.namespace, request.dedupe.key, String(now), now);
-          for (const w of request.state ?? []) this.#writeState(w, now);
+          for (const w of request.state ?? []) this.#cursors.writeState(w, now);
           outcomes[g] = { duplicate: false, ranges };
         }
         for (const [name, { row, events }] of pending) {
-          committedBytes += this.#writeBatches(row, events);
+          committedBytes += this.#batches.writeEvents(row, events, this.#now());
           highs.set(name, row.next_offset);
         }
       }).immediate();
@@ -637,8 +410,8 @@ export class Channel {
       }
     }
     for (const [topic, high] of highs) {
-      this.#events.emit('append', topic, high);
-      this.#wake(topic);
+      this.#events.appended(topic, high);
+      this.#waiters.wake(topic);
     }
     if (this.#bytesSinceCheckpoint >= this.#checkpointEvery()) setImmediate(() => this.#safeCheckpoint());
   }
@@ -654,45 +427,6 @@ export class Channel {
     const free = this.#disk?.estimatedFreeBytes ?? -1;
     if (free < 0) return this.#opts.checkpointBytes;
     return Math.min(this.#opts.checkpointBytes, Math.max(1024 * 1024, Math.floor(free / 4)));
-  }
-
-  /** Writes one topic's events as record batches; returns the payload bytes written. */
-  #writeBatches(row: TopicRow, events: EventDraft[]): number {
-    let written = 0;
-    const arrivedAt = this.#now();
-    let start = 0;
-    while (start < events.length) {
-      let end = start;
-      let raw = 0;
-      while (end < events.length && end - start < this.#opts.maxBatchEvents && (end === start || raw < this.#opts.maxBatchBytes)) {
-        raw += events[end].body.length + 64;
-        end++;
-      }
-      written += this.#insertBatch(row, encodeBatch(events, start, end), arrivedAt);
-      start = end;
-    }
-    return written;
-  }
-
-  /** Stores one encoded record batch at the topic's next offset; returns its payload bytes. */
-  #insertBatch(row: TopicRow, batch: EncodedBatch, arrivedAt: number): number {
-    const base = row.next_offset;
-    const last = base + batch.count - 1;
-    const timeIndex = row.max_ts === null ? batch.maxTs : Math.max(row.max_ts, batch.maxTs);
-    this.#stmt.insertBatch!.run(
-      row.id, base, last, batch.minTs, batch.maxTs, timeIndex, batch.count, batch.payload.length, RECORD_FORMAT, batch.payload, batchCrc(batch.payload), arrivedAt,
-    );
-    row.next_offset = last + 1;
-    row.max_ts = timeIndex;
-    row.bytes += batch.payload.length;
-    row.event_count += batch.count;
-    this.#stmt.updateTopicAppend!.run(row.next_offset, batch.count, batch.payload.length, timeIndex, row.id);
-    return batch.payload.length;
-  }
-
-  #writeState(w: StateWrite, now: number): void {
-    if (w.value === null) this.#stmt.deleteState!.run(w.namespace, w.key);
-    else this.#stmt.putState!.run(w.namespace, w.key, w.value, now);
   }
 
   /**
@@ -730,7 +464,7 @@ export class Channel {
     const full = this.#disk?.full ?? false;
     if (full !== this.#diskWasFull) {
       this.#diskWasFull = full;
-      this.#events.emit('disk', this.#disk!.state());
+      this.#events.disk(this.#disk!.state());
     }
   }
 
@@ -755,7 +489,7 @@ export class Channel {
       }
     } catch (error) {
       if (isSqliteFull(error)) this.#sqliteFull('housekeeping', error);
-      else this.#events.emit('error', error);
+      else this.#events.error(error);
     }
     this.#noteDiskTransition();
   }
@@ -789,157 +523,30 @@ export class Channel {
    * order, at most `maxEvents` (default 1000) and about `maxBytes` of bodies.
    */
   read(topic: string, from: number, options: ReadOptions = {}): StoredEvent[] {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row) return [];
-    const maxEvents = options.maxEvents ?? 1000;
-    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    const start = Math.max(from, row.low_offset);
-    const out: StoredEvent[] = [];
-    let bytes = 0;
-    try {
-      for (const batch of this.#stmt.batchesFrom.iterate(row.id, start)) {
-        const events = this.#decode(topic, batch);
-        for (let i = Math.max(0, start - batch.base_offset); i < events.length; i++) {
-          out.push(events[i]);
-          bytes += events[i].body.length;
-          if (out.length >= maxEvents || (bytes >= maxBytes && out.length > 0)) return out;
-        }
-      }
-    } catch (error) {
-      // A damaged batch ends the read: what came before it is served, a read starting in it fails.
-      const damage = this.#damageError(error, row, out.length > 0 ? out[out.length - 1].offset + 1 : start);
-      if (out.length > 0) return out;
-      throw damage;
-    }
-    return out;
+    return this.#reader.read(topic, from, options);
   }
 
-  /**
-   * As `read`, but the stored record batches themselves, undecoded and CRC-checked — for a sink
-   * that sends them on as they are (forward to a Sluice hub). Whole batches, except that the
-   * first may start before `from` and the last is cut at `maxEvents` (their `first`/`last` say
-   * which offsets belong to the read); `maxBytes` counts payload bytes. A damaged batch ends the
-   * read as in `read`.
-   */
+  /** As `read`, but the stored record batches, undecoded and CRC-checked (reads.ts). */
   readStored(topic: string, from: number, options: ReadOptions = {}): StoredBatch[] {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row) return [];
-    const maxEvents = options.maxEvents ?? 1000;
-    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    const start = Math.max(from, row.low_offset);
-    const out: StoredBatch[] = [];
-    let events = 0;
-    let bytes = 0;
-    let at = start;
-    try {
-      for (const batch of this.#stmt.storedFrom.iterate(row.id, start)) {
-        at = Math.max(start, batch.base_offset);
-        const damage = batchDamage(topic, batch);
-        if (damage !== null) throw new BatchDamaged({ topic, first: batch.base_offset, last: batch.last_offset, reason: damage });
-        const first = Math.max(start, batch.base_offset);
-        const last = Math.min(batch.last_offset, first + (maxEvents - events) - 1);
-        out.push({ baseOffset: batch.base_offset, lastOffset: batch.last_offset, first, last, minTs: batch.min_ts, maxTs: batch.max_ts, format: batch.format, payload: batch.payload });
-        events += last - first + 1;
-        bytes += batch.payload.length;
-        if (events >= maxEvents || bytes >= maxBytes) return out;
-      }
-    } catch (error) {
-      const damage = this.#damageError(error, row, at);
-      if (out.length > 0) return out;
-      throw damage;
-    }
-    return out;
+    return this.#reader.readStored(topic, from, options);
   }
 
   /** Events before offset `before`, newest last, at most `maxEvents` — for paging backward. */
   readBefore(topic: string, before: number, maxEvents: number): StoredEvent[] {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row || maxEvents <= 0) return [];
-    const end = Math.min(before, row.next_offset);
-    const chunks: StoredEvent[][] = [];
-    let n = 0;
-    let lowest = end;
-    try {
-      for (const batch of this.#stmt.batchesBefore.iterate(row.id, end)) {
-        lowest = batch.base_offset;
-        const events = this.#decode(topic, batch);
-        const upto = Math.min(events.length, end - batch.base_offset);
-        const from = Math.max(0, upto - (maxEvents - n));
-        chunks.push(events.slice(from, upto));
-        n += upto - from;
-        if (n >= maxEvents) break;
-      }
-    } catch (error) {
-      // Paging backward stops at a damaged batch: what came after it is served.
-      const damage = this.#damageError(error, row, lowest, true);
-      if (n > 0) return chunks.reverse().flat();
-      throw damage;
-    }
-    return chunks.reverse().flat();
+    return this.#reader.readBefore(topic, before, maxEvents);
   }
 
   /** The newest `n` events of a topic, oldest first. */
   readLast(topic: string, n: number): StoredEvent[] {
-    return this.readBefore(topic, Number.MAX_SAFE_INTEGER, n);
-  }
-
-  #decode(topic: string, batch: BatchRow): StoredEvent[] {
-    const cached = this.#decoded.get(batch.id);
-    // Row ids are reused once retention deleted the newest rows, and retention on another
-    // connection does not clear this cache: use an entry only if it is this batch. (topic,
-    // base offset) names a batch for ever, because offsets are never reused.
-    if (cached !== undefined && cached[0]?.topic === topic && cached[0].offset === batch.base_offset) return cached;
-    // Every read is checked against the CRC stored at append (integrity.ts).
-    const damage = batchDamage(topic, batch);
-    if (damage !== null) throw new BatchDamaged({ topic, first: batch.base_offset, last: batch.last_offset, reason: damage });
-    const events = decodeBatch(topic, batch.base_offset, batch.format, batch.payload);
-    if (this.#decoded.size >= 64) this.#decoded.delete(this.#decoded.keys().next().value!);
-    this.#decoded.set(batch.id, events);
-    return events;
+    return this.#reader.readLast(topic, n);
   }
 
   /**
    * The first offset whose event has ts ≥ `ts` (Kafka's ListOffsets by time). Returns the high
-   * watermark when no stored event is that recent. An index seek plus one batch decode.
+   * watermark when no stored event is that recent.
    */
   offsetForTime(topic: string, ts: number): number {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row) return 0;
-    const hit = this.#stmt.batchByTime.get(row.id, ts);
-    if (!hit) return row.next_offset;
-    // time_index is a running max; the batch it points at (or, after retention, a later one) holds the event.
-    let at = hit.last_offset;
-    try {
-      for (const batch of this.#stmt.batchesFrom.iterate(row.id, hit.last_offset)) {
-        at = batch.base_offset;
-        for (const e of this.#decode(topic, batch)) if (e.ts >= ts && e.offset >= row.low_offset) return e.offset;
-      }
-    } catch (error) {
-      throw this.#damageError(error, row, at);
-    }
-    return row.next_offset;
-  }
-
-  /**
-   * Turns a failure to read a stored batch into SLUICE_CHANNEL_CORRUPT naming the damaged range,
-   * and records the range (health, metrics). Anything else is rethrown as it is.
-   */
-  #damageError(error: unknown, row: TopicRow, at: number, backward = false): unknown {
-    let range: { topic: string; first: number; last: number; reason: string } | null = null;
-    if (error instanceof BatchDamaged) range = error.range;
-    else if (isSqliteCorruption(error)) {
-      const known = this.#damage.find(row.name, at);
-      try {
-        range = known ?? locateDamage(this.#db, row.name, row.id, backward ? row.low_offset : at);
-      } catch {
-        range = null;
-      }
-      if (!range) return corruptError(this.file, { topic: row.name, first: at, last: null, reason: (error as Error).message }, error);
-    } else {
-      return error;
-    }
-    this.#damage.record({ ...range, foundAt: Date.now() });
-    return corruptError(this.file, range, error);
+    return this.#reader.offsetForTime(topic, ts);
   }
 
   // ─── Integrity ────────────────────────────────────────────────────────────────────────────
@@ -983,7 +590,7 @@ export class Channel {
       checkedBatches: s?.checked ?? 0,
       uncheckedBatches: s?.unchecked ?? 0,
       fileProblem: [s?.fileProblem, this.#commitDamage].filter(Boolean).join('; ') || null,
-      retentionBlocked: [...this.#retentionBlocked].map(([topic, message]) => ({ topic, message })),
+      retentionBlocked: [...this.#retention.blocked].map(([topic, message]) => ({ topic, message })),
     };
   }
 
@@ -1009,62 +616,31 @@ export class Channel {
    * it: what a sink's lag in seconds is measured from. Null when there is no such event.
    */
   oldestTs(topic: string, offset: number): number | null {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row) return null;
-    return this.#stmt.batchMinTs.get(row.id, offset)?.min_ts ?? null;
+    return this.#reader.oldestTs(topic, offset);
   }
 
   /** The topic's current watermarks and counts, or undefined if it does not exist. */
   topic(name: string): TopicInfo | undefined {
-    const row = this.#stmt.topicByName.get(name);
-    return row ? toTopicInfo(row) : undefined;
+    return this.#reader.topic(name);
   }
 
   topics(): TopicInfo[] {
-    return this.#stmt.allTopics.all().map(toTopicInfo);
+    return this.#reader.topics();
   }
 
   /** Resolves when `topic` has an event at `offset` or later, or after `timeoutMs`/abort (resolves false). */
   waitFor(topic: string, offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    const row = this.#stmt.topicByName.get(topic);
-    if (row && row.next_offset > offset) return Promise.resolve(true);
-    if (this.#closed || signal?.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      let set = this.#waiters.get(topic);
-      if (!set) this.#waiters.set(topic, (set = new Set()));
-      const done = (value: boolean) => {
-        clearTimeout(timer);
-        set!.delete(wake);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(value);
-      };
-      const wake = () => {
-        const now = this.#stmt.topicByName.get(topic);
-        if (this.#closed || (now && now.next_offset > offset)) done(!this.#closed);
-      };
-      const onAbort = () => done(false);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      set.add(wake);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  #wake(topic: string): void {
-    const set = this.#waiters.get(topic);
-    if (set) for (const wake of [...set]) wake();
+    return this.#waiters.wait(topic, offset, timeoutMs, signal);
   }
 
   // ─── Cursors ──────────────────────────────────────────────────────────────────────────────
 
   getCursor(consumer: string, topic: string): number | null {
-    const row = this.#stmt.topicByName.get(topic);
-    if (!row) return null;
-    return this.#stmt.getCursor.get(consumer, row.id)?.next_offset ?? null;
+    return this.#cursors.get(consumer, topic);
   }
 
   cursors(consumer?: string): CursorInfo[] {
-    const rows = consumer === undefined ? this.#stmt.allCursors.all() : this.#stmt.cursorsOf.all(consumer);
-    return rows.map((r) => ({ consumer: r.consumer, topic: r.topic, next: r.next_offset, protects: r.protects === 1, updatedAt: r.updated_at }));
+    return this.#cursors.list(consumer);
   }
 
   /**
@@ -1072,62 +648,16 @@ export class Channel {
    * the topic's high watermark.
    */
   commit(cursors: readonly CursorCommit[], state: readonly StateWrite[] = []): void {
-    this.#assertWritable();
-    const now = this.#now();
-    const transaction = this.#db.transaction(() => {
-      for (const c of cursors) {
-        const row = this.#ensureTopic(c.topic);
-        if (!Number.isSafeInteger(c.next) || c.next < 0 || c.next > row.next_offset) {
-          throw new SluiceError(
-            ErrorCodes.OFFSET_OUT_OF_RANGE,
-            `cursor ${c.consumer}/${c.topic}: offset ${c.next} is outside 0..${row.next_offset}`,
-          );
-        }
-        this.#stmt.upsertCursor!.run(c.consumer, row.id, c.next, c.protects ? 1 : 0, now);
-      }
-      for (const w of state) this.#writeState(w, now);
-    });
-    try {
-      transaction.immediate();
-    } catch (cause) {
-      // The guard leaves room for cursor commits; if the disk filled anyway, the caller retries.
-      if (isSqliteFull(cause)) throw this.#sqliteFull('a cursor commit', cause);
-      throw cause;
-    }
-    for (const c of cursors) this.#events.emit('cursor', c.consumer, c.topic, c.next);
+    this.#cursors.commit(cursors, state);
   }
 
   deleteCursor(consumer: string, topic: string): void {
-    this.#assertWritable();
-    const row = this.#stmt.topicByName.get(topic);
-    if (row) this.#stmt.deleteCursor!.run(consumer, row.id);
+    this.#cursors.delete(consumer, topic);
   }
 
   /** Where a position spec points in a topic, relative to the consumer's current cursor for `shift`. */
   resolvePosition(topic: string, spec: PositionSpec, current: number | null): number {
-    const info = this.topic(topic);
-    const low = info?.low ?? 0;
-    const high = info?.high ?? 0;
-    if ('earliest' in spec) return low;
-    if ('latest' in spec) return high;
-    if ('time' in spec) return this.offsetForTime(topic, spec.time);
-    if ('offset' in spec) {
-      if (!Number.isSafeInteger(spec.offset) || spec.offset < 0) {
-        throw new SluiceError(ErrorCodes.OFFSET_OUT_OF_RANGE, `topic "${topic}": offset ${spec.offset} is not a valid offset`);
-      }
-      if (spec.offset > high) {
-        throw new SluiceError(ErrorCodes.OFFSET_OUT_OF_RANGE, `topic "${topic}": offset ${spec.offset} is beyond the end (high watermark ${high})`);
-      }
-      if (spec.offset < low) {
-        throw new SluiceError(
-          ErrorCodes.OFFSET_OUT_OF_RANGE,
-          `topic "${topic}": offset ${spec.offset} is older than what retention kept (earliest is ${low})`,
-        );
-      }
-      return spec.offset;
-    }
-    const base = current ?? low;
-    return Math.min(high, Math.max(low, base + spec.shift));
+    return this.#cursors.resolvePosition(topic, spec, current);
   }
 
   /**
@@ -1135,36 +665,7 @@ export class Channel {
    * A time target older than retention resolves to the earliest kept event.
    */
   moveCursors(moves: readonly { consumer: string; topic: string; spec: PositionSpec; protects?: boolean }[], dryRun: boolean): CursorMove[] {
-    const plan: CursorMove[] = moves.map(({ consumer, topic, spec }) => {
-      const info = this.topic(topic);
-      if (!info) throw new SluiceError(ErrorCodes.TOPIC_NOT_FOUND, `topic "${topic}" does not exist`);
-      const current = this.getCursor(consumer, topic);
-      const target = this.resolvePosition(topic, spec, current);
-      const from = current ?? info.low;
-      return {
-        consumer,
-        topic,
-        current,
-        target,
-        low: info.low,
-        high: info.high,
-        redeliver: target < from ? from - target : 0,
-        skip: target > from ? target - from : 0,
-      };
-    });
-    if (!dryRun) {
-      this.commit(
-        plan.map((p, i) => ({ consumer: p.consumer, topic: p.topic, next: p.target, protects: moves[i].protects ?? this.#protectsByDefault(p.consumer, p.topic) })),
-      );
-    }
-    return plan;
-  }
-
-  #protectsByDefault(consumer: string, topic: string): boolean {
-    const row = this.#stmt.topicByName.get(topic);
-    const existing = row ? this.#stmt.getCursor.get(consumer, row.id) : undefined;
-    if (existing) return existing.protects === 1;
-    return this.#protectors.some((p) => p.consumer === consumer && p.matches(topic));
+    return this.#cursors.move(moves, dryRun);
   }
 
   /**
@@ -1172,181 +673,50 @@ export class Channel {
    * before it has a cursor on them. Returns a function that withdraws the protection.
    */
   protect(consumer: string, topics: readonly string[]): () => void {
-    const matchers = topics.map((t) => picomatch(t, { dot: true }));
-    const protector: Protector = { consumer, matches: (t) => matchers.some((m) => m(t)) };
-    this.#protectors.push(protector);
-    return () => {
-      const i = this.#protectors.indexOf(protector);
-      if (i >= 0) this.#protectors.splice(i, 1);
-    };
+    return this.#cursors.protect(consumer, topics);
   }
 
   // ─── State ────────────────────────────────────────────────────────────────────────────────
 
   getState(namespace: string, key: string): string | null {
-    return this.#stmt.getState.get(namespace, key)?.value ?? null;
+    return this.#cursors.getState(namespace, key);
   }
 
   listState(namespace: string): { key: string; value: string; updatedAt: number }[] {
-    return this.#stmt.listState.all(namespace).map((r) => ({ key: r.key, value: r.value, updatedAt: r.updated_at }));
+    return this.#cursors.listState(namespace);
   }
 
   putState(writes: readonly StateWrite[]): void {
-    this.commit([], writes);
+    this.#cursors.putState(writes);
   }
 
   /** Deletes a namespace's entries not updated since `olderThan` (ms epoch). */
   pruneState(namespace: string, olderThan: number): number {
-    this.#assertWritable();
-    return this.#stmt.pruneState!.run(namespace, olderThan).changes;
+    return this.#cursors.pruneState(namespace, olderThan);
   }
 
   // ─── Retention ────────────────────────────────────────────────────────────────────────────
 
   policyFor(topic: string): TopicPolicy {
-    for (const p of this.#policies) if (p.match(topic)) return { ...this.#defaults, ...p.policy };
-    return this.#defaults;
+    return this.#retention.policyFor(topic);
   }
 
   /** The offset below which retention may delete: the minimum over protecting cursors and protectors. */
   protectBound(topic: TopicRow): number {
-    let bound = topic.next_offset;
-    for (const c of this.#stmt.protectingCursors.all(topic.id)) bound = Math.min(bound, c.next_offset);
-    for (const p of this.#protectors) {
-      if (!p.matches(topic.name)) continue;
-      const cursor = this.#stmt.getCursor.get(p.consumer, topic.id);
-      bound = Math.min(bound, cursor ? cursor.next_offset : topic.low_offset);
-    }
-    return bound;
+    return this.#cursors.protectBound(topic);
   }
 
-  /**
-   * Removes whole record batches from the front of each topic: delivered ones older than the
-   * topic's retention or over its byte bound; and, when `needBytes` is given (the channel is
-   * full), delivered ones oldest first and then undelivered ones of `drop_oldest` topics, each
-   * counted as dropped. Never removes an undelivered event of a `block` topic.
-   */
+  /** Runs retention now (it also runs on a timer, and when an append needs room); retention.ts. */
   runRetention(options: { needBytes?: number } = {}): { deletedEvents: number; droppedEvents: number; freedBytes: number } {
-    if (this.readonly || this.#closed) return { deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
-    let need = options.needBytes ?? 0;
-    let deletedEvents = 0;
-    let droppedEvents = 0;
-    let freedBytes = 0;
-    const now = this.#now();
-    const expired: { topic: string; reason: ExpiryReason; n: number }[] = [];
-    // Each cut is its own transaction: SQLite cannot delete a row whose pages are damaged, and
-    // that error spoils the whole transaction it happens in; one topic's damage must not stop
-    // retention of the others. (Retention needs no atomicity across topics.)
-    {
-      const rows = this.#stmt.allTopics.all();
-      const cut = (row: TopicRow, newLow: number, protect: number, reason: ExpiryReason): void => {
-        if (newLow <= row.low_offset) return;
-        let done: { n: number; b: number; dropped: number } | null;
-        try {
-          done = this.#db.transaction(() => {
-            const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
-            if (n === 0) return null;
-            const dropped = Math.max(0, newLow - Math.max(protect, row.low_offset));
-            this.#stmt.deletePrefix!.run(row.id, newLow);
-            this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
-            return { n, b, dropped };
-          }).immediate();
-        } catch (error) {
-          if (!isSqliteCorruption(error)) throw error;
-          this.#retentionBlocked.set(
-            row.name,
-            `retention cannot delete the damaged batches of topic "${row.name}" (${(error as Error).message}); salvage the channel with \`sluice doctor ${this.file} --out NEW.db\``,
-          );
-          return;
-        }
-        this.#retentionBlocked.delete(row.name);
-        if (!done) return;
-        const { n, b, dropped } = done;
-        row.low_offset = newLow;
-        row.bytes -= b;
-        row.event_count -= n;
-        deletedEvents += n;
-        droppedEvents += dropped;
-        expired.push({ topic: row.name, reason, n });
-        freedBytes += b;
-        need -= b;
-      };
-      const protects = new Map<number, number>();
-      // Reading a damaged index page to plan a cut fails like a delete does: that topic is blocked, the others go on.
-      const guarded = (row: TopicRow, plan: () => void): void => {
-        try {
-          plan();
-        } catch (error) {
-          if (!isSqliteCorruption(error)) throw error;
-          this.#retentionBlocked.set(
-            row.name,
-            `retention cannot read the batches of topic "${row.name}" (${(error as Error).message}); salvage the channel with \`sluice doctor ${this.file} --out NEW.db\``,
-          );
-        }
-      };
-      for (const row of rows) {
-        const policy = this.policyFor(row.name);
-        const protect = this.protectBound(row);
-        protects.set(row.id, protect);
-        guarded(row, () => {
-          // By age: delete the delivered prefix whose batches all arrived before the cutoff.
-          if (policy.retentionMs !== null) {
-            const kept = this.#stmt.firstKept.get(row.id, protect, now - policy.retentionMs);
-            cut(row, kept ? kept.base_offset : Math.min(protect, row.next_offset), protect, 'age');
-          }
-          // By bytes per topic: delivered batches first.
-          if (policy.retentionBytes !== null && row.bytes > policy.retentionBytes) {
-            cut(row, this.#prefixEnd(row, row.bytes - policy.retentionBytes, protect), protect, 'size');
-          }
-        });
-      }
-      if (need > 0) {
-        // Full: delivered events of every topic, oldest topics' batches first.
-        for (const row of rows) {
-          if (need <= 0) break;
-          guarded(row, () => cut(row, this.#prefixEnd(row, need, protects.get(row.id)!), protects.get(row.id)!, 'capacity'));
-        }
-        for (const row of rows) {
-          if (need <= 0) break;
-          if (this.policyFor(row.name).whenFull !== 'drop_oldest') continue;
-          guarded(row, () => cut(row, this.#prefixEnd(row, need, row.next_offset), protects.get(row.id)!, 'capacity'));
-        }
-      }
-    }
-    this.#totalBytes -= freedBytes;
-    if (deletedEvents > 0) this.#decoded.clear();
-    for (const e of expired) {
-      let counts = this.#expired.get(e.topic);
-      if (!counts) this.#expired.set(e.topic, (counts = { age: 0, size: 0, capacity: 0 }));
-      counts[e.reason] += e.n;
-    }
-    return { deletedEvents, droppedEvents, freedBytes };
+    return this.#retention.run(options);
   }
 
   /**
    * Deletes a topic's events before `before`, as `kafka-delete-records` does, whatever sinks have
-   * delivered: whole record batches, so the new low is the first offset of the batch holding
-   * `before` (or the high watermark when `before` reaches it). Undelivered events of protecting
-   * cursors count as dropped, the rest as expired.
+   * delivered (whole record batches); retention.ts.
    */
   truncate(topic: string, before: number): { low: number; deletedEvents: number; droppedEvents: number; freedBytes: number } {
-    if (this.readonly) throw new SluiceError(ErrorCodes.BAD_INPUT, 'this is a read-only inspection of a channel file: cannot truncate');
-    const result = this.#db.transaction(() => {
-      const row = this.#stmt.topicByName.get(topic);
-      if (!row) throw new SluiceError(ErrorCodes.TOPIC_NOT_FOUND, `topic "${topic}" does not exist`);
-      const target = Math.min(before, row.next_offset);
-      const holding = target >= row.next_offset ? undefined : this.#stmt.firstKept.get(row.id, target, Number.MAX_SAFE_INTEGER);
-      const newLow = holding ? holding.base_offset : row.next_offset;
-      if (newLow <= row.low_offset) return { low: row.low_offset, deletedEvents: 0, droppedEvents: 0, freedBytes: 0 };
-      const { n, b } = this.#stmt.prefixStats.get(row.id, newLow)!;
-      const dropped = Math.min(n, Math.max(0, newLow - Math.max(this.protectBound(row), row.low_offset)));
-      this.#stmt.deletePrefix!.run(row.id, newLow);
-      this.#stmt.updateTopicRetention!.run(newLow, n, b, dropped, n - dropped, row.id);
-      return { low: newLow, deletedEvents: n, droppedEvents: dropped, freedBytes: b };
-    }).immediate();
-    this.#totalBytes -= result.freedBytes;
-    if (result.deletedEvents > 0) this.#decoded.clear();
-    return result;
+    return this.#retention.truncate(topic, before);
   }
 
   /**
@@ -1354,28 +724,14 @@ export class Channel {
    * counter: it restarts at 0 with the process; the topic's `expired`/`dropped` totals persist).
    */
   expiredCounts(): { topic: string; reason: ExpiryReason; events: number }[] {
-    const out: { topic: string; reason: ExpiryReason; events: number }[] = [];
-    for (const [topic, counts] of this.#expired) for (const reason of ['age', 'size', 'capacity'] as const) out.push({ topic, reason, events: counts[reason] });
-    return out;
-  }
-
-  /** The offset up to which (exclusive) whole batches sum to at least `bytes`, not past `limit`. */
-  #prefixEnd(row: TopicRow, bytes: number, limit: number): number {
-    let freed = 0;
-    let end = row.low_offset;
-    for (const b of this.#stmt.prefixBatches.iterate(row.id)) {
-      if (freed >= bytes || b.last_offset >= limit) break;
-      freed += b.bytes;
-      end = b.last_offset + 1;
-    }
-    return end;
+    return this.#retention.expiredCounts();
   }
 
   #safeRetention(): void {
     try {
       this.runRetention();
     } catch (error) {
-      this.#events.emit('error', error);
+      this.#events.error(error);
     }
   }
 
@@ -1410,7 +766,7 @@ export class Channel {
     try {
       this.checkpoint();
     } catch (error) {
-      this.#events.emit('error', error);
+      this.#events.error(error);
     }
   }
 
@@ -1446,7 +802,7 @@ export class Channel {
     if (this.#retentionTimer) clearInterval(this.#retentionTimer);
     if (this.#diskTimer) clearInterval(this.#diskTimer);
     if (this.#scanTimer) clearImmediate(this.#scanTimer);
-    for (const topic of this.#waiters.keys()) this.#wake(topic);
+    this.#waiters.wakeAll();
     if (!this.readonly) {
       try {
         this.#db.pragma('wal_checkpoint(TRUNCATE)');
@@ -1477,153 +833,3 @@ export class Channel {
     if (this.readonly) throw new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${this.file} is open read-only`);
   }
 }
-
-/**
- * One writer process per channel file: a second collector on the same folder would assign the
- * same cursors' batches twice and drift the byte accounting. The lock file holds the owner's pid
- * and process start time, so a lock left by a crashed process (or a reused pid) is taken over.
- */
-function acquireWriterLock(file: string): void {
-  const lock = `${file}.lock`;
-  const me = processIdentity(process.pid);
-  try {
-    const [pid, started] = readFileSync(lock, 'utf8').trim().split(' ');
-    const owner = Number(pid);
-    if (owner !== process.pid && Number.isInteger(owner) && processIdentity(owner) === `${pid} ${started}`) {
-      throw new SluiceError(
-        ErrorCodes.CHANNEL_CLOSED,
-        `channel ${file} is in use by another Sluice process (pid ${owner}); stop it, or point channel.path at another folder`,
-      );
-    }
-  } catch (error) {
-    if (error instanceof SluiceError) throw error;
-  }
-  try {
-    writeFileSync(lock, `${me}\n`);
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code !== 'ENOSPC') throw cause;
-    throw openError(file, Object.assign(new Error((cause as Error).message), { code: 'SQLITE_FULL' }));
-  }
-}
-
-function releaseWriterLock(file: string): void {
-  try {
-    if (readFileSync(`${file}.lock`, 'utf8').trim() === processIdentity(process.pid)) rmSync(`${file}.lock`);
-  } catch {
-    // already gone
-  }
-}
-
-/** `pid starttime` from /proc where it exists (Linux), else `pid -` if the process is alive; '' if not. */
-function processIdentity(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return `${pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
-  } catch {
-    try {
-      process.kill(pid, 0);
-      return `${pid} -`;
-    } catch {
-      return '';
-    }
-  }
-}
-
-function toTopicInfo(row: TopicRow): TopicInfo {
-  return {
-    name: row.name,
-    low: row.low_offset,
-    high: row.next_offset,
-    count: row.event_count,
-    bytes: row.bytes,
-    dropped: row.dropped,
-    expired: row.expired,
-    createdAt: row.created_at,
-    lastTs: row.max_ts,
-  };
-}
-
-/** A request's events by topic, in order within each topic (most requests have one topic). */
-function byTopic(events: readonly EventDraft[]): Iterable<[string, readonly EventDraft[]]> {
-  if (events.length === 0) return [];
-  const first = events[0].topic;
-  let one = true;
-  for (let i = 1; i < events.length && one; i++) one = events[i].topic === first;
-  if (one) return [[first, events]];
-  const topics = new Map<string, EventDraft[]>();
-  for (const e of events) {
-    let list = topics.get(e.topic);
-    if (!list) topics.set(e.topic, (list = []));
-    list.push(e);
-  }
-  return topics;
-}
-
-function encodedBytes(batches: readonly TopicBatch[] | undefined): number {
-  let n = 0;
-  for (const b of batches ?? []) n += b.payload.length;
-  return n;
-}
-
-function encodedEvents(batches: readonly TopicBatch[] | undefined): number {
-  let n = 0;
-  for (const b of batches ?? []) n += b.count;
-  return n;
-}
-
-/** An upper estimate of the payload bytes a request adds (bodies plus per-event overhead). */
-function estimateBytes(events: readonly EventDraft[]): number {
-  let n = 0;
-  for (const e of events) {
-    n += e.body.length + 16 + (e.key?.length ?? 0);
-    for (const k in e.headers) n += k.length + e.headers[k].length + 2;
-  }
-  return n;
-}
-
-/** A stored batch failed its check while being read; #damageError names it to the caller. */
-class BatchDamaged extends Error {
-  constructor(readonly range: { topic: string; first: number; last: number; reason: string }) {
-    super(`topic "${range.topic}": batch at offsets ${range.first}–${range.last}: ${range.reason}`);
-  }
-}
-
-function closedError(file: string): SluiceError {
-  return new SluiceError(ErrorCodes.CHANNEL_CLOSED, `channel ${file} is closed`, { retriable: true });
-}
-
-/**
- * On a nearly full disk SQLite can fail to open with an I/O error (growing the -shm file) rather
- * than SQLITE_FULL: with less than 1 MiB free, call it what it is.
- */
-function diskFullAtOpen(file: string, error: unknown, probe: FreeSpaceProbe): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !code.startsWith('SQLITE_IOERR')) return error;
-  try {
-    if (probe(dirname(file)).free >= 1024 * 1024) return error;
-  } catch {
-    return error;
-  }
-  return Object.assign(new Error((error as Error).message), { code: 'SQLITE_FULL', cause: error });
-}
-
-function isSqliteFull(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'SQLITE_FULL';
-}
-
-function diskFullError(reason: string | null, cause?: unknown): SluiceError {
-  return new SluiceError(
-    ErrorCodes.CHANNEL_FULL,
-    `channel refuses new events: ${reason ?? 'the disk is full'}; sinks keep delivering and retention frees delivered events — retry later, free disk space, or lower channel.min_free_space`,
-    { retriable: true, retryAfterMs: 1000, cause },
-  );
-}
-
-function fullError(bytes: number, max: number): SluiceError {
-  return new SluiceError(
-    ErrorCodes.CHANNEL_FULL,
-    `channel full: ${formatBytes(bytes)} of ${formatBytes(max)} used by undelivered events; retry later, raise channel.max_bytes, or set when_full: drop_oldest for topics that may lose old events`,
-    { retriable: true, retryAfterMs: 1000 },
-  );
-}
-
