@@ -36,12 +36,13 @@ describe('memory reducer', () => {
     });
     expect(burst(96)).toBe(96 * 16);
     await reduced;
-    expect(released).toBe(1);
+    expect(released).toBeGreaterThanOrEqual(1);
     // V8 hands the freed pages back in the background: the RSS goes down soon after.
     await until(() => process.memoryUsage.rss() < reductions[0].before - 32 * 1024 * 1024, { what: 'the RSS to go down after the reduction' });
-    // Quiet and no new growth: no second collection.
-    await new Promise((r) => setTimeout(r, 500));
-    expect(reductions).toHaveLength(1);
+    // Quiet and no new growth: one follow-up collection, then none.
+    await until(() => reductions.length === 2, { what: 'the follow-up collection' });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(reductions).toHaveLength(2);
   });
 
   it('does nothing while the RSS has not grown', async () => {
