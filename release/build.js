@@ -120,6 +120,12 @@ export async function buildCollector({ force = false } = {}) {
     // The version `sluice --version` prints, fixed at build time (no package.json read at start).
     define: { 'process.env.SLUICE_VERSION': JSON.stringify(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version) },
     legalComments: 'linked',
+    // Whitespace and syntax minified, names kept (stack traces still name functions): V8 keeps
+    // every loaded chunk's source in the heap, −3 MB idle RSS (docs/decisions/memory.md). The
+    // linked source maps turn traces back into our files with `node --enable-source-maps`.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
     logLevel: 'warning',
     write: false,
   });

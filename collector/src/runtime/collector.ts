@@ -26,6 +26,7 @@ import { ConnectionTracker, parseListen } from '../net.ts';
 import { SinkRunner } from '../sinks/runner.ts';
 import { FleetRegistry } from '../fleet/registry.ts';
 import { startReporter } from '../fleet/reporter.ts';
+import { startMemoryReducer } from './memory.ts';
 import { FLEET_TOPIC } from '../../../shared/src/api/fleet.ts';
 
 export interface SourceHandle {
@@ -63,6 +64,7 @@ export class Collector {
   /** The edges this collector has heard from (fleet/registry.ts); null for an inspection. */
   fleet: FleetRegistry | null = null;
   #stopReporter: (() => void) | null = null;
+  #stopMemoryReducer: (() => void) | null = null;
   readonly inspect: boolean;
   readonly interceptorContext: InterceptorContext;
   admin: FastifyInstance | null = null;
@@ -95,6 +97,10 @@ export class Collector {
       this.fleet = new FleetRegistry(this.channel, { staleAfter: this.config.fleet.staleAfter, log: this.log });
       this.fleet.start();
       if (this.config.fleet.report) this.#stopReporter = startReporter(this, this.config.fleet.reportIntervalMs);
+      this.#stopMemoryReducer = startMemoryReducer({
+        release: () => this.channel.releaseMemory(),
+        onReduce: (before, after) => this.log.debug({ rssBefore: before, rssAfter: after }, 'quiet after a burst: memory given back'),
+      });
       for (const s of this.config.sinks) this.#startSink(s);
       try {
         for (const s of this.config.sources) await this.#startSource(s);
@@ -381,6 +387,7 @@ export class Collector {
       h.abort.abort();
     }));
     this.#stopReporter?.();
+    this.#stopMemoryReducer?.();
     this.fleet?.stop();
     // 2. In-flight ingests settle (their producers get their acks or errors).
     await Promise.allSettled([...this.#inflight]);
