@@ -205,8 +205,11 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const log4j = join(dataDir, 'log4j2.properties');
   writeFileSync(log4j, log4jProperties(opts.logLevel ?? 'INFO'));
 
-  // Format storage (what `kafka-storage.sh format` does). A cluster id is a base64url UUID.
-  const clusterId = randomBytes(16).toString('base64url');
+  // Format storage (what `kafka-storage.sh format` does). A cluster id is a base64url UUID; one
+  // that starts with '-' (1 in 64) reads as an option to the tool's parser, so, as Kafka's own
+  // Uuid.randomUuid does, draw again.
+  let clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
   const fmt = await run('java', [...toolJvmArgs(classpath), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile], {
     timeoutMs: 120_000,
   });
