@@ -6,21 +6,22 @@
  * every transaction runs to completion inside one call; nothing is ever awaited inside one.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { TopicInfo } from '../../../shared/src/api/core.ts';
 import type { EventDraft, StoredEvent } from '../../../shared/src/event.ts';
 import { isValidTopic } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import { formatBytes } from '../../../shared/src/format.ts';
-import { DiskGuard, statfsProbe, type DiskState } from './disk.ts';
+import { statfsProbe, type DiskState } from './disk.ts';
 import { checkMetadata, DamageLog, IntegrityScanner, isSqliteCorruption, type DamagedRange, type IntegrityStatus } from './integrity.ts';
 import { BatchWriter, byTopic, encodedBytes, encodedEvents, estimateBytes } from './batches.ts';
 import { Cursors } from './cursors.ts';
-import { closedError, diskFullAtOpen, diskFullError, fullError, isSqliteFull } from './errors.ts';
+import { closedError, diskFullAtOpen, fullError, isSqliteFull } from './errors.ts';
 import { ensureSchema, openError } from './schema.ts';
 import { Reader } from './reads.ts';
 import { Retention } from './retention.ts';
+import { ChannelSpace } from './space.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 import { ChannelEvents, TopicWaiters } from './subscriptions.ts';
 import {
@@ -80,7 +81,6 @@ export class Channel {
   #flushTimer: NodeJS.Timeout | null = null;
   #flushScheduled = false;
   #closed = false;
-  #bytesSinceCheckpoint = 0;
   #retentionTimer: NodeJS.Timeout | null = null;
   #totalBytes = 0;
   #stats = { commits: 0, appendedEvents: 0, rejectedFull: 0, rejectedDisk: 0 };
@@ -95,11 +95,8 @@ export class Channel {
   readonly #reader: Reader;
   readonly #batches: BatchWriter;
   readonly #retention: Retention;
-  readonly #disk: DiskGuard | null = null;
+  readonly #space: ChannelSpace;
   #diskTimer: NodeJS.Timeout | null = null;
-  #diskWasFull = false;
-  #diskRetentionAt = 0;
-  #pageSize = 4096;
 
   private constructor(options: ChannelOptions) {
     this.file = options.file;
@@ -170,7 +167,7 @@ export class Channel {
         topic: (name) => this.topic(name),
         offsetForTime: (topic, ts) => this.offsetForTime(topic, ts),
         assertWritable: () => this.#assertWritable(),
-        sqliteFull: (what, cause) => this.#sqliteFull(what, cause),
+        sqliteFull: (what, cause) => this.#space.sqliteFull(what, cause),
       });
       this.#totalBytes = (this.#db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM topics').get() as { b: number }).b;
     } catch (error) {
@@ -182,14 +179,23 @@ export class Channel {
       this.#retentionTimer = setInterval(() => this.#safeRetention(), this.#opts.retentionIntervalMs);
       this.#retentionTimer.unref();
     }
+    this.#space = new ChannelSpace(
+      {
+        db: this.#db,
+        file: this.file,
+        readonly: this.readonly,
+        events: this.#events,
+        opts: this.#opts,
+        closed: () => this.#closed,
+        now: this.#now,
+        runRetention: (needBytes) => void this.runRetention({ needBytes }),
+      },
+      options,
+    );
     if (!this.readonly) {
-      this.#pageSize = this.#db.pragma('page_size', { simple: true }) as number;
-      this.#disk = new DiskGuard({ dir: dirname(this.file), min: options.minFreeSpace ?? 'auto', probe: options.freeSpaceProbe, now: this.#now });
-      // Health is right from the start; the first housekeeping run reports (emits `disk`) a disk already short.
-      this.#disk.refuses(() => this.#reusableBytes());
       // Probes once a second, so health and /metrics are current and a full channel notices
       // space coming back (and frees what it can) even when nobody appends.
-      this.#diskTimer = setInterval(() => this.#diskHousekeeping(), 1000);
+      this.#diskTimer = setInterval(() => this.#space.housekeeping(), 1000);
       this.#diskTimer.unref();
     }
     if (options.integrityScan ?? !this.readonly) this.scanIntegrity();
@@ -304,10 +310,10 @@ export class Channel {
     let admitted: boolean[];
     let diskRefusal: SluiceError | null = null;
     try {
-      diskRefusal = this.#admitDisk(group);
+      diskRefusal = this.#space.admit(group);
       admitted = diskRefusal ? group.map((p) => p.request.events.length === 0) : this.#admit(incoming, group);
     } catch (cause) {
-      const error = isSqliteFull(cause) ? this.#sqliteFull('retention making room', cause) : cause;
+      const error = isSqliteFull(cause) ? this.#space.sqliteFull('retention making room', cause) : cause;
       for (const p of group) p.reject(error);
       return;
     }
@@ -385,7 +391,7 @@ export class Channel {
       // A commit that runs into a damaged page (an index, say) fails every time: health must say so.
       if (isSqliteCorruption(cause)) this.#commitDamage = `commits fail: the file is damaged (${(cause as Error).message})`;
       const error = isSqliteFull(cause)
-        ? this.#sqliteFull('a commit', cause)
+        ? this.#space.sqliteFull('a commit', cause)
         : new SluiceError(ErrorCodes.CHANNEL_COMMIT_FAILED, `channel commit failed (${this.file}): ${isSqliteCorruption(cause) ? `${this.#commitDamage}; salvage it with \`sluice doctor ${this.file} --out NEW.db\`` : (cause as Error).message}`, {
             cause,
             retriable: true,
@@ -397,8 +403,7 @@ export class Channel {
 
     this.#commitDamage = null;
     this.#totalBytes += committedBytes;
-    this.#bytesSinceCheckpoint += committedBytes;
-    this.#disk?.wrote(committedBytes);
+    this.#space.wrote(committedBytes);
     this.#stats.commits++;
     for (let g = 0; g < group.length; g++) {
       const outcome = outcomes[g];
@@ -415,85 +420,7 @@ export class Channel {
       this.#events.appended(topic, high);
       this.#waiters.wake(topic);
     }
-    if (this.#bytesSinceCheckpoint >= this.#checkpointEvery()) setImmediate(() => this.#safeCheckpoint());
-  }
-
-  /**
-   * Bytes committed between checkpoints: `checkpointBytes`, but at most a quarter of the free
-   * disk space (at least 1 MiB) — a checkpoint copies the WAL into the main file, which needs
-   * that much room, so on a small or filling disk the WAL is kept small. Free space is the last
-   * probe less what was committed since: a fast writer can fill the disk between two probes, and
-   * a WAL larger than the room left cannot be checkpointed until more than it is freed.
-   */
-  #checkpointEvery(): number {
-    const free = this.#disk?.estimatedFreeBytes ?? -1;
-    if (free < 0) return this.#opts.checkpointBytes;
-    return Math.min(this.#opts.checkpointBytes, Math.max(1024 * 1024, Math.floor(free / 4)));
-  }
-
-  /**
-   * The free-space guard for a commit group: when the disk is short, delivered events are
-   * removed first (at most once a second: their pages are reused by the next appends), and if
-   * it is still short every request carrying events is refused. Returns the refusal, or null.
-   */
-  #admitDisk(group: PendingAppend[]): SluiceError | null {
-    const disk = this.#disk;
-    if (!disk || !group.some((p) => p.request.events.length > 0)) return null;
-    const reusable = () => this.#reusableBytes();
-    if (disk.refuses(reusable) && this.#now() - this.#diskRetentionAt >= 1000) {
-      this.#diskRetentionAt = this.#now();
-      const short = disk.shortfall(reusable());
-      if (short > 0) this.runRetention({ needBytes: short });
-      disk.refuses(reusable);
-    }
-    this.#noteDiskTransition();
-    return disk.full ? diskFullError(disk.state().reason) : null;
-  }
-
-  /** Bytes SQLite can reuse inside the file (free pages) before it must grow it. */
-  #reusableBytes(): number {
-    return (this.#db.pragma('freelist_count', { simple: true }) as number) * this.#pageSize;
-  }
-
-  /** Records SQLITE_FULL seen during `what` and returns the error to give callers. */
-  #sqliteFull(what: string, cause: unknown): SluiceError {
-    this.#disk?.sawSqliteFull(what);
-    this.#noteDiskTransition();
-    return diskFullError(this.#disk?.state().reason ?? `the disk is full: ${what} failed with SQLITE_FULL`, cause);
-  }
-
-  #noteDiskTransition(): void {
-    const full = this.#disk?.full ?? false;
-    if (full !== this.#diskWasFull) {
-      this.#diskWasFull = full;
-      this.#events.disk(this.#disk!.state());
-    }
-  }
-
-  /**
-   * Once a second: probe the disk; while it is short, remove delivered events to make room and
-   * retry a checkpoint the disk refused earlier (it truncates the WAL once it succeeds).
-   */
-  #diskHousekeeping(): void {
-    const disk = this.#disk;
-    if (!disk || this.#closed) return;
-    try {
-      const reusable = () => this.#reusableBytes();
-      if (disk.refuses(reusable)) {
-        const short = disk.shortfall(reusable());
-        if (short > 0 && this.#now() - this.#diskRetentionAt >= 1000) {
-          this.#diskRetentionAt = this.#now();
-          this.runRetention({ needBytes: short });
-        }
-        // A TRUNCATE checkpoint gives the WAL's space back to the filesystem.
-        if (this.walBytes() > 0) this.checkpoint({ truncate: true });
-        disk.refuses(reusable);
-      }
-    } catch (error) {
-      if (isSqliteFull(error)) this.#sqliteFull('housekeeping', error);
-      else this.#events.error(error);
-    }
-    this.#noteDiskTransition();
+    this.#space.checkpointIfDue();
   }
 
   /**
@@ -741,35 +668,10 @@ export class Channel {
 
   /**
    * Checkpoints on our schedule: PASSIVE after every `checkpointBytes` committed; if the WAL
-   * file is still larger than `walMaxBytes`, a TRUNCATE checkpoint, which waits for readers.
+   * file is still larger than `walMaxBytes`, a TRUNCATE checkpoint, which waits for readers (space.ts).
    */
   checkpoint(options: { truncate?: boolean } = {}): { walBytes: number } {
-    if (this.readonly || this.#closed) return { walBytes: 0 };
-    this.#bytesSinceCheckpoint = 0;
-    try {
-      this.#db.pragma('wal_checkpoint(PASSIVE)');
-      let walBytes = this.walBytes();
-      if (walBytes > this.#opts.walMaxBytes || (options.truncate && walBytes > 0)) {
-        this.#db.pragma('wal_checkpoint(TRUNCATE)');
-        walBytes = this.walBytes();
-      }
-      this.#disk?.checkpointed();
-      return { walBytes };
-    } catch (cause) {
-      if (!isSqliteFull(cause)) throw cause;
-      // Copying the WAL into the main file needs room: keep that much free before appending more.
-      this.#disk?.owesCheckpoint(this.walBytes());
-      throw this.#sqliteFull('a checkpoint', cause);
-    }
-  }
-
-  /** A checkpoint from a callback: its failure is reported (logged by the collector), never thrown. */
-  #safeCheckpoint(): void {
-    try {
-      this.checkpoint();
-    } catch (error) {
-      this.#events.error(error);
-    }
+    return this.#space.checkpoint(options);
   }
 
   /** Gives SQLite's page cache back to the allocator (it refills as pages are read again): runtime/memory.ts, after a burst. */
@@ -778,11 +680,7 @@ export class Channel {
   }
 
   walBytes(): number {
-    try {
-      return statSync(`${this.file}-wal`).size;
-    } catch {
-      return 0;
-    }
+    return this.#space.walBytes();
   }
 
   stats(): ChannelStats {
@@ -795,7 +693,7 @@ export class Channel {
       events: topics.reduce((a, t) => a + t.event_count, 0),
       walBytes: this.walBytes(),
       ...this.#stats,
-      disk: this.#disk?.state() ?? null,
+      disk: this.#space.disk?.state() ?? null,
     };
   }
 
