@@ -145,6 +145,52 @@ describe('tail source', () => {
     expect(source.stats.recovered).toBeGreaterThanOrEqual(1);
   });
 
+  it('takes the next copy when the file is truncated again while the lines of a copy are being stored: every line once', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'app.log');
+    writeFileSync(file, text(lines(0, 10)));
+    const { channel: ch } = channel();
+    // Holds the commit carrying the first copy's lines until the test lets it go.
+    let held: (() => void) | null = null;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const ctx = createTestContext(ch, { name: 'files' });
+    const ingest = ctx.ingest.bind(ctx);
+    ctx.ingest = async (events, options) => {
+      if (events.some((e) => fromUtf8(e.body) === 'line 10')) {
+        held?.();
+        await gate;
+      }
+      return ingest(events, options);
+    };
+    const { value } = validateConfig(tailSource.config, { paths: [file], read_from: 'start', poll_interval_ms: 50, scan_interval_ms: 100 }, 'sources.files');
+    const source = tailSource.create(value!, ctx) as TailSource;
+    cleanups.push(async () => {
+      release();
+      await source.stop();
+    });
+    await source.start();
+    await waitUntil(() => readBodies(ch, 'logs').length === 10, 5000, 'first lines');
+    const holding = new Promise<void>((r) => (held = r));
+    // One tick, so the source sees only the result: lines 10-19 unread, copied, the file truncated, 20-24 written.
+    appendFileSync(file, text(lines(10, 20)));
+    copyFileSync(file, join(dir, 'app.log.0'));
+    truncateSync(file, 0);
+    appendFileSync(file, text(lines(20, 25)));
+    await holding;
+    // While lines 10-19 (from app.log.0) are being stored, the live file is rotated again: 20-34 are only in app.log.1.
+    appendFileSync(file, text(lines(25, 35)));
+    copyFileSync(file, join(dir, 'app.log.1'));
+    truncateSync(file, 0);
+    appendFileSync(file, text(lines(35, 40)));
+    release();
+    await waitUntil(() => readBodies(ch, 'logs').length >= 40, 5000, '40 lines');
+    await new Promise((r) => setTimeout(r, 300));
+    expectExactlyOnce(readBodies(ch, 'logs'), lines(0, 40));
+    expect(readBodies(ch, 'logs')).toEqual(lines(0, 40));
+    expect(source.stats).toMatchObject({ truncations: 2, recovered: 2 });
+  });
+
   it('finishes a file rotated away while it was stopped', async () => {
     const dir = tempDir();
     const file = join(dir, 'app.log');
