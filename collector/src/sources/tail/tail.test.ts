@@ -1,5 +1,6 @@
 /** The tail source on real files and a real Channel: rotation both ways, restarts, multi-line, back-pressure. */
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -143,6 +144,86 @@ describe('tail source', () => {
     expectExactlyOnce(readBodies(ch, 'logs'), lines(0, n));
     expect(source.stats.truncations).toBeGreaterThanOrEqual(5);
     expect(source.stats.recovered).toBeGreaterThanOrEqual(1);
+  });
+
+  it('takes the next copy when the file is truncated again while the lines of a copy are being stored: every line once', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'app.log');
+    writeFileSync(file, text(lines(0, 10)));
+    const { channel: ch } = channel();
+    // Holds the commit carrying the first copy's lines until the test lets it go.
+    let held: (() => void) | null = null;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const ctx = createTestContext(ch, { name: 'files' });
+    const ingest = ctx.ingest.bind(ctx);
+    ctx.ingest = async (events, options) => {
+      if (events.some((e) => fromUtf8(e.body) === 'line 10')) {
+        held?.();
+        await gate;
+      }
+      return ingest(events, options);
+    };
+    const { value } = validateConfig(tailSource.config, { paths: [file], read_from: 'start', poll_interval_ms: 50, scan_interval_ms: 100 }, 'sources.files');
+    const source = tailSource.create(value!, ctx) as TailSource;
+    cleanups.push(async () => {
+      release();
+      await source.stop();
+    });
+    await source.start();
+    await waitUntil(() => readBodies(ch, 'logs').length === 10, 5000, 'first lines');
+    const holding = new Promise<void>((r) => (held = r));
+    // One tick, so the source sees only the result: lines 10-19 unread, copied, the file truncated, 20-24 written.
+    appendFileSync(file, text(lines(10, 20)));
+    copyFileSync(file, join(dir, 'app.log.0'));
+    truncateSync(file, 0);
+    appendFileSync(file, text(lines(20, 25)));
+    await holding;
+    // While lines 10-19 (from app.log.0) are being stored, the live file is rotated again: 20-34 are only in app.log.1.
+    appendFileSync(file, text(lines(25, 35)));
+    copyFileSync(file, join(dir, 'app.log.1'));
+    truncateSync(file, 0);
+    appendFileSync(file, text(lines(35, 40)));
+    release();
+    await waitUntil(() => readBodies(ch, 'logs').length >= 40, 5000, '40 lines');
+    await new Promise((r) => setTimeout(r, 300));
+    expectExactlyOnce(readBodies(ch, 'logs'), lines(0, 40));
+    expect(readBodies(ch, 'logs')).toEqual(lines(0, 40));
+    expect(source.stats).toMatchObject({ truncations: 2, recovered: 2 });
+  });
+
+  it('a file truncated between its size check and its read is checked again (no endless short read), not read at the old offset: every line once', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'app.log');
+    writeFileSync(file, text(lines(0, 10)));
+    const { channel: ch } = channel();
+    const source = await startTail(ch, { paths: [file], read_from: 'start' });
+    await waitUntil(() => readBodies(ch, 'logs').length === 10, 5000, 'first lines');
+    // The source's first read past line 9 (after its size check and head check saw lines 10-19) finds the file
+    // copied, truncated and given 2 short lines: it gets fewer bytes than the size said.
+    const offset = Buffer.byteLength(text(lines(0, 10)));
+    const probe = await open(file, 'r');
+    const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const read = proto.read;
+    let rotated = false;
+    proto.read = function (this: unknown, ...args: unknown[]) {
+      if (!rotated && args[3] === offset) {
+        rotated = true;
+        copyFileSync(file, join(dir, 'app.log.0'));
+        truncateSync(file, 0);
+        appendFileSync(file, text(lines(20, 22)));
+      }
+      return read.apply(this, args);
+    };
+    cleanups.push(() => (proto.read = read));
+    appendFileSync(file, text(lines(10, 20)));
+    await waitUntil(() => readBodies(ch, 'logs').length >= 22, 5000, '22 lines');
+    proto.read = read;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rotated).toBe(true);
+    expect(readBodies(ch, 'logs')).toEqual(lines(0, 22));
+    expect(source.stats).toMatchObject({ truncations: 1, recovered: 1 });
   });
 
   it('finishes a file rotated away while it was stopped', async () => {

@@ -69,6 +69,21 @@ const CYCLE_BYTES = 4 * 1024 * 1024;
 const MIN_READ = 16 * 1024;
 const MAX_WATCHERS = 512;
 
+/**
+ * A copytruncate copy being read. While it is read the live file is not, so it may be truncated
+ * again meanwhile (the lines written since are then in the next copy). `liveHead` is the live
+ * file's head when the copy was found (or, if it was empty then, when the copy was done): the
+ * live file is read again from 0 only after its first bytes are checked against it, and if they
+ * changed, the next copy is looked for by it.
+ */
+interface Recovery {
+  fh: FileHandle;
+  path: string;
+  size: number;
+  liveHeadLen: number;
+  liveHead: string;
+}
+
 interface Position {
   path: string;
   offset: number;
@@ -95,7 +110,7 @@ interface TailedFile {
   /** Not at any matched path any more (renamed away or deleted), since when. */
   rotatedAt: number | null;
   /** Reading the rest of the previous contents from a copytruncate copy. */
-  recovery: { fh: FileHandle; path: string; size: number } | null;
+  recovery: Recovery | null;
 }
 
 /** What one file contributes to a commit; applied to the file once the commit succeeded. */
@@ -359,6 +374,11 @@ export class TailSource implements Source {
     let r: ReturnType<typeof splitEvents>;
     for (;;) {
       buf = await readAt(f.fh, f.offset, want);
+      if (buf.length < want) {
+        // Shorter than the stat said: truncated since (copytruncate). Check it again next cycle, at once;
+        // reading on would take bytes of the new contents at the old offset, or retry the short read forever.
+        return this.#recheck(f);
+      }
       atEnd = f.offset + buf.length >= st.size;
       const flush = atEnd && rotatedDone ? 'all' : atEnd && multilineDue ? 'events' : 'none';
       r = splitEvents(buf, { start: this.#start, maxBytes: this.#config.max_line_bytes, discarding: f.discarding, flush });
@@ -366,7 +386,6 @@ export class TailSource implements Source {
       if (r.consumed > 0 || atEnd || want >= this.#readCap) break;
       want = Math.min(st.size - f.offset, this.#readCap);
     }
-    this.stats.truncatedLines += r.truncated;
     const offset = f.offset + r.consumed;
     if (offset < st.size) {
       // Something is held back (partial line, event being built): come back when it may be flushed.
@@ -374,9 +393,16 @@ export class TailSource implements Source {
       if (f.rotatedAt !== null) this.#deadline(quietSince + this.#config.rotate_wait_ms);
     }
     if (r.consumed === 0 && r.discarding === f.discarding) return null;
-    this.#push(events, f, r.bodies, now);
     let { headLen, head } = f;
-    if (headLen < HEAD_BYTES && offset > headLen) ({ headLen, head } = await headOf(f.fh, Math.min(HEAD_BYTES, offset), f.offset === 0 ? buf : null));
+    if (headLen < HEAD_BYTES && offset > headLen) {
+      const longer = await headOf(f.fh, Math.min(HEAD_BYTES, offset), f.offset === 0 ? buf : null);
+      // Read again from the file: if it no longer starts with the head we had, it was truncated after
+      // the lines above were read; those are in the copy, so leave them to the truncation path.
+      if (headLen > 0 && (longer.buf.length < headLen || hash(longer.buf.subarray(0, headLen)) !== head)) return this.#recheck(f);
+      ({ headLen, head } = longer);
+    }
+    this.stats.truncatedLines += r.truncated;
+    this.#push(events, f, r.bodies, now);
     const finished = rotatedDone && offset >= st.size && !r.discarding;
     return { file: f, offset, discarding: r.discarding, headLen, head, finished, endRecovery: false };
   }
@@ -384,14 +410,16 @@ export class TailSource implements Source {
   /** The file shrank or its first bytes changed: copytruncate (or a new file on a reused inode). */
   async #truncated(f: TailedFile, events: EventDraft[], now: number, room: number): Promise<Step | null> {
     this.stats.truncations++;
-    const copy = f.offset > 0 && f.headLen > 0 ? await this.#findCopy(f) : null;
+    // headLen > 0 at offset 0: truncated again while a copy was read (see Recovery); all of the next copy is unread.
+    const copy = f.headLen > 0 ? await this.#findCopy(f) : null;
     if (copy) {
+      ({ headLen: copy.liveHeadLen, head: copy.liveHead } = await headOf(f.fh, HEAD_BYTES, null));
       f.recovery = copy;
       this.stats.recovered++;
       this.#ctx.log.info({ path: f.path, copy: copy.path }, `source "${this.#ctx.name}": ${f.path} was truncated; reading its unread lines from ${copy.path}`);
       return this.#readRecovery(f, events, now, room);
     }
-    if (f.offset > 0) {
+    if (f.offset > 0 || f.headLen > 0) {
       this.#ctx.log.warn({ path: f.path, offset: f.offset }, `source "${this.#ctx.name}": ${f.path} was truncated; reading it again from the start (lines written between our last read and the truncation, if any, were not found in a copy)`);
     }
     f.verify = false;
@@ -404,17 +432,19 @@ export class TailSource implements Source {
     const want = Math.min(copy.size - f.offset, Math.max(room, this.#readCap));
     const buf = want > 0 ? await readAt(copy.fh, f.offset, want) : Buffer.alloc(0);
     const atEnd = f.offset + buf.length >= copy.size;
+    if (atEnd && copy.liveHeadLen === 0) ({ headLen: copy.liveHeadLen, head: copy.liveHead } = await headOf(f.fh, HEAD_BYTES, null));
     const r = splitEvents(buf, { start: this.#start, maxBytes: this.#config.max_line_bytes, discarding: f.discarding, flush: atEnd ? 'all' : 'none' });
     this.#push(events, f, r.bodies, now);
     const offset = f.offset + r.consumed;
-    if (atEnd) return { file: f, offset: 0, discarding: false, headLen: 0, head: '', finished: false, endRecovery: true };
+    // Then the live file from its start, once its first bytes are checked against its head when the copy was found.
+    if (atEnd) return { file: f, offset: 0, discarding: false, headLen: copy.liveHeadLen, head: copy.liveHead, finished: false, endRecovery: true };
     return { file: f, offset, discarding: r.discarding, headLen: f.headLen, head: f.head, finished: false, endRecovery: false };
   }
 
   async #endRecovery(f: TailedFile): Promise<void> {
     const copy = f.recovery;
     f.recovery = null;
-    f.verify = false;
+    f.verify = true;
     f.size = 0;
     await copy?.fh.close().catch(() => {});
   }
@@ -443,7 +473,7 @@ export class TailSource implements Source {
       let fh: FileHandle | null = null;
       try {
         fh = await open(c.path, 'r');
-        if (await this.#headMatches(fh, f.headLen, f.head)) return { fh, path: c.path, size: (await fh.stat()).size };
+        if (await this.#headMatches(fh, f.headLen, f.head)) return { fh, path: c.path, size: (await fh.stat()).size, liveHeadLen: 0, liveHead: '' };
       } catch {
         // unreadable: not our copy
       }
@@ -458,6 +488,13 @@ export class TailSource implements Source {
     if (this.#config.path_header) headers[this.#config.path_header] = f.path;
     const topic = this.#config.topic;
     for (const body of bodies) events.push({ topic, ts, key: null, headers, body });
+  }
+
+  /** The file changed while it was read: nothing from this read is used; its head is checked next cycle, soon. */
+  #recheck(f: TailedFile): null {
+    f.verify = true;
+    this.#deadline(Date.now());
+    return null;
   }
 
   #deadline(at: number): void {
@@ -587,9 +624,10 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
   return got === length ? buf : buf.subarray(0, got);
 }
 
-async function headOf(fh: FileHandle, len: number, fromStart: Buffer | null): Promise<{ headLen: number; head: string }> {
+/** The hash of the first `len` bytes (fewer if the file is shorter), from `fromStart` when it holds them. */
+async function headOf(fh: FileHandle, len: number, fromStart: Buffer | null): Promise<{ headLen: number; head: string; buf: Buffer }> {
   const buf = fromStart && fromStart.length >= len ? fromStart.subarray(0, len) : await readAt(fh, 0, len);
-  return { headLen: buf.length, head: hash(buf) };
+  return { headLen: buf.length, head: hash(buf), buf };
 }
 
 function hash(buf: Buffer): string {
