@@ -2,37 +2,11 @@
  * Cursors and state (docs/specs/channel.md "Cursors"), through the channel on real database
  * files: cursors.ts behind the façade.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { makeEvent, type EventDraft } from '../../../shared/src/event.ts';
+import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../../shared/src/errors.ts';
-import { Channel, type ChannelOptions } from './channel.ts';
+import { channelFixture, ev } from './test-fixture.ts';
 
-const dirs: string[] = [];
-const open: Channel[] = [];
-
-function tempFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-channel-'));
-  dirs.push(dir);
-  return join(dir, 'channel.db');
-}
-
-function openChannel(options: Partial<ChannelOptions> & { file?: string } = {}): Channel {
-  const channel = Channel.open({ file: options.file ?? tempFile(), retentionIntervalMs: 0, ...options });
-  open.push(channel);
-  return channel;
-}
-
-function ev(topic: string, body: string, ts = 1_000, headers: Record<string, string> = {}): EventDraft {
-  return makeEvent(topic, body, { ts, headers });
-}
-
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const { tempFile, openChannel } = channelFixture();
 
 describe('cursors', () => {
   it('MUST persist cursors with state atomically and move them by every position kind', async () => {

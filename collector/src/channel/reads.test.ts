@@ -2,40 +2,10 @@
  * Reading (docs/specs/channel.md "Readers"), through the channel on real database files: reads.ts
  * and the waiting readers behind the façade.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fromUtf8, makeEvent, type EventDraft } from '../../../shared/src/event.ts';
-import { Channel, type ChannelOptions } from './channel.ts';
+import { describe, expect, it } from 'vitest';
+import { channelFixture, ev, bodies } from './test-fixture.ts';
 
-const dirs: string[] = [];
-const open: Channel[] = [];
-
-function tempFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-channel-'));
-  dirs.push(dir);
-  return join(dir, 'channel.db');
-}
-
-function openChannel(options: Partial<ChannelOptions> & { file?: string } = {}): Channel {
-  const channel = Channel.open({ file: options.file ?? tempFile(), retentionIntervalMs: 0, ...options });
-  open.push(channel);
-  return channel;
-}
-
-function ev(topic: string, body: string, ts = 1_000, headers: Record<string, string> = {}): EventDraft {
-  return makeEvent(topic, body, { ts, headers });
-}
-
-function bodies(events: { body: Uint8Array }[]): string[] {
-  return events.map((e) => fromUtf8(e.body));
-}
-
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const { tempFile, openChannel } = channelFixture();
 
 describe('readers', () => {
   it('MUST serve a second connection the events of the batch it asked for after retention freed row ids', async () => {

@@ -2,41 +2,12 @@
  * Retention and capacity (docs/specs/channel.md "Retention"), through the channel on real database
  * files: retention.ts behind the façade, and the back-pressure it makes room for.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fromUtf8, makeEvent, type EventDraft } from '../../../shared/src/event.ts';
+import { describe, expect, it } from 'vitest';
+import { fromUtf8 } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
-import { Channel, type ChannelOptions } from './channel.ts';
+import { channelFixture, ev, bodies } from './test-fixture.ts';
 
-const dirs: string[] = [];
-const open: Channel[] = [];
-
-function tempFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-channel-'));
-  dirs.push(dir);
-  return join(dir, 'channel.db');
-}
-
-function openChannel(options: Partial<ChannelOptions> & { file?: string } = {}): Channel {
-  const channel = Channel.open({ file: options.file ?? tempFile(), retentionIntervalMs: 0, ...options });
-  open.push(channel);
-  return channel;
-}
-
-function ev(topic: string, body: string, ts = 1_000, headers: Record<string, string> = {}): EventDraft {
-  return makeEvent(topic, body, { ts, headers });
-}
-
-function bodies(events: { body: Uint8Array }[]): string[] {
-  return events.map((e) => fromUtf8(e.body));
-}
-
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const { openChannel } = channelFixture();
 
 describe('retention and capacity', () => {
   it('MUST delete by age only what every protecting cursor has passed', async () => {

@@ -3,41 +3,13 @@
  * real database files: space.ts behind the façade.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fromUtf8, makeEvent, type EventDraft } from '../../../shared/src/event.ts';
+import { describe, expect, it } from 'vitest';
+import { makeEvent } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
-import { Channel, type ChannelOptions } from './channel.ts';
+import type { ChannelOptions } from './channel.ts';
+import { channelFixture, ev, bodies } from './test-fixture.ts';
 
-const dirs: string[] = [];
-const open: Channel[] = [];
-
-function tempFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-channel-'));
-  dirs.push(dir);
-  return join(dir, 'channel.db');
-}
-
-function openChannel(options: Partial<ChannelOptions> & { file?: string } = {}): Channel {
-  const channel = Channel.open({ file: options.file ?? tempFile(), retentionIntervalMs: 0, ...options });
-  open.push(channel);
-  return channel;
-}
-
-function ev(topic: string, body: string, ts = 1_000, headers: Record<string, string> = {}): EventDraft {
-  return makeEvent(topic, body, { ts, headers });
-}
-
-function bodies(events: { body: Uint8Array }[]): string[] {
-  return events.map((e) => fromUtf8(e.body));
-}
-
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const { tempFile, openChannel } = channelFixture();
 
 describe('disk space (min_free_space)', () => {
   const MiB = 1024 * 1024;
@@ -127,8 +99,7 @@ describe('WAL', () => {
   it('MUST keep the WAL bounded while a reader keeps reading through a long write run', async () => {
     const file = tempFile();
     const channel = openChannel({ file, checkpointBytes: 1024 * 1024, walMaxBytes: 4 * 1024 * 1024 });
-    const reader = Channel.open({ file, readonly: true, retentionIntervalMs: 0 });
-    open.push(reader);
+    const reader = openChannel({ file, readonly: true });
     let readUpTo = 0;
     let maxWal = 0;
     const body = 'w'.repeat(500);
