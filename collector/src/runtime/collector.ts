@@ -15,7 +15,7 @@ import { buildChain, interceptors } from '../interceptors/index.ts';
 import { writeChainToYaml } from '../config/write-back.ts';
 import type { Interceptor, InterceptorConfig, InterceptorContext } from '../interceptors/types.ts';
 import { formatProblem, type ConfigProblem } from '../../../shared/src/spec.ts';
-import { Channel, type TopicBatch } from '../channel/channel.ts';
+import { Channel, type AppendRequest, type TopicBatch } from '../channel/channel.ts';
 import { decodeBatches } from '../channel/format.ts';
 import type { DiskState } from '../channel/disk.ts';
 import type { IngestOptions, IngestResult, Sink, SinkContext, Source, SourceContext } from '../components.ts';
@@ -170,9 +170,7 @@ export class Collector {
 
   /** The hot path: run the chain over a batch, append it, count. One append per call. */
   #ingest(handle: SourceHandle, events: EventDraft[], options: IngestOptions = {}): Promise<IngestResult> {
-    if (this.#stopping) {
-      return Promise.reject(new SluiceError(ErrorCodes.CHANNEL_CLOSED, 'collector is shutting down; retry against the restarted collector', { retriable: true, retryAfterMs: 1000 }));
-    }
+    if (this.#stopping) return Promise.reject(shuttingDown());
     const chain = handle.chain;
     const kept: EventDraft[] = [];
     for (let i = 0; i < events.length; i++) {
@@ -180,37 +178,16 @@ export class Collector {
       if (out !== null) kept.push(out);
     }
     const dropped = events.length - kept.length;
-    const m = this.metrics;
-    const label = { source: handle.name };
-    m.sourceReceived.inc(label, events.length);
+    this.metrics.sourceReceived.inc({ source: handle.name }, events.length);
     handle.stats.received += events.length;
     if (dropped > 0) {
-      m.sourceDropped.inc(label, dropped);
+      this.metrics.sourceDropped.inc({ source: handle.name }, dropped);
       handle.stats.dropped += dropped;
     }
     if (kept.length === 0 && !options.state && !options.dedupe) {
       return Promise.resolve({ accepted: 0, dropped, duplicate: false });
     }
-    const pending = this.channel.append({ events: kept, state: options.state, dedupe: options.dedupe }).then(
-      (result) => {
-        const accepted = result.duplicate ? 0 : kept.length;
-        m.sourceAccepted.inc(label, accepted);
-        handle.stats.accepted += accepted;
-        handle.stats.lastEventAt = Date.now();
-        return { accepted, dropped, duplicate: result.duplicate };
-      },
-      (error: unknown) => {
-        m.sourceRejected.inc(label, kept.length);
-        handle.stats.rejected += kept.length;
-        throw error;
-      },
-    );
-    this.#inflight.add(pending);
-    pending.then(
-      () => this.#inflight.delete(pending),
-      () => this.#inflight.delete(pending),
-    );
-    return pending;
+    return this.#store(handle, { events: kept, state: options.state, dedupe: options.dedupe }, kept.length, dropped);
   }
 
   /**
@@ -223,22 +200,25 @@ export class Collector {
       for (const b of batches) for (const e of decodeBatches(b.topic, [b])) events.push(e);
       return this.#ingest(handle, events, options);
     }
-    if (this.#stopping) {
-      return Promise.reject(new SluiceError(ErrorCodes.CHANNEL_CLOSED, 'collector is shutting down; retry against the restarted collector', { retriable: true, retryAfterMs: 1000 }));
-    }
+    if (this.#stopping) return Promise.reject(shuttingDown());
     let count = 0;
     for (const b of batches) count += b.count;
+    this.metrics.sourceReceived.inc({ source: handle.name }, count);
+    handle.stats.received += count;
+    return this.#store(handle, { events: [], batches, state: options.state, dedupe: options.dedupe }, count, 0);
+  }
+
+  /** Appends `count` events a source handed in (after `dropped` were filtered), counts the outcome, and tracks it until settled. */
+  #store(handle: SourceHandle, request: AppendRequest, count: number, dropped: number): Promise<IngestResult> {
     const m = this.metrics;
     const label = { source: handle.name };
-    m.sourceReceived.inc(label, count);
-    handle.stats.received += count;
-    const pending = this.channel.append({ events: [], batches, state: options.state, dedupe: options.dedupe }).then(
+    const pending = this.channel.append(request).then(
       (result) => {
         const accepted = result.duplicate ? 0 : count;
         m.sourceAccepted.inc(label, accepted);
         handle.stats.accepted += accepted;
         handle.stats.lastEventAt = Date.now();
-        return { accepted, dropped: 0, duplicate: result.duplicate };
+        return { accepted, dropped, duplicate: result.duplicate };
       },
       (error: unknown) => {
         m.sourceRejected.inc(label, count);
@@ -497,4 +477,9 @@ function interceptorDefaults(type: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, p] of Object.entries(properties)) if (p.default !== undefined) out[k] = p.default;
   return out;
+}
+
+/** What a source is told when it hands in events while the collector stops. */
+function shuttingDown(): SluiceError {
+  return new SluiceError(ErrorCodes.CHANNEL_CLOSED, 'collector is shutting down; retry against the restarted collector', { retriable: true, retryAfterMs: 1000 });
 }
