@@ -348,43 +348,32 @@ class BatchCursor {
   }
 
   arrayLength(what: string): number {
-    this.#need(1, what);
-    const b = this.buf[this.pos];
-    if (b >= 0x90 && b <= 0x9f) {
-      this.pos += 1;
-      return b & 0x0f;
-    }
-    if (b === 0xdc) {
-      this.#need(3, what);
-      this.pos += 3;
-      return this.#u16(this.pos - 2);
-    }
-    if (b === 0xdd) {
-      this.#need(5, what);
-      this.pos += 5;
-      return this.#u32(this.pos - 4);
-    }
-    return this.fail(`${what} must be an array, got byte 0x${b.toString(16)}`);
+    return this.#length(what, 0x90, 0xdc, 'an array');
   }
 
   mapLength(what: string): number {
+    return this.#length(what, 0x80, 0xde, 'nil or a map');
+  }
+
+  /** A msgpack array or map header: fix (`fix`…`fix`+15), 16-bit (`tag16`) or 32-bit (`tag16`+1) length. */
+  #length(what: string, fix: number, tag16: number, expected: string): number {
     this.#need(1, what);
     const b = this.buf[this.pos];
-    if (b >= 0x80 && b <= 0x8f) {
+    if (b >= fix && b <= fix + 0x0f) {
       this.pos += 1;
       return b & 0x0f;
     }
-    if (b === 0xde) {
+    if (b === tag16) {
       this.#need(3, what);
       this.pos += 3;
       return this.#u16(this.pos - 2);
     }
-    if (b === 0xdf) {
+    if (b === tag16 + 1) {
       this.#need(5, what);
       this.pos += 5;
       return this.#u32(this.pos - 4);
     }
-    return this.fail(`${what} must be nil or a map, got byte 0x${b.toString(16)}`);
+    return this.fail(`${what} must be ${expected}, got byte 0x${b.toString(16)}`);
   }
 
   /** An int of at most 32 bits, or a float; finite. */
