@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FetchResponse, Group, GroupsResponse } from '../../shared/src/api/consumers.ts';
 import type { ApiEvent } from '../../shared/src/api/events.ts';
-import { freePort, removeDir, scaled, SLUICE, spawnTracked, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, runSluice, scaled, SLUICE, spawnTracked, startCollector, until, type CollectorProcess } from '../helpers/process.ts';
 
 const running: CollectorProcess[] = [];
 afterEach(async () => {
@@ -241,25 +241,6 @@ describe('consumer groups on a real collector', () => {
   }, scaled(120_000));
 });
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI as a child process with `input` on stdin, leaving the test's event loop free. */
-function sluice(args: string[], input = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawnTracked(process.execPath, [SLUICE, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (status) => resolve({ status, stdout, stderr }));
-    p.stdin.end(input);
-  });
-}
-
 const lines = (text: string) => text.split('\n').filter(Boolean);
 
 describe('sluice produce and sluice tail', () => {
@@ -268,12 +249,12 @@ describe('sluice produce and sluice tail', () => {
     const A = ['--admin', c.adminUrl];
     const N = 2500;
     const input = Array.from({ length: N }, (_, i) => (i % 5 === 0 ? `plain line ${i}` : JSON.stringify({ i, tags: ['x', 'y'] }))).join('\n');
-    const produced = await sluice(['produce', 'cli', '--key', 'user-7', '--header', 'env=prod', '--header', 'team=a=b', ...A], `${input}\n\n`);
+    const produced = await runSluice(['produce', 'cli', '--key', 'user-7', '--header', 'env=prod', '--header', 'team=a=b', ...A], { input: `${input}\n\n` });
     expect(produced.status, produced.stderr).toBe(0);
     expect(produced.stderr).toBe(`produced ${N} events to cli (offsets 0–${N - 1})\n`);
 
     // the newest N, exactly, with key, headers and bodies as sent
-    const last = await sluice(['tail', 'cli', '--last', String(N), '--no-follow', ...A]);
+    const last = await runSluice(['tail', 'cli', '--last', String(N), '--no-follow', ...A]);
     expect(last.status, last.stderr).toBe(0);
     const events = lines(last.stdout).map((l) => JSON.parse(l) as ApiEvent);
     expect(events.map((e) => e.offset)).toEqual(Array.from({ length: N }, (_, i) => i));
@@ -284,19 +265,19 @@ describe('sluice produce and sluice tail', () => {
       expect(e.body).toEqual(json ? { i, tags: ['x', 'y'] } : `plain line ${i}`);
       expect(Buffer.from(e.raw!, 'base64').toString()).toBe(json ? JSON.stringify({ i, tags: ['x', 'y'] }) : `plain line ${i}`);
     }
-    const three = await sluice(['tail', 'cli', '--last', '3', '--no-follow', ...A]);
+    const three = await runSluice(['tail', 'cli', '--last', '3', '--no-follow', ...A]);
     expect(lines(three.stdout).map((l) => (JSON.parse(l) as ApiEvent).offset)).toEqual([N - 3, N - 2, N - 1]);
 
     // a new group reads everything from the earliest event and commits it; a second run prints nothing
-    const g1 = await sluice(['tail', 'cli', '--group', 'readers', '--no-follow', ...A]);
+    const g1 = await runSluice(['tail', 'cli', '--group', 'readers', '--no-follow', ...A]);
     expect(g1.status, g1.stderr).toBe(0);
     expect(lines(g1.stdout).map((l) => (JSON.parse(l) as ApiEvent).offset)).toEqual(Array.from({ length: N }, (_, i) => i));
     expect((await c.api<Group>('/api/v1/groups/readers')).topics[0]).toMatchObject({ committed: N, high: N, lag: 0 });
-    const g2 = await sluice(['tail', 'cli', '--group', 'readers', '--no-follow', ...A]);
+    const g2 = await runSluice(['tail', 'cli', '--group', 'readers', '--no-follow', ...A]);
     expect(g2.stdout).toBe('');
 
     // --pretty
-    const pretty = await sluice(['tail', 'cli', '--from', '0', '--no-follow', '--pretty', ...A]);
+    const pretty = await runSluice(['tail', 'cli', '--from', '0', '--no-follow', '--pretty', ...A]);
     expect(lines(pretty.stdout)[0]).toMatch(/^0 {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}key="user-7" {2}env=prod team="a=b" {2}plain line 0$/);
     expect(lines(pretty.stdout)[1]).toMatch(/ {2}\{"i":1,"tags":\["x","y"\]\}$/);
 
@@ -308,7 +289,7 @@ describe('sluice produce and sluice tail', () => {
     follower.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((r) => follower.on('exit', (code) => r(code)));
     await new Promise((r) => setTimeout(r, 1000));
-    const more = await sluice(['produce', 'cli', '--header', 'batch=2', ...A], 'one\ntwo\n{"three":3}\n');
+    const more = await runSluice(['produce', 'cli', '--header', 'batch=2', ...A], { input: 'one\ntwo\n{"three":3}\n' });
     expect(more.status, more.stderr).toBe(0);
     await until(() => lines(out).length === 3, { what: `the follower to print 3 events (stderr: ${err})`, timeoutMs: 10_000 });
     expect(lines(out).map((l) => (JSON.parse(l) as ApiEvent).body)).toEqual(['one', 'two', { three: 3 }]);
@@ -317,44 +298,44 @@ describe('sluice produce and sluice tail', () => {
     expect(await exited).toBe(0);
     expect((await c.api<Group>('/api/v1/groups/readers')).topics[0]).toMatchObject({ committed: N + 3, lag: 0 });
     // sluice groups: per-topic committed offset and lag, like kafka-consumer-groups --describe
-    const groups = await sluice(['groups', ...A]);
+    const groups = await runSluice(['groups', ...A]);
     expect(groups.status).toBe(0);
     expect(groups.stdout.split('\n')[0]).toMatch(/^GROUP\s+TOPIC\s+COMMITTED\s+HIGH\s+LAG\s+LOST\s+UPDATED$/);
     expect(groups.stdout).toMatch(new RegExp(`^readers\\s+cli\\s+${N + 3}\\s+${N + 3}\\s+0\\s+0\\s+\\d{4}-`, 'm'));
     // sluice export: a range to a file (NDJSON, in offset order), CSV to stdout, filters
     const file = join(c.dir, 'cli.ndjson');
-    const exported = await sluice(['export', 'cli', '--from', '1', '--out', file, ...A]);
+    const exported = await runSluice(['export', 'cli', '--from', '1', '--out', file, ...A]);
     expect(exported.status).toBe(0);
     expect(exported.stderr).toBe(`sluice: exported ${N + 2} events of "cli" to ${file}\n`);
     const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { offset: number });
     expect(rows.map((r) => r.offset)).toEqual(Array.from({ length: N + 2 }, (_, i) => i + 1));
-    const csv = await sluice(['export', 'cli', '--to', '2', '--format', 'csv', ...A]);
+    const csv = await runSluice(['export', 'cli', '--to', '2', '--format', 'csv', ...A]);
     expect(csv.status).toBe(0);
     expect(csv.stdout.trim().split('\n')).toHaveLength(3); // header + offsets 0, 1
-    const filtered = await sluice(['export', 'cli', '--header', 'batch:2', ...A]);
+    const filtered = await runSluice(['export', 'cli', '--header', 'batch:2', ...A]);
     expect(filtered.stdout.trim().split('\n')).toHaveLength(3);
-    const noTopic = await sluice(['export', 'nosuchtopic', ...A]);
+    const noTopic = await runSluice(['export', 'nosuchtopic', ...A]);
     expect(noTopic.status).toBe(1);
     expect(noTopic.stderr).toBe('sluice: topic "nosuchtopic" does not exist\n');
-    const noGroup = await sluice(['groups', 'nobody', ...A]);
+    const noGroup = await runSluice(['groups', 'nobody', ...A]);
     expect(noGroup.status).toBe(1);
     expect(noGroup.stderr).toContain('consumer group "nobody" has no committed offsets on this collector');
 
     // errors: unknown position combination, bad header, unreachable collector
-    const both = await sluice(['tail', 'cli', '--from', '1', '--last', '2', ...A]);
+    const both = await runSluice(['tail', 'cli', '--from', '1', '--last', '2', ...A]);
     expect(both.status).toBe(2);
     expect(both.stderr).toBe('sluice: give one of --from N, --since TIME, --last N\n');
-    const badHeader = await sluice(['produce', 'cli', '--header', 'novalue', ...A], 'x\n');
+    const badHeader = await runSluice(['produce', 'cli', '--header', 'novalue', ...A], { input: 'x\n' });
     expect(badHeader.status).toBe(2);
     expect(badHeader.stderr).toBe('sluice: --header: "novalue" is not name=value\n');
-    const beyond = await sluice(['tail', 'cli', '--from', '999999', '--no-follow', ...A]);
+    const beyond = await runSluice(['tail', 'cli', '--from', '999999', '--no-follow', ...A]);
     expect(beyond.status).toBe(1);
     expect(beyond.stderr).toBe(`sluice: topic "cli": offset 999999 is beyond the end (high watermark ${N + 3})\n`);
-    const missing = await sluice(['tail', 'nosuchtopic', '--no-follow', ...A]);
+    const missing = await runSluice(['tail', 'nosuchtopic', '--no-follow', ...A]);
     expect(missing.status).toBe(1);
     expect(missing.stdout).toBe('');
     expect(missing.stderr).toBe('sluice: topic "nosuchtopic" does not exist (topics: cli)\n');
-    const badTopic = await sluice(['produce', 'bad topic', ...A], 'x\n');
+    const badTopic = await runSluice(['produce', 'bad topic', ...A], { input: 'x\n' });
     expect(badTopic.status).toBe(1);
     expect(badTopic.stderr).toMatch(/^sluice: invalid topic name "bad topic".*; no line was produced\n$/);
   }, scaled(120_000));

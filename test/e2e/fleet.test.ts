@@ -5,7 +5,6 @@
  * into its own channel, and when it is back the hub learns the whole story: the backlog it held
  * during the cut-off is in its history, and it ends caught up.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EdgeSummary, EdgesResponse } from '../../shared/src/api/fleet.ts';
 import { post } from '../helpers/forward.ts';
 import { ensureRendererBuilt, hasChromium, openBrowser, screenshot, visit } from './desktop/harness.ts';
-import { freePort, removeDir, scaled, SLUICE, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, runSluice, scaled, startCollector, tempDir, until, type CollectorProcess } from '../helpers/process.ts';
 
 const dir = tempDir('sluice-fleet-');
 const running: CollectorProcess[] = [];
@@ -63,13 +62,6 @@ function edgeConfig(id: string, data: string, admin: number, http: number, hubPo
     'sinks:', '  hub:', '    type: forward', `    servers: [127.0.0.1:${hubPort}]`, '    topics: ["*"]', '    connect_timeout: 1s', '    ack_timeout: 3s', '    retry: { initial: 100ms, max: 500ms }',
     '',
   ].join('\n');
-}
-
-function sluice(args: string[]): Promise<{ code: number | null; stdout: string }> {
-  const child = spawn(process.execPath, [SLUICE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout })));
 }
 
 describe('fleet: a hub and three edges', () => {
@@ -156,13 +148,13 @@ describe('fleet: a hub and three edges', () => {
   it('a stopped edge goes stale; sluice edges lists it first, then the others', async () => {
     expect(await edges['edge-c'].c.stop()).toBe(0);
     await until(async () => (await one('edge-c'))?.stale === true, { what: 'edge-c stale', timeoutMs: 60_000 });
-    const cli = await sluice(['edges', '--admin', hub.adminUrl]);
-    expect(cli.code).toBe(0);
+    const cli = await runSluice(['edges', '--admin', hub.adminUrl]);
+    expect(cli.status).toBe(0);
     const rows = cli.stdout.trim().split('\n');
     expect(rows[0]).toMatch(/^EDGE\s+HOST\s+STATE\s+LAST SEEN\s+BACKLOG/);
     expect(rows[1]).toMatch(/^edge-c\s+\S+\s+stale\s/);
     expect(rows.slice(2).map((r) => r.split(/\s+/)[0]).sort()).toEqual(['edge-a', 'edge-b']);
-    const detail = await sluice(['edges', 'edge-a', '--admin', hub.adminUrl]);
+    const detail = await runSluice(['edges', 'edge-a', '--admin', hub.adminUrl]);
     expect(detail.stdout).toMatch(/^edge-a \(.+\): ok/);
     expect(detail.stdout).toMatch(/^logs-edge-a\s+0\s/m);
     const missing = await hub.api<EdgeSummary | { error: { code: string } }>('/api/v1/edges/nope').catch((e: Error) => e);

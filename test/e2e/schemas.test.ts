@@ -9,19 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowseResponse } from '../../shared/src/api/events.ts';
-import { freePort, removeDir, scaled, SLUICE, spawnTracked, startCollector, tempDir, type CollectorProcess } from '../helpers/process.ts';
+import { freePort, removeDir, runSluice, scaled, startCollector, tempDir, type CollectorProcess } from '../helpers/process.ts';
 import { encodeAvroOrder, encodeOrder, ORDER_AVSC, SHOP_PROTO } from '../helpers/schemas.ts';
-
-function sluice(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawnTracked(process.execPath, [SLUICE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 describe('viewer schemas with a real collector', () => {
   const dir = tempDir('sluice-e2e-schemas-');
@@ -55,15 +44,15 @@ describe('viewer schemas with a real collector', () => {
     const before = await c.api<BrowseResponse>('/api/v1/topics/pb-orders/events?last=1');
     expect(before.events[0]).toMatchObject({ bodyEncoding: null, body: null });
 
-    const noType = await sluice(['schema', 'pb-orders', '--proto', join(dir, 'shop.proto'), ...admin()]);
+    const noType = await runSluice(['schema', 'pb-orders', '--proto', join(dir, 'shop.proto'), ...admin()]);
     expect(noType.status).toBe(1);
     expect(noType.stderr).toMatch(/messageType is required: one of shop\.v1\.Item, shop\.v1\.Node, shop\.v1\.Order/);
-    const pb = await sluice(['schema', 'pb-orders', '--proto', join(dir, 'shop.proto'), '--type', 'shop.v1.Order', ...admin()]);
+    const pb = await runSluice(['schema', 'pb-orders', '--proto', join(dir, 'shop.proto'), '--type', 'shop.v1.Order', ...admin()]);
     expect(pb.status, pb.stderr).toBe(0);
     expect(pb.stdout).toMatch(/^pb-orders: protobuf shop\.v1\.Order \(\.proto\), set /);
-    const av = await sluice(['schema', 'avro-orders', '--avro', join(dir, 'order.avsc'), ...admin()]);
+    const av = await runSluice(['schema', 'avro-orders', '--avro', join(dir, 'order.avsc'), ...admin()]);
     expect(av.status, av.stderr).toBe(0);
-    const list = await sluice(['schema', ...admin()]);
+    const list = await runSluice(['schema', ...admin()]);
     expect(list.stdout).toMatch(/avro-orders\s+avro\s+–/);
     expect(list.stdout).toMatch(/pb-orders\s+protobuf\s+shop\.v1\.Order/);
 
@@ -75,16 +64,16 @@ describe('viewer schemas with a real collector', () => {
     };
     await check();
 
-    const exported = await sluice(['export', 'avro-orders', '--contains', '"sku":"sku-7"', '--no-progress', ...admin()]);
+    const exported = await runSluice(['export', 'avro-orders', '--contains', '"sku":"sku-7"', '--no-progress', ...admin()]);
     expect(exported.status, exported.stderr).toBe(0);
     expect(exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as { offset: number; bodyEncoding: string; body: { order_id: string } })).toEqual([
       expect.objectContaining({ offset: 7, bodyEncoding: 'avro', body: expect.objectContaining({ order_id: 'o-7' }) }),
     ]);
-    const csv = await sluice(['export', 'pb-orders', '--to', '2', '--format', 'csv', '--no-progress', ...admin()]);
+    const csv = await runSluice(['export', 'pb-orders', '--to', '2', '--format', 'csv', '--no-progress', ...admin()]);
     expect(csv.stdout.split('\r\n')[2]).toContain('""order_id"":""o-1"",""cents"":100,""status"":""SHIPPED""');
 
     // sluice tail reads through the consumer fetch API: decoded too.
-    const tailed = await sluice(['tail', 'pb-orders', '--last', '2', '--no-follow', ...admin()]);
+    const tailed = await runSluice(['tail', 'pb-orders', '--last', '2', '--no-follow', ...admin()]);
     expect(tailed.status, tailed.stderr).toBe(0);
     expect(tailed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { body: { order_id: string } }).body.order_id)).toEqual(['o-28', 'o-29']);
 
@@ -92,10 +81,10 @@ describe('viewer schemas with a real collector', () => {
     await c.kill();
     c = await startCollector({ config: config(), dir });
     await check();
-    const shown = await sluice(['schema', 'avro-orders', ...admin()]);
+    const shown = await runSluice(['schema', 'avro-orders', ...admin()]);
     expect(shown.stdout).toMatch(/^avro-orders: avro shop\.avro\.Order, set /);
 
-    const removed = await sluice(['schema', 'pb-orders', '--remove', ...admin()]);
+    const removed = await runSluice(['schema', 'pb-orders', '--remove', ...admin()]);
     expect(removed.stdout.trim()).toBe('pb-orders: schema removed');
     expect((await c.api<BrowseResponse>('/api/v1/topics/pb-orders/events?last=1')).events[0].bodyEncoding).toBeNull();
   }, scaled(120_000));

@@ -146,3 +146,25 @@ export async function startCollector(options: StartOptions): Promise<CollectorPr
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the `sluice` CLI as a child process (tracked, so it is killed if the test file ends first),
+ * leaving the test's event loop free; `input` is written to its stdin.
+ */
+export function runSluice(args: string[], options: { cwd?: string; input?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+  return new Promise((resolvePromise) => {
+    const child = spawnTracked(process.execPath, [SLUICE, ...args], { cwd: options.cwd, env: options.env ? { ...process.env, ...options.env } : undefined, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('exit', (status) => resolvePromise({ status, stdout, stderr }));
+    child.stdin!.end(options.input ?? '');
+  });
+}

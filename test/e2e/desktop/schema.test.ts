@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, scaled, SLUICE, spawnTracked, until, type CollectorProcess } from '../../helpers/process.ts';
+import { removeDir, runSluice, scaled, until, type CollectorProcess } from '../../helpers/process.ts';
 import { encodeAvroOrder, encodeOrder, ORDER_AVSC, SHOP_PROTO } from '../../helpers/schemas.ts';
 import { collectorConfig, ensureRendererBuilt, hasChromium, openBrowser, ports, screenshot, startE2eCollector, visit, type BrowserSession, type Ports } from './harness.ts';
 
@@ -18,17 +18,6 @@ async function produceBinary(p: Ports, topic: string, body: Uint8Array, key?: st
   if (key) headers['x-sluice-key'] = key;
   const r = await fetch(`http://127.0.0.1:${p.http}/${topic}`, { method: 'POST', headers, body: Buffer.from(body) });
   if (!r.ok) throw new Error(`producing to ${topic}: ${r.status} ${await r.text()}`);
-}
-
-function sluice(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawnTracked(process.execPath, [SLUICE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
 }
 
 describe.skipIf(!hasChromium)('desktop UI: topic schemas', () => {
@@ -146,7 +135,7 @@ describe.skipIf(!hasChromium)('desktop UI: topic schemas', () => {
     expect(lines.map((l) => [l.offset, l.bodyEncoding, l.body.order_id])).toEqual([[0, 'protobuf', 'o-0'], [1, 'protobuf', 'o-1'], [2, 'protobuf', 'o-2']]);
     expect(Buffer.from(lines[1].raw, 'base64')).toEqual(Buffer.from(encodeOrder(1)));
 
-    const cli = await sluice(['export', 'orders', '--jsonata', 'items[sku = "sku-7"]', '--admin', collector.adminUrl, '--no-progress']);
+    const cli = await runSluice(['export', 'orders', '--jsonata', 'items[sku = "sku-7"]', '--admin', collector.adminUrl, '--no-progress']);
     expect(cli.status, cli.stderr).toBe(0);
     const exported = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as { offset: number; body: { order_id: string; cents: number } });
     expect(exported.map((e) => [e.offset, e.body.order_id, e.body.cents])).toEqual([[7, 'o-7', 700]]);
