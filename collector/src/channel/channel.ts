@@ -21,7 +21,7 @@ import { closedError, diskFullAtOpen, fullError, isSqliteFull } from './errors.t
 import { ensureSchema, openError } from './schema.ts';
 import { Reader } from './reads.ts';
 import { Retention } from './retention.ts';
-import { ChannelSpace } from './space.ts';
+import { carriesEvents, ChannelSpace } from './space.ts';
 import { prepareStatements, type Statements } from './statements.ts';
 import { ChannelEvents, TopicWaiters } from './subscriptions.ts';
 import {
@@ -311,7 +311,7 @@ export class Channel {
     let diskRefusal: SluiceError | null = null;
     try {
       diskRefusal = this.#space.admit(group);
-      admitted = diskRefusal ? group.map((p) => p.request.events.length === 0) : this.#admit(incoming, group);
+      admitted = diskRefusal ? group.map((p) => !carriesEvents(p.request)) : this.#admit(incoming, group);
     } catch (cause) {
       const error = isSqliteFull(cause) ? this.#space.sqliteFull('retention making room', cause) : cause;
       for (const p of group) p.reject(error);

@@ -93,7 +93,9 @@ describe('DiskGuard', () => {
       env.t += 5000;
       expect(g.refuses(() => 0), `min ${min}`).toBe(true);
       expect(g.state().reason).toMatch(/a checkpoint failed with SQLITE_FULL/);
+      expect(g.checkpointOwed).toBe(true);
       g.checkpointed();
+      expect(g.checkpointOwed).toBe(false);
       expect(g.refuses(() => 0), `min ${min}`).toBe(false);
     }
   });

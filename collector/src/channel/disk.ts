@@ -159,6 +159,11 @@ export class DiskGuard {
     this.#checkpointDebt = 0;
   }
 
+  /** A checkpoint failed for lack of room and none has succeeded since (appends wait for one). */
+  get checkpointOwed(): boolean {
+    return this.#checkpointDebt > 0;
+  }
+
   probe(): DiskSpace {
     this.#probedAt = this.#now();
     this.#bytesSinceProbe = 0;

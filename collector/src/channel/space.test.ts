@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { makeEvent } from '../../../shared/src/event.ts';
 import { ErrorCodes, SluiceError } from '../../../shared/src/errors.ts';
 import type { ChannelOptions } from './channel.ts';
+import { encodeBatch } from './format.ts';
 import { channelFixture, ev, bodies } from './test-fixture.ts';
 
 const { tempFile, openChannel } = channelFixture();
@@ -41,6 +42,10 @@ describe('disk space (min_free_space)', () => {
     channel.commit([{ consumer: 'sink:s', topic: 't', next: 1, protects: true }]);
     await channel.append({ events: [], state: [{ namespace: 'tail', key: 'f', value: '42' }] });
     expect(channel.getState('tail', 'f')).toBe('42');
+    // A peer's pre-encoded record batches (forward from a Sluice edge) are events too: refused the same.
+    const peer = { topic: 't', ...encodeBatch([ev('t', 'from an edge')], 0, 1) };
+    await expect(channel.append({ events: [], batches: [peer] })).rejects.toMatchObject({ code: ErrorCodes.CHANNEL_FULL });
+    expect(channel.topic('t')!.high).toBe(1);
 
     disk.free = 50 * MiB;
     disk.t += 1000;

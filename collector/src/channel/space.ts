@@ -11,7 +11,7 @@ import type { SluiceError } from '../../../shared/src/errors.ts';
 import { DiskGuard, type FreeSpaceProbe, type MinFreeSpace } from './disk.ts';
 import { diskFullError, isSqliteFull } from './errors.ts';
 import type { ChannelEvents } from './subscriptions.ts';
-import type { PendingAppend } from './types.ts';
+import type { AppendRequest, PendingAppend } from './types.ts';
 
 /** What the space keeper needs of the channel. */
 export interface SpaceHost {
@@ -70,11 +70,12 @@ export class ChannelSpace {
   /**
    * The free-space guard for a commit group: when the disk is short, delivered events are
    * removed first (at most once a second: their pages are reused by the next appends), and if
-   * it is still short every request carrying events is refused. Returns the refusal, or null.
+   * it is still short every request carrying events (or a peer's record batches) is refused.
+   * Returns the refusal, or null.
    */
   admit(group: PendingAppend[]): SluiceError | null {
     const disk = this.disk;
-    if (!disk || !group.some((p) => p.request.events.length > 0)) return null;
+    if (!disk || !group.some((p) => carriesEvents(p.request))) return null;
     const reusable = () => this.reusableBytes();
     if (disk.refuses(reusable) && this.#host.now() - this.#diskRetentionAt >= 1000) {
       this.#diskRetentionAt = this.#host.now();
@@ -121,8 +122,9 @@ export class ChannelSpace {
           this.#diskRetentionAt = this.#host.now();
           this.#host.runRetention(short);
         }
-        // A TRUNCATE checkpoint gives the WAL's space back to the filesystem.
-        if (this.walBytes() > 0) this.checkpoint({ truncate: true });
+        // A TRUNCATE checkpoint gives the WAL's space back to the filesystem; one that is owed is
+        // tried whatever the WAL's size reads, since only its success lets appends go on.
+        if (this.walBytes() > 0 || disk.checkpointOwed) this.checkpoint({ truncate: true });
         disk.refuses(reusable);
       }
     } catch (error) {
@@ -172,4 +174,9 @@ export class ChannelSpace {
       return 0;
     }
   }
+}
+
+/** Whether an append stores events — as drafts or as a peer's pre-encoded batches — not only cursors or state. */
+export function carriesEvents(request: AppendRequest): boolean {
+  return request.events.length > 0 || (request.batches?.length ?? 0) > 0;
 }
