@@ -142,13 +142,14 @@ export class ChannelSpace {
     if (this.#host.readonly || this.#host.closed()) return { walBytes: 0 };
     this.#bytesSinceCheckpoint = 0;
     try {
-      this.#host.db.pragma('wal_checkpoint(PASSIVE)');
+      let done = complete(this.#host.db.pragma('wal_checkpoint(PASSIVE)'));
       let walBytes = this.walBytes();
       if (walBytes > this.#host.opts.walMaxBytes || (options.truncate && walBytes > 0)) {
-        this.#host.db.pragma('wal_checkpoint(TRUNCATE)');
+        done = complete(this.#host.db.pragma('wal_checkpoint(TRUNCATE)'));
         walBytes = this.walBytes();
       }
-      this.disk?.checkpointed();
+      // An owed checkpoint is paid only when every frame was copied (a reader can hold some back).
+      if (done || walBytes === 0) this.disk?.checkpointed();
       return { walBytes };
     } catch (cause) {
       if (!isSqliteFull(cause)) throw cause;
@@ -179,4 +180,10 @@ export class ChannelSpace {
 /** Whether an append stores events — as drafts or as a peer's pre-encoded batches — not only cursors or state. */
 export function carriesEvents(request: AppendRequest): boolean {
   return request.events.length > 0 || (request.batches?.length ?? 0) > 0;
+}
+
+/** Whether a `wal_checkpoint` pragma's answer says it copied every frame of the WAL. */
+function complete(rows: unknown): boolean {
+  const r = (rows as { busy: number; log: number; checkpointed: number }[])[0];
+  return r !== undefined && r.busy === 0 && r.checkpointed === r.log;
 }
