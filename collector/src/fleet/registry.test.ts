@@ -43,6 +43,8 @@ describe('FleetRegistry', () => {
       JSON.stringify({ kind: 'sluice.fleet.report' }),
       JSON.stringify(report('x'.repeat(FLEET_LIMITS.idLength + 1))),
       JSON.stringify(report('nan', { topics: [{ topic: 'a', backlogEvents: 'lots' as unknown as number, storedBytes: 0, oldestUndeliveredSeconds: 0 }] })),
+      JSON.stringify(report('nullsink', { sinks: [null as unknown as EdgeReport['sinks'][number]] })),
+      JSON.stringify({ ...report('noedge'), edge: null }),
       JSON.stringify(report('big', { sinks: [{ name: 'y'.repeat(FLEET_LIMITS.reportBytes), type: 't', state: 's', lag: 0, lagSeconds: 0, lastError: null }] })),
     ];
     await channel.append({ events: [event(JSON.stringify(report('edge-1'))), ...hostile.map(event)] });

@@ -38,7 +38,9 @@ function isReport(value: unknown): value is EdgeReport {
     typeof r === 'object' &&
     r !== null &&
     r.kind === 'sluice.fleet.report' &&
-    typeof r.edge?.id === 'string' &&
+    typeof r.edge === 'object' &&
+    r.edge !== null &&
+    typeof r.edge.id === 'string' &&
     r.edge.id.length > 0 &&
     r.edge.id.length <= FLEET_LIMITS.idLength &&
     finite(r.at) &&
@@ -48,6 +50,7 @@ function isReport(value: unknown): value is EdgeReport {
     r.topics.length <= FLEET_LIMITS.entries &&
     r.sinks.length <= FLEET_LIMITS.entries &&
     r.topics.every((t) => typeof t?.topic === 'string' && finite(t.backlogEvents) && finite(t.oldestUndeliveredSeconds)) &&
+    r.sinks.every((x) => typeof x === 'object' && x !== null && typeof x.name === 'string' && typeof x.state === 'string') &&
     typeof r.channel === 'object' &&
     r.channel !== null &&
     finite(r.channel.fill)
