@@ -239,6 +239,23 @@ describe('hostile and wrong schemas', () => {
     expect(page.events[2]).toMatchObject({ bodyEncoding: null, decodeError: expect.stringMatching(/does not decode as protobuf shop\.v1\.Node: (invalid length encoding|index out of range)/) });
   });
 
+  it('a body of many empty elements of a wide message shows only the fields sent, not millions of defaults', async () => {
+    const f = await fixture();
+    const fields = Array.from({ length: 2000 }, (_, i) => `int32 f${i} = ${i + 1};`).join(' ');
+    await put(f, 'wide', { kind: 'protobuf', proto: `syntax = "proto3"; message M { ${fields} } message Outer { repeated M m = 1; }`, messageType: 'Outer' });
+    // 20,000 empty M elements (0a 00): with defaults that would be 40 million fields (the process ran out of memory).
+    const body = Buffer.alloc(40_000);
+    for (let i = 0; i < body.length; i += 2) body[i] = 0x0a;
+    const small = Buffer.from([0x0a, 0x02, 0x08, 0x07]); // one M with f0 = 7: defaults shown
+    await f.collector.channel.append({ events: [binary('wide', body), binary('wide', small)] });
+    const page = await browse(f, 'wide');
+    expect(page.events[0].bodyEncoding).toBe('protobuf');
+    const m = (page.events[0].body as { m: unknown[] }).m;
+    expect(m).toHaveLength(20_000);
+    expect(m[0]).toEqual({});
+    expect(Object.keys((page.events[1].body as { m: Record<string, unknown>[] }).m[0])).toHaveLength(2000);
+  });
+
   it('a read-only inspection shows the schema but refuses to change it', async () => {
     const f = await fixture();
     await put(f, 'orders', { kind: 'protobuf', proto: SHOP_PROTO, messageType: 'shop.v1.Order' });
@@ -306,6 +323,19 @@ describe.skipIf(!HAS_AVSC)('avro topics', () => {
     expect(page.events[1].decodeError).toMatch(/values nested deeper than 100 levels/);
     expect(page.events[2].decodeError).toMatch(/1 bytes left over after the L value/);
     expect(page.events[3].body).toEqual({ xs: [1, 2], next: null });
+
+    // Records that each use the next one twice, 40 levels (a flat union keeps the JSON shallow): 2^40 values
+    // for a 1-byte body. Checking the schema must not walk the tree per use, nor a body build it.
+    const levels = 40;
+    const defs = Array.from({ length: levels }, (_, i) => ({ type: 'record', name: `R${i}`, fields: i === levels - 1 ? [{ name: 'x', type: 'null' }] : [{ name: 'a', type: `R${i + 1}` }, { name: 'b', type: `R${i + 1}` }] })).reverse();
+    const tree = JSON.stringify({ type: 'record', name: 'Top', fields: [{ name: 'defs', type: ['null', ...defs] }, { name: 'items', type: { type: 'array', items: 'R0' } }, { name: 'one', type: 'R0' }] });
+    const treePut = await put(f, 'tree', { kind: 'avro', schema: tree });
+    expect(treePut.status, JSON.stringify(treePut.json)).toBe(400);
+    expect(treePut.json).toMatchObject({ error: { message: expect.stringMatching(/items take no bytes/) } });
+    const noArray = JSON.stringify({ type: 'record', name: 'Top', fields: [{ name: 'defs', type: ['null', ...defs] }, { name: 'one', type: 'R0' }] });
+    expect((await put(f, 'tree', { kind: 'avro', schema: noArray })).status).toBe(200);
+    await f.collector.channel.append({ events: [binary('tree', Buffer.from([0x00]))] });
+    expect((await browse(f, 'tree')).events[0].decodeError).toMatch(/more than 100,000 values/);
 
     // Longs beyond 2^53 (nanosecond timestamps) as decimal strings, exact; small ones as numbers.
     await put(f, 'ns', { kind: 'avro', schema: '{"type":"record","name":"T","fields":[{"name":"ns","type":"long"},{"name":"n","type":"long"}]}' });

@@ -67,18 +67,26 @@ function fromDescriptor(bytes: Uint8Array): protobuf.Root {
 }
 
 /** Every message type of a root, fully qualified without the leading dot, sorted. */
-function messageTypes(root: protobuf.Root): string[] {
-  const out: string[] = [];
+/** Every message type a root defines, nested ones too. */
+function allTypes(root: protobuf.Root): protobuf.Type[] {
+  const out: protobuf.Type[] = [];
   const walk = (ns: protobuf.NamespaceBase) => {
     for (const nested of ns.nestedArray) {
-      if (nested instanceof protobuf.Type) out.push(nested.fullName.replace(/^\./, ''));
+      if (nested instanceof protobuf.Type) out.push(nested);
       if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) walk(nested);
     }
   };
   walk(root);
-  // The well-known types pulled in for imports are not what a user picks from.
-  return out.filter((t) => !t.startsWith('google.protobuf.')).sort();
+  return out;
 }
+
+function messageTypes(root: protobuf.Root): string[] {
+  // The well-known types pulled in for imports are not what a user picks from.
+  return allTypes(root).map((t) => t.fullName.replace(/^\./, '')).filter((t) => !t.startsWith('google.protobuf.')).sort();
+}
+
+/** Body bytes × the widest message's field count past which a decoded body shows only the fields sent (no defaults). */
+const PROTOBUF_MAX_DEFAULTS = 2_000_000;
 
 function protobufRoot(request: TopicSchemaRequest): protobuf.Root {
   if ((request.proto === undefined) === (request.descriptorSet === undefined)) {
@@ -136,6 +144,10 @@ function compileProtobuf(request: TopicSchemaRequest): Compiled {
   if (!(type instanceof protobuf.Type)) throw invalid(`messageType "${request.messageType}" is not a message type of this schema: one of ${list(types)}`);
   const confluent = request.framing === 'confluent';
   const convert = { longs: BigInt, enums: String, defaults: true, arrays: true, oneofs: false } as protobuf.IConversionOptions;
+  // Defaults fill every field of every (even empty) sub-message: a body of many empty elements of
+  // a wide message would become millions of fields. Past the budget, only the fields sent are shown.
+  const widest = Math.max(1, ...allTypes(root).map((t) => t.fieldsArray.length));
+  const sparse = { ...convert, defaults: false };
   return {
     request,
     types,
@@ -143,7 +155,7 @@ function compileProtobuf(request: TopicSchemaRequest): Compiled {
     decode(body) {
       const payload = confluent ? skipMessageIndexes(body) : body;
       try {
-        return inDeclarationOrder(type, type.toObject(type.decode(payload), convert));
+        return inDeclarationOrder(type, type.toObject(type.decode(payload), payload.length * widest > PROTOBUF_MAX_DEFAULTS ? sparse : convert));
       } catch (error) {
         if (isStackOverflow(error)) throw new Error('nested too deeply');
         throw new Error(`${(error as Error).message}${!confluent && body.length >= 5 && body[0] === 0 ? ' (the body starts with 0x00, as the Confluent wire format does: set framing "confluent")' : ''}`);
@@ -247,6 +259,8 @@ function loadAvsc(): { lib: Avsc; long: unknown } {
 
 /** Depth a schema's JSON may nest, and a decoded Avro value (records in records, arrays in arrays). */
 export const AVRO_MAX_DEPTH = 100;
+/** Values one Avro body may hold beyond 4 per byte (AvroGuard). */
+export const AVRO_MAX_VALUES = 100_000;
 
 function compileAvro(request: TopicSchemaRequest): Compiled {
   if (request.schema === undefined) throw invalid('an avro schema needs schema (the .avsc JSON text)');
@@ -299,8 +313,13 @@ function jsonDeeperThan(value: unknown, limit: number, depth = 0): boolean {
 function zeroWidthArray(root: AvroType): string | null {
   // `path`: the types being looked into, so a type that contains itself ends the search (a
   // recursive record needs a union, which writes an index, to end); siblings are each looked at.
+  // `known`: each type's answer once found, so a type used many times (a tree of reused records)
+  // is looked into once, not once per use.
+  const known = new Map<AvroType, boolean>();
   const zero = (t: AvroType, path: Set<AvroType>): boolean => {
     if (path.has(t)) return false;
+    const before = known.get(t);
+    if (before !== undefined) return before;
     const u = t.underlyingType ?? t;
     switch (u.typeName) {
       case 'null':
@@ -310,6 +329,7 @@ function zeroWidthArray(root: AvroType): string | null {
         path.add(t);
         const all = (u.fields ?? []).every((f) => zero(f.type, path));
         path.delete(t);
+        known.set(t, all);
         return all;
       }
       case 'fixed':
@@ -348,8 +368,11 @@ class AvroGuard {
   #pos = 0;
   /** Array and map items left to walk: one per byte of the body, as every item takes one at least. */
   #items: number;
+  /** Values left to walk in all: zero-width values (null, empty records) take no byte, so a schema of reused records could make a 1-byte body a tree of millions. */
+  #nodes: number;
   constructor(readonly buf: Buffer) {
     this.#items = buf.length;
+    this.#nodes = AVRO_MAX_VALUES + 4 * buf.length;
   }
 
   check(type: AvroType): number {
@@ -382,6 +405,7 @@ class AvroGuard {
 
   #value(t: AvroType, depth: number): void {
     if (depth > AVRO_MAX_DEPTH) this.#fail(`values nested deeper than ${AVRO_MAX_DEPTH} levels`);
+    if (--this.#nodes < 0) this.#fail(`more than ${AVRO_MAX_VALUES.toLocaleString('en-US')} values (plus 4 per body byte) in one body`);
     const u = t.underlyingType ?? t;
     switch (u.typeName) {
       case 'null':
@@ -568,11 +592,16 @@ export class TopicSchemas {
   decoder(topic: string): BodyDecoder {
     const entries = this.#entries;
     const version = () => this.#version;
+    let last: { event: StoredEvent; compiled: Compiled; body: DecodedBody } | null = null;
     return {
       decode(event: StoredEvent, contentType: string): DecodedBody | undefined {
         const entry = entries.get(topic);
         if (!entry || selfDescribing(contentType)) return undefined;
-        return decodeWith(entry.compiled, event.body);
+        // Filters and presentation ask for the same event in turn: decode it once.
+        if (last && last.event === event && last.compiled === entry.compiled) return last.body;
+        const body = decodeWith(entry.compiled, event.body);
+        last = { event, compiled: entry.compiled, body };
+        return body;
       },
       get signature() {
         return entries.has(topic) ? `schema@${version()}` : '';
