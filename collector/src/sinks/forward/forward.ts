@@ -218,9 +218,12 @@ export class ForwardSink implements Sink {
       this.#attemptEnds = this.#storedAttemptEnds(topic, first);
     }
     if ((this.#sentHigh.get(topic) ?? -1) < last) this.#sentHigh.set(topic, last);
+    // Whether this read ended at the topic's end is decided now, as read: events arriving while the
+    // connection is made must not hide that the next read of this batch may be longer.
+    const mayGrow = last + 1 >= (this.#channel?.topic(topic)?.high ?? 0);
     const conn = await this.#connection();
     // Only an attempt that sends anything can leave chunks on the hub (a hub away for days adds nothing here).
-    await this.#noteAttempt(topic, first, last);
+    await this.#noteAttempt(topic, first, last, mayGrow);
     const decoded = new Map<StoredBatch, StoredEvent[]>();
     try {
       const frames = this.#storedFrames(conn, batches, topic, this.#config.require_ack, decoded);
@@ -471,10 +474,8 @@ export class ForwardSink implements Sink {
    * sent (a state-only append: it shares the group commit of whatever is being ingested). A batch
    * that ended at the runner's limits reads the same again: nothing is written for it.
    */
-  async #noteAttempt(topic: string, first: number, last: number): Promise<void> {
-    if (this.#attemptEnds.includes(last)) return;
-    const high = this.#channel?.topic(topic)?.high ?? 0;
-    if (last + 1 < high) return;
+  async #noteAttempt(topic: string, first: number, last: number, mayGrow: boolean): Promise<void> {
+    if (this.#attemptEnds.includes(last) || !mayGrow) return;
     this.#attemptEnds = [...this.#attemptEnds, last].sort((a, b) => a - b);
     if (!this.#channel || this.#channel.readonly) return;
     try {
