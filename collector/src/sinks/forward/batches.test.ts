@@ -96,6 +96,22 @@ describe('batch forwarding (Sluice to Sluice)', () => {
     expect(same.length).toBeGreaterThan(0);
   });
 
+  it('cuts a stored batch of large events into chunks of about chunk_max_bytes, as it would for events', async () => {
+    // One stored batch of 10 MB, as a hub holds a peer's batch (stored as it came).
+    const t = openTestChannel({ maxBatchEvents: 100, maxBatchBytes: 64 * 1024 * 1024 });
+    cleanups.push(() => t.cleanup());
+    const big = Buffer.alloc(100 * 1024, 0x61);
+    await t.channel.append({ events: Array.from({ length: 100 }, (_, i) => ({ topic: 'big', ts: 1_700_000_000_000 + i, key: null, headers: {}, body: big })) });
+    const stored = t.channel.readStored('big', 0, { maxEvents: 100 });
+    expect(stored).toHaveLength(1); // one 10 MB batch
+    const hub = await startHub();
+    await makeSink({ servers: [`127.0.0.1:${hub.port}`] }, t.channel).sendStored(stored, 'big');
+    expect(readAll(hub.t.channel, 'big')).toHaveLength(100);
+    // 1 MiB chunks of ~10 events: the same cuts whatever the chunk travels as, so a resend after a
+    // reconnect (as events) is never split for max_frame_bytes into chunks with other ids.
+    expect(hub.t.channel.listState('forward.chunks').length).toBeGreaterThanOrEqual(10);
+  });
+
   it('stores the same events through fields, bytes and batches (except offsets and arrival)', async () => {
     const { t, events, stored } = await edge('app', 700);
     const viaFields = await startHub();

@@ -309,10 +309,14 @@ export class ForwardSink implements Sink {
     let e = 0;
     for (const batch of batches) {
       const perEvent = batch.payload.length / (batch.lastOffset - batch.baseOffset + 1);
+      // Cut inside a batch by bytes too (from the stored payload, so the same on every attempt): a
+      // chunk stays near chunk_max_bytes in any encoding, and is never split for max_frame_bytes
+      // into chunks with other ids when it is sent again as events after a reconnect.
+      const span = Math.max(1, Math.min(this.#chunkMaxEvents, Math.floor(this.#chunkMaxBytes / perEvent)));
       for (let from = batch.first; from <= batch.last; ) {
         while (e < ends.length && ends[e] < from) e++;
-        const forced = e < ends.length && ends[e] <= Math.min(batch.last, from + this.#chunkMaxEvents - 1) ? ends[e] : -1;
-        const segment: Segment = { batch, first: from, last: forced >= 0 ? forced : Math.min(batch.last, from + this.#chunkMaxEvents - 1) };
+        const forced = e < ends.length && ends[e] <= Math.min(batch.last, from + span - 1) ? ends[e] : -1;
+        const segment: Segment = { batch, first: from, last: forced >= 0 ? forced : Math.min(batch.last, from + span - 1) };
         from = segment.last + 1;
         const n = segment.last - segment.first + 1;
         const size = n * perEvent;
