@@ -67,9 +67,11 @@ it(`forward: the hub SIGKILLed ${ROUNDS} times mid-stream, ${ROUNDS / 2} of them
   for (let round = 0; round < ROUNDS; round++) {
     await until(() => fed > ((round + 1) * TOPICS.length * PER_TOPIC) / (ROUNDS + 2), { timeoutMs: 60_000, what: `round ${round}: events fed` });
     if (round % 2 === 0) {
-      // Store-then-die: wait until the hub stored something whose ack is being swallowed.
-      const before = await onHub();
+      // Store-then-die: wait until the hub stored something whose ack is being swallowed. Acks
+      // are swallowed before the count is taken: a chunk stored while the count was read could
+      // otherwise have its ack pass, and the kill would find nothing to resend.
       proxy.swallowResponses = true;
+      const before = await onHub();
       await until(async () => (await onHub()) > before, { timeoutMs: 30_000, intervalMs: 5, what: `round ${round}: a chunk stored while its ack is swallowed` });
       await hub.kill();
       proxy.cutAll();
