@@ -352,13 +352,14 @@ const perEvent = (cpu: number, events: number) => (events > 0 ? (cpu * 1e6) / ev
 /** Single-node http ingest of the edge with no sink: the baseline of forward.e2e. */
 async function singleNodeIngest(b: BenchContext, seconds: number): Promise<number> {
   const ports = { admin: await freePort(), http: await freePort() };
-  const single = await startIn(b, 'single', (dir) => defaultEdgeYaml(dir, ports.admin, ports.http, null));
+  const single = await startIn(b, 'single', (dir) => defaultEdgeYaml(dir, ports.admin, ports.http, null), profileArgs('single'));
   try {
     const cpu0 = cpuSeconds(single.proc.pid);
+    const sys0 = cpuSeconds(single.proc.pid, 'system');
     const load = loadFor(ports.http, seconds);
     await load.done;
     const rate = load.accepted / load.seconds;
-    b.log(`e2e: single-node http ingest (no sink) ${fmt(rate)} events/s (${load.refused} refused); ${perEvent(cpuSeconds(single.proc.pid) - cpu0, load.accepted)} CPU µs per event`);
+    b.log(`e2e: single-node http ingest (no sink) ${fmt(rate)} events/s (${load.refused} refused); ${perEvent(cpuSeconds(single.proc.pid) - cpu0, load.accepted)} CPU µs per event (system ${perEvent(cpuSeconds(single.proc.pid, 'system') - sys0, load.accepted)})`);
     return rate;
   } finally {
     await single.stop();
