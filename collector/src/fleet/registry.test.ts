@@ -104,6 +104,26 @@ describe('FleetRegistry', () => {
     await channel.close();
   });
 
+  it('takes each report in as it arrives: one stamped far in the future by a wrong clock pins neither the state nor the history', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-fleet-'));
+    dirs.push(dir);
+    const channel = Channel.open({ file: join(dir, 'channel.db'), retentionIntervalMs: 0, integrityScan: false });
+    const future = Date.now() + 365 * 24 * 3600 * 1000;
+    await channel.append({ events: [event(JSON.stringify(report('edge-1', { at: future })))] });
+    const registry = new FleetRegistry(channel, { staleAfter: 3 });
+    registry.poll();
+    // the edge's clock is put right: its next reports are the state
+    for (let i = 1; i <= 130; i++) {
+      await channel.append({ events: [event(JSON.stringify(report('edge-1', { at: 1000 + i, topics: [{ topic: 'logs', backlogEvents: i, storedBytes: 0, oldestUndeliveredSeconds: 0 }] })))] });
+    }
+    registry.poll();
+    expect(registry.edge('edge-1')).toMatchObject({ reportedAt: 1130, backlogEvents: 130 });
+    // the history keeps the newest 120 as they came: the odd point leaves it like any other
+    expect(registry.edge('edge-1')?.history.map((p) => p.at)).not.toContain(future);
+    registry.stop();
+    await channel.close();
+  });
+
   it('keeps at most FLEET_LIMITS.edges edges; reports of known edges still count past it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-fleet-'));
     dirs.push(dir);

@@ -165,9 +165,11 @@ export class FleetRegistry {
     }
     record.reports++;
     record.lastSeen = now;
-    // Reports of an edge that was cut off arrive late and in order; the newest one is the state.
-    if (report.at >= record.latest.at) record.latest = report;
-    record.history = [...record.history, point].sort((x, y) => x.at - y.at).slice(-HISTORY);
+    // An edge's reports arrive in the order it made them (its channel keeps them in order, also
+    // while it is cut off), so the last one taken in is its state — whatever its clock says: a
+    // report stamped far in the future must not pin the state or the history.
+    record.latest = report;
+    record.history = [...record.history, point].slice(-HISTORY);
   }
 
   #now(): number {
