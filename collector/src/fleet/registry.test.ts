@@ -124,6 +124,28 @@ describe('FleetRegistry', () => {
     await channel.close();
   });
 
+  it('holds the latest reports of all edges within a byte budget: a new edge or a larger report past it is ignored (counted), a smaller one is taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-fleet-'));
+    dirs.push(dir);
+    const channel = Channel.open({ file: join(dir, 'channel.db'), retentionIntervalMs: 0, integrityScan: false });
+    const sized = (id: string, bytes: number) => {
+      const r = report(id);
+      const pad = bytes - JSON.stringify(r).length;
+      return JSON.stringify({ ...r, edge: { ...r.edge, host: 'h'.repeat(pad + 1) } });
+    };
+    await channel.append({ events: [event(sized('a', 4000)), event(sized('b', 4000)), event(sized('c', 4000))] });
+    const registry = new FleetRegistry(channel, { staleAfter: 3, totalBytes: 10_000 });
+    expect(registry.poll()).toBe(2);
+    expect(registry.ignored).toBe(1);
+    expect(registry.edges().map((e) => e.id).sort()).toEqual(['a', 'b']);
+    await channel.append({ events: [event(sized('a', 7000)), event(sized('a', 1000)), event(sized('c', 4000))] });
+    expect(registry.poll()).toBe(2); // a's 7,000 would not fit beside b; its 1,000 does, and then c fits
+    expect(registry.ignored).toBe(2);
+    expect(registry.edges().map((e) => e.id).sort()).toEqual(['a', 'b', 'c']);
+    registry.stop();
+    await channel.close();
+  });
+
   it('keeps at most FLEET_LIMITS.edges edges; reports of known edges still count past it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-fleet-'));
     dirs.push(dir);

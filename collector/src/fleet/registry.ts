@@ -20,7 +20,8 @@ const NAMESPACE = 'fleet';
 const HISTORY = 120;
 const PERSIST_EVERY_MS = 10_000;
 /** Bounds on what a report may make the hub keep: anyone who may forward to it can send one. */
-export const FLEET_LIMITS = { edges: 10_000, idLength: 256, reportBytes: 1024 * 1024, entries: 10_000 };
+/** `totalBytes`: the latest reports of all edges together, as received (the registry holds them in memory). */
+export const FLEET_LIMITS = { edges: 10_000, idLength: 256, reportBytes: 1024 * 1024, entries: 10_000, totalBytes: 64 * 1024 * 1024 };
 
 interface EdgeRecord {
   latest: EdgeReport;
@@ -63,6 +64,9 @@ function backlogOf(r: EdgeReport): { events: number; oldest: number } {
 
 export class FleetRegistry {
   readonly #edges = new Map<string, EdgeRecord>();
+  /** Bytes of each edge's latest report, and their sum (bounded by `totalBytes`). */
+  readonly #sizes = new Map<string, number>();
+  #bytes = 0;
   /** Events on the fleet topic that were not reports this hub keeps (malformed, too large, past the edge limit). */
   ignored = 0;
   #timer: NodeJS.Timeout | null = null;
@@ -74,12 +78,15 @@ export class FleetRegistry {
 
   constructor(
     private readonly channel: Channel,
-    private readonly options: { staleAfter: number; log?: Logger; now?: () => number },
+    private readonly options: { staleAfter: number; log?: Logger; now?: () => number; totalBytes?: number },
   ) {
     for (const { key, value } of channel.listState(NAMESPACE)) {
       try {
         const record = JSON.parse(value) as EdgeRecord;
-        if (isReport(record.latest)) this.#edges.set(key, record);
+        if (isReport(record.latest)) {
+          this.#edges.set(key, record);
+          this.#sized(key, JSON.stringify(record.latest).length);
+        }
       } catch {
         // a record this version cannot read: the edge's next report replaces it
       }
@@ -126,10 +133,11 @@ export class FleetRegistry {
         } catch {
           report = null;
         }
-        if (!isReport(report) || (!this.#edges.has(report.edge.id) && this.#edges.size >= FLEET_LIMITS.edges)) {
+        if (!isReport(report) || (!this.#edges.has(report.edge.id) && this.#edges.size >= FLEET_LIMITS.edges) || !this.#fits(report.edge.id, e.body.length)) {
           this.ignored++;
           continue;
         }
+        this.#sized(report.edge.id, e.body.length);
         this.#take(report, now);
         this.#dirty.add(report.edge.id);
         taken++;
@@ -152,6 +160,16 @@ export class FleetRegistry {
       [...this.#dirty].map((id) => ({ namespace: NAMESPACE, key: id, value: JSON.stringify(this.#edges.get(id)) })),
     );
     this.#dirty.clear();
+  }
+
+  /** Whether the edge's latest report can be `size` bytes within the budget of all reports. */
+  #fits(id: string, size: number): boolean {
+    return this.#bytes - (this.#sizes.get(id) ?? 0) + size <= (this.options.totalBytes ?? FLEET_LIMITS.totalBytes);
+  }
+
+  #sized(id: string, size: number): void {
+    this.#bytes += size - (this.#sizes.get(id) ?? 0);
+    this.#sizes.set(id, size);
   }
 
   #take(report: EdgeReport, now: number): void {
